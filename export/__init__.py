@@ -1,0 +1,1 @@
+"""styleforge.export — checkpoints → validated bundles (ONNX graphs, golden I/O, manifest, engines)."""

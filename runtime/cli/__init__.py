@@ -1,0 +1,109 @@
+"""The `styleforge` command: a thin argparse layer over the Python API.
+
+Every subcommand lives in a command module (listed in COMMAND_MODULES) that defines its
+arguments with argparse alone and imports heavy libraries (torch, onnx) only inside the
+function that runs it, so runtime subcommands start without torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import StyleForgeError
+
+#: Modules with a ``register(cli)`` function. Add yours here.
+COMMAND_MODULES = [
+    "styleforge.runtime.cli.run_commands",
+    "styleforge.export.commands",
+    "styleforge.train.commands.stylizer",
+]
+
+GROUPS = {
+    "train": "train a model (stylizer, wct-decoder, gan)",
+    "optimize": "optimise an image against a fixed network (inversion, texture, Gatys style transfer, DFI)",
+    "latent": "latent-space tools for generator bundles",
+    "engine": "TensorRT engines for a bundle",
+}
+
+
+class CLI:
+    """Collects subcommands; ``cli.command("stylize", help=...)`` returns an argparse parser."""
+
+    def __init__(self):
+        self.parser = argparse.ArgumentParser(
+            prog="styleforge",
+            description="Train, export, validate and run neural style transfer and image synthesis models.")
+        self.parser.add_argument("--version", action="version", version=f"styleforge {_version()}")
+        self._top = self.parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._groups: dict[str, argparse._SubParsersAction] = {}
+
+    def group(self, name: str):
+        if name not in self._groups:
+            p = self._top.add_parser(name, help=GROUPS.get(name, ""), description=GROUPS.get(name, ""))
+            p.set_defaults(func=lambda a, p=p: (p.print_help(), 2)[1])
+            self._groups[name] = p.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+        return self._groups[name]
+
+    def command(self, name: str, *, help: str, group: str | None = None, description: str | None = None):
+        subs = self.group(group) if group else self._top
+        return subs.add_parser(name, help=help, description=description or help,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("styleforge")
+    except Exception:
+        return "unknown"
+
+
+def build_cli() -> CLI:
+    cli = CLI()
+    for mod in COMMAND_MODULES:
+        importlib.import_module(mod).register(cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = build_cli()
+    args = cli.parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        cli.parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except StyleForgeError as e:
+        print(f"styleforge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("styleforge: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+def positive_int(text: str) -> int:
+    v = int(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return v
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Image I/O for the runtime (numpy + Pillow only): read anything reasonable as H×W×3 uint8 RGB,
+refuse anything unreasonable with one clear line, and write results atomically."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .atomic import atomic_path
+from .errors import ImageError
+
+#: Largest image we agree to decode (pixels). Larger ones are refused, not swapped to death.
+MAX_PIXELS = 64_000_000
+#: Smallest side we accept; below this no model has anything to work with.
+MIN_SIDE = 8
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Convert every Pillow mode we meet (L, LA, P, RGBA, CMYK, I;16, I, F, 1) to 8-bit RGB."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16"):
+            a = a / 257.0
+        elif img.mode == "I":
+            hi = 65535.0 if a.max(initial=0) > 255 else 255.0
+            a = a * (255.0 / hi)
+        else:  # float images: assume [0, 1] unless clearly in [0, 255]
+            a = a * (255.0 if a.max(initial=0) <= 1.0 else 1.0)
+        img = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), mode="L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB")
+
+
+def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.ndarray:
+    """Read an image file as an H×W×3 uint8 RGB array, honouring EXIF orientation.
+
+    Raises ImageError naming the file for: missing, empty, not an image, truncated,
+    absurd dimensions. `max_side` downsizes (aspect kept) so the longer side fits.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: file is empty (0 bytes)")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"{path}: image is {w}x{h}, over the {MAX_PIXELS:,}-pixel limit")
+            if min(w, h) < MIN_SIDE:
+                raise ImageError(f"{path}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            img = _to_rgb(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not a readable image file") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: refused as a decompression bomb ({e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: corrupt or truncated image ({e})") from None
+    if max_side is not None and max(img.size) > max_side:
+        scale = max_side / max(img.size)
+        size = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
+        img = img.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def as_rgb_array(image) -> np.ndarray:
+    """Accept a PIL image or an array (H×W, H×W×3, H×W×4; uint8 or float in [0,1]) → H×W×3 uint8."""
+    if isinstance(image, Image.Image):
+        return np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8).copy()
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating):
+            a = np.clip(np.rint(a * 255.0 if a.max(initial=0) <= 1.0 else a), 0, 255).astype(np.uint8)
+        else:
+            raise ImageError(f"image array has dtype {a.dtype}; expected uint8 or float")
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ImageError(f"image array has shape {a.shape}; expected H×W, H×W×3 or H×W×4")
+    if a.shape[2] == 4:
+        a = a[:, :, :3]
+    return np.ascontiguousarray(a)
+
+
+def save_image(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write an H×W×3 (or H×W) uint8 array atomically; the format follows the suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageError(f"{path}: unsupported output format {suffix or '(no suffix)'}; use .png or .jpg")
+    img = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    with atomic_path(path) as tmp:
+        img.save(tmp, format=Image.registered_extensions()[suffix], **({"quality": 95} if suffix in (".jpg", ".jpeg") else {}))
+    return path
+
+
+def pad_to_multiple(nchw: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Reflect-pad H and W of an N×C×H×W array up to a multiple; returns the array and (H, W) to crop back to."""
+    h, w = nchw.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if (ph < h and pw < w) else "edge"
+        nchw = np.pad(nchw, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
+    return nchw, (h, w)
+
+
+def to_nchw_float(images: list[np.ndarray]) -> np.ndarray:
+    """Stack H×W×3 uint8 images into float32 N×3×H×W in [0, 255] (the bundles' image convention)."""
+    return np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2).astype(np.float32))
+
+
+def to_hwc_uint8(nchw: np.ndarray) -> list[np.ndarray]:
+    """float N×3×H×W in [0, 255] → list of H×W×3 uint8 (rounded, clipped)."""
+    a = np.clip(np.rint(nchw), 0, 255).astype(np.uint8)
+    return [np.ascontiguousarray(x.transpose(1, 2, 0)) for x in a]
+
+
+def make_grid(images: list[np.ndarray], ncols: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile H×W×3 uint8 images (sizes may differ) into one contact sheet, row-major."""
+    if not images:
+        raise ImageError("make_grid: no images")
+    images = [as_rgb_array(i) for i in images]
+    n = len(images)
+    ncols = ncols or int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    ch = max(i.shape[0] for i in images)
+    cw = max(i.shape[1] for i in images)
+    sheet = np.full((nrows * ch + (nrows + 1) * pad, ncols * cw + (ncols + 1) * pad, 3), fill, np.uint8)
+    for k, im in enumerate(images):
+        r, c = divmod(k, ncols)
+        y, x = pad + r * (ch + pad), pad + c * (cw + pad)
+        sheet[y:y + im.shape[0], x:x + im.shape[1]] = im
+    return sheet
+
+
+def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (non-recursive, sorted) into a list of image paths."""
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+            if not found:
+                raise ImageError(f"{p}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,40 @@
+"""Models by name (as pix2pix/CycleGAN's ``define_G``): ``build_model("transformer_net", width_mult=0.25)``.
+
+A model class registers itself with ``@register_model("name")``; its constructor's keyword
+arguments are its JSON config, so a checkpoint's config rebuilds it exactly.
+"""
+from __future__ import annotations
+
+from ..runtime.errors import StyleForgeError, unknown_name
+
+MODELS: dict[str, type] = {}
+
+
+def register_model(name: str):
+    def deco(cls):
+        if name in MODELS and MODELS[name] is not cls:
+            raise ValueError(f"model name {name!r} registered twice")
+        MODELS[name] = cls
+        cls.registry_name = name
+        return cls
+    return deco
+
+
+def _import_model_modules() -> None:
+    from . import models  # noqa: F401  (registers every model family)
+
+
+def build_model(name: str, **config):
+    """Instantiate a registered model from its config; unknown names and bad config fail clearly."""
+    _import_model_modules()
+    if name not in MODELS:
+        raise unknown_name("model", name, MODELS)
+    try:
+        return MODELS[name](**config)
+    except TypeError as e:
+        raise StyleForgeError(f"model {name!r}: bad config ({e})") from None
+
+
+def model_names() -> list[str]:
+    _import_model_modules()
+    return sorted(MODELS)

@@ -1,0 +1,148 @@
+"""The training loop every trainer shares (the ``BaseModel`` idea of pix2pix/CycleGAN).
+
+A subclass declares only what differs: ``family``, ``loss_names``, how to ``build()`` its
+modules and optimisers (via :meth:`add_model` / :meth:`add_optimizer`), ``next_batch(step)``,
+``train_step(batch, step)`` → ``{loss_name: float}``, and optionally ``preview(step)`` → image.
+The base runs the loop with a progress bar, writes checkpoints (weights, optimiser and
+scheduler state, RNG, loss history) every ``checkpoint_every`` steps and at the end, writes
+previews beside them, and resumes from the latest checkpoint with ``resume=True``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..runtime.atomic import write_text
+from ..runtime.errors import StyleForgeError
+from ..runtime.images import save_image
+from .checkpoint import load_train_state, resolve_checkpoint, save_checkpoint
+from .registry import build_model
+
+
+class Trainer:
+    family: str = "base"
+    loss_names: tuple[str, ...] = ()
+
+    def __init__(self, out_dir: str | Path, *, steps: int, seed: int = 0, checkpoint_every: int = 200,
+                 preview_every: int | None = None, resume: bool = False, device: str = "cpu",
+                 config: dict | None = None, progress: bool = True):
+        import torch
+
+        if steps <= 0:
+            raise StyleForgeError(f"--steps must be positive, got {steps}")
+        self.out_dir = Path(out_dir)
+        self.steps, self.seed, self.device = steps, seed, torch.device(device)
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.preview_every = preview_every or self.checkpoint_every
+        self.resume, self.progress = resume, progress
+        self.train_config = dict(config or {})
+        self.model_specs: dict[str, dict] = {}
+        self.modules: dict[str, torch.nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict = {}
+        self.history: list[dict] = []
+        self.step = 0
+        torch.manual_seed(seed)
+        self.build()
+
+    # --- what subclasses declare -------------------------------------------------------------
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def next_batch(self, step: int):
+        raise NotImplementedError
+
+    def train_step(self, batch, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def preview(self, step: int) -> np.ndarray | None:
+        return None
+
+    def extra_config(self) -> dict:
+        """Extra fields for the checkpoint config (e.g. ``loss_network``)."""
+        return {}
+
+    def extra_tensors(self) -> dict:
+        """Extra tensors to checkpoint (e.g. image pools, EMA shadows)."""
+        return {}
+
+    def load_extra_tensors(self, tensors: dict) -> None:
+        pass
+
+    # --- helpers for subclasses --------------------------------------------------------------
+    def add_model(self, attr: str, name: str, **config):
+        """Build a registered model, remember its spec for the checkpoint, move it to the device."""
+        module = build_model(name, **config).to(self.device)
+        self.model_specs[attr] = {"name": name, "config": config}
+        self.modules[attr] = module
+        setattr(self, attr, module)
+        return module
+
+    def add_optimizer(self, attr: str, optimizer, scheduler=None):
+        self.optimizers[attr] = optimizer
+        setattr(self, attr, optimizer)
+        if scheduler is not None:
+            self.schedulers[attr] = scheduler
+        return optimizer
+
+    # --- the loop ----------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"family": self.family, "models": self.model_specs, "train": self.train_config, **self.extra_config()}
+
+    def save(self) -> Path:
+        ckpt = save_checkpoint(self.out_dir, self.step, config=self.config(), modules=self.modules,
+                               optimizers=self.optimizers, schedulers=self.schedulers,
+                               extra_tensors=self.extra_tensors(), state={"history": self.history, "seed": self.seed})
+        img = self.preview(self.step)
+        if img is not None:
+            save_image(ckpt.parent.parent / "previews" / f"step-{self.step:07d}.png", img)
+        return ckpt
+
+    def try_resume(self) -> bool:
+        try:
+            ckpt = resolve_checkpoint(self.out_dir)
+        except StyleForgeError:
+            return False
+        state = load_train_state(ckpt, modules=self.modules, optimizers=self.optimizers, schedulers=self.schedulers)
+        self.step = int(state["step"])
+        self.history = list(state.get("history", []))
+        self.load_extra_tensors(state.get("extra_tensors", {}))
+        print(f"resumed from {ckpt} at step {self.step}", file=sys.stderr)
+        return True
+
+    def fit(self) -> Path:
+        """Train to ``steps`` (continuing from the latest checkpoint with ``resume``); returns the final checkpoint."""
+        from tqdm import tqdm
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.resume:
+            if not self.try_resume():
+                print(f"--resume: no checkpoint in {self.out_dir}; starting from step 0", file=sys.stderr)
+        elif (self.out_dir / "checkpoints" / "LATEST").exists():
+            raise StyleForgeError(f"{self.out_dir} already holds a run; pass --resume to continue it or choose another --out")
+        write_text(self.out_dir / "run.json", json.dumps(self.config(), indent=2) + "\n")
+        for m in self.modules.values():
+            m.train()
+        last_ckpt = None
+        bar = tqdm(total=self.steps, initial=self.step, desc=self.family, disable=not self.progress,
+                   dynamic_ncols=True, file=sys.stderr)
+        while self.step < self.steps:
+            batch = self.next_batch(self.step)
+            losses = self.train_step(batch, self.step)
+            self.step += 1
+            losses = {k: float(v) for k, v in losses.items()}
+            bad = [k for k, v in losses.items() if not np.isfinite(v)]
+            if bad:
+                raise StyleForgeError(f"step {self.step}: loss {', '.join(bad)} is not finite; lower the learning rate or loss weights")
+            self.history.append({"step": self.step, **losses})
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+            bar.update(1)
+            if self.step % self.checkpoint_every == 0 or self.step == self.steps:
+                last_ckpt = self.save()
+        bar.close()
+        if last_ckpt is None:  # resumed at or past the target
+            last_ckpt = resolve_checkpoint(self.out_dir)
+        return last_ckpt
