@@ -63,7 +63,7 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.nd
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not a readable image file") from None
     except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: refused as a decompression bomb ({e})") from None
+        raise ImageError(f"{path}: image dimensions are over the {MAX_PIXELS:,}-pixel limit (refused as a decompression bomb)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{path}: corrupt or truncated image ({e})") from None
     if max_side is not None and max(img.size) > max_side:

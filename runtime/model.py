@@ -60,6 +60,9 @@ class RuntimeModel:
         return f"{m['model']['name']} ({m['model']['family']}, {m['precision']}, opset {m['opset']})"
 
 
+register_family("graph")(RuntimeModel)  # a bare graph bundle: raw ``run`` only, no image handling
+
+
 def _import_families() -> None:
     """Import the modules that register runtime families (kept lazy: no cost until load())."""
     from . import families  # noqa: F401

@@ -1,0 +1,39 @@
+"""Test helpers that need no torch: a hand-made ONNX graph and a bundle around it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def scale_graph(factor: float = 0.5) -> bytes:
+    """ONNX graph: image[N,3,H,W] float32 → stylized = clip(image * factor + 10, 0, 255)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])
+    y = helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["batch", 3, "height", "width"])
+    nodes = [
+        helper.make_node("Mul", ["image", "k"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["a"]),
+        helper.make_node("Clip", ["a", "lo", "hi"], ["stylized"]),
+    ]
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("k", factor), ("b", 10.0), ("lo", 0.0), ("hi", 255.0))]
+    g = helper.make_graph(nodes, "scale", [x], [y], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def write_scale_bundle(path: Path, family: str = "graph", factor: float = 0.5) -> Path:
+    from styleforge.export.bundle_writer import BundleWriter
+
+    w = BundleWriter(name="scale-test", family=family, config={"factor": factor}, loss_network="none")
+    w.add_graph("stylize", scale_graph(factor), annotations={
+        "image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},
+        "stylized": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}})
+    rng = np.random.default_rng(0)
+    for name, shape in (("b1_16x20", (1, 3, 16, 20)), ("b2_9x13", (2, 3, 9, 13))):
+        x = rng.uniform(0, 255, shape).astype(np.float32)
+        w.add_golden(name, "stylize", {"image": x}, {"stylized": np.clip(x * factor + 10, 0, 255).astype(np.float32)})
+    return w.write(path)
