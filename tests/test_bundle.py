@@ -111,3 +111,22 @@ def test_atomic_writers_leave_nothing_on_failure(tmp_path):
             (tmp / "x").write_text("half")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tensorrt_backend_without_tensorrt_is_explicit(bundle):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("tensorrt is installed here; this test covers machines without it")
+    with pytest.raises(Exception, match="backend 'tensorrt' is not available"):
+        load(bundle, backend="tensorrt").run({"image": np.zeros((1, 3, 4, 4), np.float32)})
+
+
+def test_engine_selection_matches_gpu_and_version():
+    from styleforge.runtime.backends.tensorrt import select_engine
+    from styleforge.runtime.errors import BundleError
+
+    m = {"engines": [{"role": "stylize", "file": "engines/a.engine", "compute_capability": "9.0", "tensorrt": "10.9.0"}]}
+    assert select_engine(m, "stylize", "9.0", "10.9.1")["file"] == "engines/a.engine"
+    with pytest.raises(BundleError, match="no TensorRT engine .* compute capability 8.0"):
+        select_engine(m, "stylize", "8.0", "10.9.0")

@@ -30,11 +30,7 @@ def register_backend(name: str):
 
 
 def available_backends() -> list[str]:
-    from . import ort  # noqa: F401  (registers ort-cpu / ort-cuda)
-    try:
-        from . import tensorrt  # noqa: F401
-    except ImportError:
-        pass
+    from . import ort, tensorrt  # noqa: F401  (register ort-cpu / ort-cuda / tensorrt; imports stay lazy)
     return [n for n, f in BACKENDS.items() if getattr(f, "available", lambda: True)()]
 
 
