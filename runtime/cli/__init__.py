@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "styleforge.runtime.cli.run_commands",
     "styleforge.export.commands",
     "styleforge.train.commands.stylizer",
+    "styleforge.train.commands.samples",
 ]
 
 GROUPS = {
