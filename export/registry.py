@@ -7,7 +7,11 @@ from ..runtime.errors import unknown_name
 
 #: family -> "module:function"; the function takes (checkpoint_dir, out_path, **options) -> Path.
 EXPORTERS = {
+    "pix2pix": "styleforge.export.translator:export_translator",
+    "cyclegan": "styleforge.export.translator:export_translator",
+    "generator": "styleforge.export.generator:export_generator",
     "stylizer": "styleforge.export.stylizer:export_stylizer",
+    "wct": "styleforge.export.wct:export_wct",
 }
 
 

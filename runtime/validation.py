@@ -71,7 +71,7 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
         dt = time.perf_counter() - t0
         outs = []
         for name, exp in expected.items():
-            tol = {**tolerances.get("default", tolerances), **tolerances.get("per_output", {}).get(name, {})}
+            tol = {**tolerances.get("default", tolerances), **tolerances.get("per_output", {}).get(name, {}), **case.get("tolerances", {})}
             tol = {k: v for k, v in tol.items() if not isinstance(v, dict)}
             m = compare(got[name], exp, _output_range(graph, name))
             failed = check(m, tol)

@@ -7,6 +7,7 @@ from importlib import import_module
 
 _LAZY = {
     "gram_matrix": "styleforge.train.gram",
+    "whiten_color": "styleforge.train.wct_transforms",
     "style_loss": "styleforge.train.gram",
     "VGG": "styleforge.train.vgg",
     "build_model": "styleforge.train.registry",

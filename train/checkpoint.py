@@ -52,7 +52,7 @@ def read_config(path: str | Path) -> dict:
 
 #: Hooks for inputs that are not a single checkpoint (e.g. a WCT folder of per-level runs):
 #: callables path -> (family, path) or None, tried in order before the plain checkpoint rule.
-FAMILY_DETECTORS: list = []
+FAMILY_DETECTORS: list = [lambda p: __import__("styleforge.train.wct_trainer", fromlist=["_"]).detect_wct_dir(p)]
 
 
 def detect_family(path: str | Path) -> tuple[str, Path]:

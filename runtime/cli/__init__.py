@@ -14,8 +14,13 @@ from ..errors import StyleForgeError
 
 #: Modules with a ``register(cli)`` function. Add yours here.
 COMMAND_MODULES = [
+    "styleforge.runtime.cli.translate_commands",
+    "styleforge.runtime.cli.gan_commands",
+    "styleforge.train.commands.gan",
     "styleforge.runtime.cli.run_commands",
     "styleforge.export.commands",
+    "styleforge.train.commands.wct",
+    "styleforge.runtime.cli.wct_commands",
     "styleforge.train.commands.stylizer",
     "styleforge.train.commands.samples",
 ]

@@ -1,1 +1,132 @@
-"""Runtime families."""
+"""Runtime for feed-forward stylizer bundles (numpy + onnxruntime; never torch).
+
+    from styleforge.runtime import load
+    model = load("mosaic.sfbundle")
+    out = model(image)                                  # H×W×3 uint8 (or PIL) in, H×W×3 uint8 out
+    out = model(image, style_index=2, preserve_color="luminance")
+    outs = model.stylize_batch([img1, img2], style_index=[0, 1])
+
+Images of any size: H and W are reflect-padded up to the bundle's multiple (4) and the result
+is cropped back, so the output always has the input's size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import StyleForgeError
+from ..images import as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..model import RuntimeModel, register_family
+
+PRESERVE_COLOR = ("luminance", "histogram")
+#: keyword arguments meant for other families (WCT / PhotoWCT): refused here with a clear message
+_FOREIGN = {"style": "--style (a style image)", "alpha": "--alpha", "photo_smooth": "--photo-smooth"}
+
+# BT.601 RGB <-> YCbCr (full range), used by the local luminance transfer.
+_RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCC2RGB = np.linalg.inv(_RGB2YCC)
+
+
+def _luminance_transfer_local(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Keep the stylized image's luminance (Y) and the content's chrominance (Cb, Cr)."""
+    s = stylized.astype(np.float64) @ _RGB2YCC.T
+    c = content.astype(np.float64) @ _RGB2YCC.T
+    out = np.concatenate([s[..., :1], c[..., 1:]], axis=-1) @ _YCC2RGB.T
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def preserve_colors(stylized: np.ndarray, content: np.ndarray, mode: str) -> np.ndarray:
+    """Put the content's colours back into a stylized image (Gatys et al. 2016, 'preserving colour').
+
+    ``luminance``: stylized luminance + content chrominance. ``histogram``: Reinhard colour
+    transfer of the content's Lab statistics onto the stylized image. Both use
+    ``styleforge.runtime.color_transfer`` when it provides them; luminance falls back to the
+    local YCbCr version.
+    """
+    if mode not in PRESERVE_COLOR:
+        raise StyleForgeError(f"unknown preserve_color {mode!r}; choose one of: {', '.join(PRESERVE_COLOR)}")
+    try:
+        from .. import color_transfer as ct
+    except ImportError:
+        ct = None
+    if mode == "luminance":
+        fn = getattr(ct, "luminance_transfer", None) if ct is not None else None
+        if fn is not None:
+            return np.asarray(fn(content, stylized), dtype=np.uint8)  # (original, stylized)
+        return _luminance_transfer_local(stylized, content)
+    fn = getattr(ct, "reinhard_transfer", None) if ct is not None else None
+    if fn is None:
+        raise StyleForgeError("preserve_color 'histogram' needs styleforge.runtime.color_transfer.reinhard_transfer, "
+                              "which this installation lacks; use 'luminance'")
+    return np.asarray(fn(stylized, content), dtype=np.uint8)  # stylized gets the content's Lab statistics
+
+
+@register_family("stylizer")
+class StylizerModel(RuntimeModel):
+    """A feed-forward stylizer bundle: one ``stylize`` graph, one or several styles."""
+
+    role = "stylize"
+
+    @property
+    def num_styles(self) -> int:
+        return int(self.manifest.get("num_styles", self.manifest["model"]["config"].get("num_styles", 1)))
+
+    @property
+    def _takes_style_index(self) -> bool:
+        return any(i["name"] == "style_index" for i in self.bundle.graph(self.role)["inputs"])
+
+    def _check_kwargs(self, kwargs: dict) -> None:
+        given = [k for k, v in kwargs.items() if v is not None]
+        unknown = [k for k in given if k not in _FOREIGN]
+        if unknown:
+            raise TypeError(f"StylizerModel got unexpected argument(s): {', '.join(unknown)}")
+        if given:
+            flags = ", ".join(_FOREIGN[k] for k in given)
+            raise StyleForgeError(f"{self.bundle.path}: {flags} apply to WCT bundles; this is a feed-forward stylizer "
+                                  f"whose styles are baked in (choose one with --style-index 0..{self.num_styles - 1})")
+
+    def _style_array(self, style_index, n: int) -> np.ndarray:
+        idx = np.broadcast_to(np.asarray(style_index, dtype=np.int64).reshape(-1), (n,)) if np.ndim(style_index) == 0 \
+            else np.asarray(style_index, dtype=np.int64).reshape(-1)
+        if idx.shape[0] != n:
+            raise StyleForgeError(f"{len(idx)} style indices for {n} images")
+        bad = [int(k) for k in idx if not 0 <= k < self.num_styles]
+        if bad:
+            raise StyleForgeError(f"style index {bad[0]} out of range: this bundle has {self.num_styles} "
+                                  f"style(s), indices 0..{self.num_styles - 1}")
+        return np.ascontiguousarray(idx)
+
+    def _run_same_size(self, images: list[np.ndarray], styles: np.ndarray) -> list[np.ndarray]:
+        x, (h, w) = pad_to_multiple(to_nchw_float(images), self.size_multiple)
+        feeds = {"image": x}
+        if self._takes_style_index:
+            feeds["style_index"] = styles
+        y = self.run(feeds, role=self.role)["stylized"][:, :, :h, :w]
+        return to_hwc_uint8(y)
+
+    def stylize_batch(self, images, style_index=0, preserve_color: str | None = None, **kwargs) -> list[np.ndarray]:
+        """Stylize several images (any sizes; same-size images share one graph run).
+
+        `style_index`: one int for all, or one per image.
+        """
+        self._check_kwargs(kwargs)
+        arrays = [as_rgb_array(im) for im in images]
+        if not arrays:
+            return []
+        styles = self._style_array(style_index, len(arrays))
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, a in enumerate(arrays):
+            groups.setdefault(a.shape[:2], []).append(i)
+        for idxs in groups.values():
+            results = self._run_same_size([arrays[i] for i in idxs], styles[idxs])
+            for i, r in zip(idxs, results):
+                out[i] = r
+        if preserve_color:
+            out = [preserve_colors(o, a, preserve_color) for o, a in zip(out, arrays)]
+        return out  # type: ignore[return-value]
+
+    def __call__(self, image, style_index: int = 0, preserve_color: str | None = None, **kwargs) -> np.ndarray:
+        """H×W×3 uint8 array (or PIL image) → stylized H×W×3 uint8 array of the same size."""
+        if np.ndim(style_index) != 0:
+            raise StyleForgeError("style_index must be one integer for one image (use stylize_batch for several)")
+        return self.stylize_batch([image], style_index, preserve_color=preserve_color, **kwargs)[0]

@@ -1,0 +1,148 @@
+"""Image-to-image checkpoints (pix2pix, cyclegan) → ``translator`` bundles.
+
+Graphs (float32, N, H and W dynamic)::
+
+    role translate:          image [N, 3, H, W] in [0, 255], RGB  →  translated [N, 3, H, W] in [0, 255]
+    role translate_reverse:  (cyclegan only) the B → A generator, same I/O
+
+The [-1, 1] scaling the networks were trained in happens inside the graph, so bundles follow
+the toolkit's [0, 255] image convention. Size rule (``size_constraints.multiple_of``): H and W
+multiples of 2**depth for the U-Net (64 for a 64-px pix2pix), of 4 for the ResNet generator;
+``styleforge translate`` reflect-pads to the multiple and crops back.
+
+Inference mode: dropout is off and every norm runs in eval mode. pix2pix's paper keeps dropout
+on at test time as its only source of noise; these bundles are deterministic (eval mode), which
+the manifest records under ``model.config.dropout_at_inference``. The U-Net uses instance norm
+by default (per-image statistics, identical in train and eval mode); a ``norm="batch"``
+checkpoint is exported with its running statistics.
+
+Golden cases: per graph, batch 1 at the first size and batch 2 at the second (default: the
+training resolution square, and a non-square size one multiple larger), on bundled images of
+the graph's input domain.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..runtime.errors import StyleForgeError
+from .bundle_writer import FP32_IMAGE_TOLERANCES, BundleWriter
+from .onnx_export import export_onnx
+
+TOLERANCE_BASIS = "ORT CPU vs PyTorch eager fp32 on [0,255] images"
+DROPOUT_NOTE = ("off: exported in eval mode, so a bundle is deterministic. The pix2pix paper keeps dropout on at "
+                "test time as noise; that variation is not reproduced.")
+
+
+def _wrap(g):
+    import torch
+
+    class TranslateGraph(torch.nn.Module):
+        """[0, 255] image in → [0, 255] image out around a [-1, 1] generator."""
+
+        def __init__(self):
+            super().__init__()
+            self.g = g
+
+        def forward(self, image):
+            return (self.g(image / 127.5 - 1.0) + 1.0) * 127.5
+
+    return TranslateGraph().eval()
+
+
+def _domain_images(family: str, train_cfg: dict, reverse: bool) -> list[np.ndarray]:
+    """Images from the graph's input domain for golden cases (bundled images; edge maps for default pix2pix)."""
+    from ..train.samples import PHOTOS, sample_image
+
+    if not train_cfg.get("data"):
+        if family == "pix2pix":
+            from ..train.i2i_data import edge_map, _resize_short
+
+            return [edge_map(_resize_short(sample_image(n), 256)) for n in PHOTOS[:2]]
+        if family == "cyclegan":
+            from ..train.i2i_data import DEFAULT_DOMAINS
+
+            return [sample_image(DEFAULT_DOMAINS[1 if reverse else 0])]
+    return [sample_image(n) for n in PHOTOS[:2]]
+
+
+def _golden_input(images: list[np.ndarray], n: int, h: int, w: int, seed: int) -> np.ndarray:
+    from ..train.i2i_data import _resize_short
+
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, 3, h, w), np.float32)
+    for i in range(n):
+        img = _resize_short(images[i % len(images)], max(h, w) + 8)
+        y, x = rng.integers(0, img.shape[0] - h + 1), rng.integers(0, img.shape[1] - w + 1)
+        out[i] = img[y:y + h, x:x + w].transpose(2, 0, 1)
+    return out
+
+
+def default_golden_sizes(resolution: int, multiple: int) -> list[tuple[int, int]]:
+    r = max(multiple, -(-resolution // multiple) * multiple)
+    return [(r, r), (r + multiple, r + 2 * multiple) if multiple <= 16 else (r, r + multiple)]
+
+
+def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+    import torch
+
+    from ..train.checkpoint import load_modules, resolve_checkpoint
+
+    ckpt = resolve_checkpoint(ckpt)
+    modules, config = load_modules(ckpt)
+    family = config["family"]
+    train_cfg = config.get("train", {})
+    if family == "pix2pix":
+        roles = [("translate", "netG", "A->B")]
+    elif family == "cyclegan":
+        roles = [("translate", "netG_A", "A->B"), ("translate_reverse", "netG_B", "B->A")]
+    else:
+        raise StyleForgeError(f"{ckpt}: family {family!r} is not an image-to-image family (pix2pix, cyclegan)")
+    g0 = modules[roles[0][1]]
+    multiple = int(getattr(g0, "size_multiple", config.get("size_multiple", 4)))
+    res = int(train_cfg.get("resolution") or multiple)
+    sizes = list(golden_sizes or default_golden_sizes(res, multiple))
+    bad = [f"{h}x{w}" for h, w in sizes if h % multiple or w % multiple]
+    if bad:
+        raise StyleForgeError(f"--golden-sizes {', '.join(bad)}: H and W must be multiples of {multiple} for this {family} model")
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    spec = config["models"][roles[0][1]]
+    model_cfg = {
+        "method": family,
+        "generator": spec["name"],
+        "generator_config": spec.get("config", {}),
+        "directions": {role: d for role, _, d in roles},
+        "resolution": res,
+        "data": config.get("data") or train_cfg.get("data"),
+        "step": config.get("step"),
+        "value_range": "graph I/O in [0, 255]; the [-1, 1] scaling of training is inside the graph",
+        "dropout_at_inference": DROPOUT_NOTE if family == "pix2pix" else "none in this architecture",
+        "norm": (f"{spec.get('config', {}).get('norm', 'instance')} norm in eval mode"
+                 + (" (running statistics)" if spec.get("config", {}).get("norm") == "batch" else " (per-image statistics)")),
+    }
+    w = BundleWriter(name=Path(out).stem, family="translator", config=model_cfg, opset=opset)
+    ann = {"image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},
+           "translated": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}}
+    dyn = {n: {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"} for n in ("image", "translated")}
+    for k, (role, attr, direction) in enumerate(roles):
+        net = _wrap(modules[attr])
+        h, wd = sizes[0]
+        example = torch.from_numpy(_golden_input(_domain_images(family, train_cfg, k == 1), 1, h, wd, 0))
+        onnx_bytes = export_onnx(net, (example,), input_names=["image"], output_names=["translated"],
+                                 dynamic_axes=dyn, opset=opset)
+        w.add_graph(role, onnx_bytes, annotations=ann, file=f"{role}.onnx")
+        images = _domain_images(family, train_cfg, k == 1)
+        for j, ((h, wd), n) in enumerate(zip(sizes[:2], (1, 2 if batch_dynamic else 1))):
+            x = _golden_input(images, n, h, wd, 10 + j)
+            with torch.no_grad():
+                y = net(torch.from_numpy(x)).numpy()
+            w.add_golden(f"{role}-b{n}-{h}x{wd}", role, {"image": x}, {"translated": y},
+                         description=f"{direction}, batch {n}, {h}x{wd}")
+    w.set(size_constraints={"multiple_of": multiple, "min_side": multiple,
+                            "rule": f"H and W multiples of {multiple}; the runtime reflect-pads and crops back",
+                            "pad": "reflect"},
+          tolerances={**FP32_IMAGE_TOLERANCES, "basis": TOLERANCE_BASIS},
+          loss_network=None)
+    return w.write(out)

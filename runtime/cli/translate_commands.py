@@ -1,0 +1,54 @@
+"""`styleforge translate`: run an image-to-image bundle (pix2pix, CycleGAN) on images (no torch)."""
+from __future__ import annotations
+
+TRANSLATE_EPILOG = """\
+INPUT may be image files or folders (their images, not recursive). With one input image --out is
+the output file; with several, --out is a folder (created) and each result is saved as
+<stem>.png there. Images of any size are accepted: each is reflect-padded to the bundle's size
+multiple (see `size_constraints` in its manifest), translated, and cropped back to its own size.
+All inputs are read and checked before anything is written: a bad input (missing, empty, not an
+image, truncated, absurd size) prints one line naming the file and the reason, writes nothing,
+and exits with code 2.
+"""
+
+
+def register(cli) -> None:
+    import argparse
+
+    p = cli.command("translate", help="translate images with a pix2pix or CycleGAN bundle (no torch)")
+    p.epilog = TRANSLATE_EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("bundle", help="path to NAME.sfbundle (family: translator)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
+    p.add_argument("--out", required=True, help="output file (one input) or folder (several)")
+    p.add_argument("--max-side", type=int, default=None, metavar="PX", help="downsize inputs so the longer side fits")
+    p.add_argument("--reverse", action="store_true", help="CycleGAN bundles: translate B → A instead of A → B")
+    p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime")
+    p.set_defaults(func=run_translate)
+
+
+def run_translate(args) -> int:
+    from pathlib import Path
+
+    from ..errors import StyleForgeError
+    from ..images import IMAGE_SUFFIXES, list_images, load_image, save_image
+    from ..model import load
+    from .run_commands import _output_paths
+
+    if args.max_side is not None and args.max_side < 8:
+        raise StyleForgeError(f"--max-side {args.max_side}: must be at least 8 pixels")
+    inputs = list_images(args.inputs)
+    several = len(inputs) > 1 or any(Path(i).is_dir() for i in args.inputs)
+    if not several and Path(args.out).suffix.lower() not in IMAGE_SUFFIXES:
+        raise StyleForgeError(f"--out {args.out}: one input needs an image file name (.png, .jpg, ...)")
+    outs = _output_paths(inputs, args.out, several)
+    model = load(args.bundle, backend=args.backend, threads=args.threads)
+    if model.family != "translator":
+        raise StyleForgeError(f"{args.bundle}: a {model.family!r} bundle; translate needs a pix2pix or CycleGAN bundle")
+    images = [load_image(src, max_side=args.max_side) for src in inputs]  # every input checked before any output
+    results = model.translate(images, reverse=args.reverse)
+    for src, dst, res in zip(inputs, outs, results):
+        save_image(dst, res)
+        print(f"{src} -> {dst}")
+    return 0

@@ -1,0 +1,67 @@
+"""Runtime for image-to-image bundles (pix2pix, CycleGAN); numpy + ORT only.
+
+    from styleforge.runtime import load
+    t = load("edges2photos.sfbundle")
+    photo = t(edges)                    # H×W×3 uint8 in (any size), H×W×3 uint8 out (same size)
+    back = t(photo, reverse=True)       # CycleGAN bundles: the B → A generator
+
+Any H and W are accepted: the image is reflect-padded up to the bundle's size multiple
+(``size_constraints.multiple_of``: 2**depth for a U-Net, 4 for a ResNet generator), translated,
+and cropped back to its own size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import StyleForgeError
+from ..images import MIN_SIDE, as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..model import RuntimeModel, register_family
+
+
+@register_family("translator")
+class TranslatorModel(RuntimeModel):
+    @property
+    def config(self) -> dict:
+        return self.manifest["model"]["config"]
+
+    @property
+    def roles(self) -> list[str]:
+        return [g["role"] for g in self.manifest["graphs"]]
+
+    @property
+    def reversible(self) -> bool:
+        return "translate_reverse" in self.roles
+
+    def _role(self, reverse: bool) -> str:
+        if not reverse:
+            return "translate"
+        if not self.reversible:
+            raise StyleForgeError(f"{self.bundle.name}: this {self.config.get('method', 'translator')} bundle translates "
+                                  "one way only (A→B); --reverse needs a CycleGAN bundle")
+        return "translate_reverse"
+
+    def translate_raw(self, nchw: np.ndarray, *, reverse: bool = False) -> np.ndarray:
+        """float32 N×3×H×W in [0, 255] → same shape; pads to the size multiple and crops back."""
+        x = np.ascontiguousarray(np.asarray(nchw, np.float32))
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise StyleForgeError(f"expected an N×3×H×W image batch, got shape {list(x.shape)}")
+        m = self.size_multiple
+        padded, (h, w) = pad_to_multiple(x, m)
+        if min(padded.shape[-2:]) < m:  # tiny images: edge-pad up to one whole multiple
+            ph, pw = max(0, m - padded.shape[-2]), max(0, m - padded.shape[-1])
+            padded = np.pad(padded, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
+        y = self.run({"image": np.ascontiguousarray(padded)}, role=self._role(reverse))["translated"]
+        return np.ascontiguousarray(y[:, :, :h, :w])
+
+    def translate(self, images, *, reverse: bool = False) -> list[np.ndarray]:
+        """List of H×W×3 uint8 images (sizes may differ) → list of translated images, same sizes."""
+        out = []
+        for img in images:
+            a = as_rgb_array(img)
+            if min(a.shape[:2]) < MIN_SIDE:
+                raise StyleForgeError(f"image is {a.shape[1]}x{a.shape[0]}; each side must be at least {MIN_SIDE} pixels")
+            out.append(to_hwc_uint8(self.translate_raw(to_nchw_float([a]), reverse=reverse))[0])
+        return out
+
+    def __call__(self, image, *, reverse: bool = False) -> np.ndarray:
+        return self.translate([image], reverse=reverse)[0]

@@ -1,0 +1,132 @@
+"""Runtime family ``wct``: universal style transfer bundles (any style image at run time).
+
+    model = styleforge.runtime.load("wct.sfbundle")
+    out = model(content, style="style.jpg", alpha=0.8)           # H×W×3 uint8 → H×W×3 uint8
+    out = model(content, style=img, alpha=[1, 1, .8, .6, .6], photo_smooth="fast")
+    tex = model.texture("style.jpg", size=512)
+
+Style statistics (per-level mean and colouring matrix, graph ``encode_style``) are cached by the
+sha256 of the style image's pixels, so a repeated style costs only the content path
+(graph ``stylize``). numpy + onnxruntime only.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import numpy as np
+
+from ..errors import StyleForgeError
+from ..images import as_rgb_array, load_image, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..model import RuntimeModel, register_family
+
+PHOTO_SMOOTH = (None, "fast", "exact")
+
+
+def resolve_style(style, max_side: int | None = None) -> np.ndarray:
+    """A style given as a path, ``sample:NAME`` (bundled images; needs scikit-image) or an image array."""
+    if style is None:
+        raise StyleForgeError("WCT bundles need a style image (--style PATH or style=...)")
+    if isinstance(style, (str, bytes)) or hasattr(style, "__fspath__"):
+        s = str(style)
+        if s.startswith("sample:"):
+            from ...train.samples import resolve_image  # numpy + scikit-image; no torch
+
+            return resolve_image(s, max_side=max_side)
+        return load_image(s, max_side=max_side)
+    return as_rgb_array(style)
+
+
+@register_family("wct")
+class WCTModel(RuntimeModel):
+    cache_size = 16
+    #: Style images are downsized so their longer side fits (statistics barely change; time does).
+    style_max_side = 1024
+
+    def __init__(self, bundle, backend: str = "auto", **options):
+        super().__init__(bundle, backend, **options)
+        self.wct = self.manifest.get("wct", {})
+        self.levels = list(self.wct.get("levels_order", self.wct.get("levels", [])))
+        self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+        self.cache_hits = 0
+
+    # --- style statistics -----------------------------------------------------------------------
+    def style_key(self, style: np.ndarray) -> str:
+        h = hashlib.sha256()
+        h.update(str(style.shape).encode())
+        h.update(np.ascontiguousarray(style).tobytes())
+        return h.hexdigest()
+
+    def style_stats(self, style) -> dict[str, np.ndarray]:
+        """{mean{L}, color{L}} for a style image, from the cache when this image was seen before."""
+        img = resolve_style(style, self.style_max_side)
+        key = self.style_key(img)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.cache_hits += 1
+            return self._cache[key]
+        x, _ = pad_to_multiple(to_nchw_float([img]), self.size_multiple)
+        stats = self.run({"style": x}, role="encode_style")
+        self._cache[key] = stats
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return stats
+
+    def _alpha(self, alpha) -> np.ndarray:
+        n = len(self.levels)
+        a = np.asarray(1.0 if alpha is None else alpha, dtype=np.float32).reshape(-1)
+        if a.size == 1:
+            a = np.repeat(a, n)
+        if a.size != n:
+            raise StyleForgeError(f"alpha: give one value or {n} (one per level, coarse first: "
+                                  f"{', '.join(f'relu{l}_1' for l in self.levels)}), got {a.size}")
+        if not np.all((a >= 0) & (a <= 1)):
+            raise StyleForgeError(f"alpha must lie in [0, 1], got {a.tolist()}")
+        return a
+
+    # --- stylisation ------------------------------------------------------------------------------
+    def stylize_array(self, content: np.ndarray, stats: dict, alpha: np.ndarray) -> np.ndarray:
+        x, (h, w) = pad_to_multiple(to_nchw_float([content]), self.size_multiple)
+        feeds = {"content": x, "alpha": alpha, **stats}
+        out = self.run(feeds, role="stylize")["image"]
+        return to_hwc_uint8(out[:, :, :h, :w])[0]
+
+    def __call__(self, content, style=None, alpha=None, photo_smooth=None, **unsupported):
+        if unsupported:
+            raise StyleForgeError(f"WCT bundles do not take {', '.join(sorted(unsupported))} "
+                                  "(they take style=, alpha=, photo_smooth=)")
+        if photo_smooth not in PHOTO_SMOOTH:
+            raise StyleForgeError(f"photo_smooth must be fast or exact, got {photo_smooth!r}")
+        content = as_rgb_array(content)
+        out = self.stylize_array(content, self.style_stats(style), self._alpha(alpha))
+        return self.smooth(out, content, photo_smooth)
+
+    @staticmethod
+    def smooth(out: np.ndarray, content: np.ndarray, photo_smooth):
+        if photo_smooth == "fast":
+            from ..photo_smooth import smooth_fast
+
+            return smooth_fast(out, content)
+        if photo_smooth == "exact":
+            try:
+                import scipy  # noqa: F401
+            except ImportError:
+                raise StyleForgeError("photo_smooth='exact' needs SciPy (pip install scipy); use 'fast' without it") from None
+            from ...train.photo_smooth import smooth_exact  # numpy + SciPy only
+
+            return smooth_exact(out, content)
+        return out
+
+    def texture(self, style, size=512, passes: int = 3, seed: int = 0) -> np.ndarray:
+        """Texture synthesis: noise with the style's colour statistics, whitened–coloured at every
+        level (alpha 1), `passes` times. `size`: int or (H, W)."""
+        h, w = (size, size) if isinstance(size, int) else size
+        img = resolve_style(style, self.style_max_side)
+        stats = self.style_stats(img)
+        rng = np.random.default_rng(seed)
+        f = img.reshape(-1, 3).astype(np.float64)
+        x = np.clip(f.mean(0) + f.std(0) * rng.standard_normal((h, w, 3)), 0, 255).astype(np.uint8)
+        alpha = self._alpha(1.0)
+        for _ in range(max(1, passes)):
+            x = self.stylize_array(x, stats, alpha)
+        return x

@@ -1,0 +1,153 @@
+"""GAN latent families (dcgan, wgan, wgan-gp, cgan, pgan): train 2 steps, resume, export, ORT vs
+PyTorch at unseen batch sizes; generate/latent CLI; Fréchet distance; offline eval; registry errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+FAMILIES = ["dcgan", "wgan", "wgan-gp", "cgan", "pgan"]
+TINY = {"resolution": 8, "batch": 4, "width_mult": 0.0625, "nz": 8}
+
+
+def _train(family, out, steps, resume=False, **extra):
+    from styleforge.train.gan_registry import get_trainer_class
+
+    cls = get_trainer_class(family)
+    t = cls(out, {**TINY, **extra}, steps=steps, seed=0, resume=resume, checkpoint_every=2, preview_every=1)
+    t.progress = False
+    return t, t.fit()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """family -> (run dir, bundle path); each trained 2 steps, resumed to 3, exported."""
+    from styleforge.export.api import export_checkpoint
+
+    out = {}
+    for fam in FAMILIES:
+        d = tmp_path_factory.mktemp(fam.replace("-", ""))
+        extra = {"projection": True} if fam == "cgan" else {}
+        t, _ = _train(fam, d / "run", 2, **extra)
+        assert t.step == 2 and len(t.history) == 2
+        assert all(np.isfinite(v) for h in t.history for k, v in h.items())
+        t2, ckpt = _train(fam, d / "run", 3, resume=True, **extra)
+        assert t2.history[:2] == t.history, "resume lost the loss history"
+        assert t2.step == 3 and ckpt.name == "step-0000003"
+        assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --sample-every"
+        out[fam] = (d / "run", export_checkpoint(d / "run", d / f"{fam}.sfbundle"))
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_train_resume_export_matches_pytorch(runs, family):
+    import torch
+
+    from styleforge.runtime.model import load
+    from styleforge.runtime.validation import validate_bundle
+    from styleforge.train.checkpoint import load_modules, read_config
+
+    run, bundle = runs[family]
+    cfg = read_config(run)
+    assert cfg["family"] == "generator" and cfg["gan_family"] == family and cfg["step"] == 3
+    assert validate_bundle(bundle, write_report=False)["passed"]
+    g = load_modules(run, attrs=["g_ema"])[0]["g_ema"]
+    model = load(bundle, backend="ort-cpu")
+    for n in (2, 5):  # golden cases hold batch 1 and 3
+        z = model.sample_latents(n, seed=n)
+        labels = np.arange(n) % model.n_classes if model.n_classes else None
+        got = model.generate_raw(z, labels)
+        with torch.no_grad():
+            ref = g(torch.from_numpy(z), torch.from_numpy(labels) if labels is not None else None)
+        ref = ((ref.clamp(-1, 1) + 1) * 127.5).repeat(1, 3, 1, 1).numpy()
+        assert got.shape == (n, 3, 8, 8)
+        assert np.abs(got - ref).max() < 0.05
+    layer = model.dissect_layers[-1]
+    scale = np.ones(layer["channels"], np.float32)
+    z = model.sample_latents(4, 0)
+    labels = np.zeros(4, np.int64) if model.n_classes else None
+    img, act = model.generate_dissect(z, layer["name"], scale, labels)
+    np.testing.assert_allclose(img, model.generate_raw(z, labels), atol=1e-3)
+    img0, act0 = model.generate_dissect(z, layer["name"], np.zeros_like(scale), labels)
+    assert np.abs(act0).max() == 0 and act.shape[1] == layer["channels"]
+
+
+def test_unknown_family_lists_names(tmp_path):
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.train.gan_registry import get_trainer_class
+
+    with pytest.raises(StyleForgeError, match="dcgan, pgan.*wgan, wgan-gp"):
+        get_trainer_class("stylegan")
+    p = run_cli("train", "gan", "--family", "stylegan", "--out", tmp_path / "r")
+    assert p.returncode == 2 and "choose one of: cgan" in p.stderr
+
+
+def test_generate_and_latent_cli(runs, tmp_path):
+    from PIL import Image
+
+    bundle = runs["dcgan"][1]
+    run_cli("generate", bundle, "--n", 6, "--seed", 0, "--out", tmp_path / "g.png", check=True)
+    assert Image.open(tmp_path / "g.png").size[0] > 64
+    run_cli("generate", runs["cgan"][1], "--n", 4, "--label", 3, "--out", tmp_path / "c.png", check=True)
+    p = run_cli("generate", runs["cgan"][1], "--n", 4, "--label", 99, "--out", tmp_path / "bad.png")
+    assert p.returncode == 2 and "out of range" in p.stderr
+    run_cli("latent", "interpolate", bundle, "--seeds", "1,2", "--steps", 5, "--slerp", "--out", tmp_path / "i.png", check=True)
+    w, h = Image.open(tmp_path / "i.png").size
+    assert w > 4 * h  # a strip of 5 frames
+    run_cli("latent", "arithmetic", bundle, "--a", "1,2", "--b", "3", "--c", "4-6", "--out", tmp_path / "a.png", check=True)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, :4] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    pgan = runs["pgan"][1]
+    p = run_cli("latent", "dissect", pgan, "--layer", "block9", "--mask", tmp_path / "mask.png", "--out", tmp_path / "d")
+    assert p.returncode == 2 and "block0, block1" in p.stderr
+    run_cli("latent", "dissect", pgan, "--layer", "block1", "--mask", tmp_path / "mask.png", "--samples", 20,
+            "--top", 3, "--boost", 2.0, "--out", tmp_path / "d", check=True)
+    rep = json.loads((tmp_path / "d" / "units.json").read_text())
+    assert len(rep["top_units"]) == 3 and (tmp_path / "d" / "before_after.png").is_file()
+
+
+def test_latent_maths():
+    from styleforge.runtime.latent import arithmetic_latent, interpolation_latents, unit_scores
+
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    s = interpolation_latents(np.stack([a, b]), 3, spherical=True)
+    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-6)  # slerp stays on the circle
+    lin = interpolation_latents(np.stack([a, b]), 3)
+    np.testing.assert_allclose(lin[1], [0.5, 0.5])
+    np.testing.assert_allclose(arithmetic_latent(np.ones((2, 2)), np.zeros((1, 2)), np.full((3, 2), 2.0)), [3, 3])
+    mask = np.zeros((4, 4), bool)
+    mask[:2] = True
+    acts = np.random.default_rng(0).random((10, 3, 4, 4))
+    acts[:, 1] += 5 * mask  # unit 1 fires in the mask
+    assert np.argmax(unit_scores(acts, mask)) == 1
+
+
+def test_frechet_distance():
+    from scipy import linalg
+
+    from styleforge.runtime.frechet import feature_stats, frechet_distance, frechet_distance_features
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
+    assert frechet_distance_features(x, x) < 1e-6
+    assert frechet_distance_features(x, x + 1.0) == pytest.approx(6.0, rel=1e-6)  # |shift|² = 6·1
+    y = rng.standard_normal((400, 6)) * 2
+    (m1, s1), (m2, s2) = feature_stats(x), feature_stats(y)
+    ref = np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert frechet_distance(m1, s1, m2, s2) == pytest.approx(ref, rel=1e-6)
+
+
+def test_eval_gan_offline(runs, tmp_path):
+    from styleforge.train.digit_classifier import save_classifier, train_classifier
+    from styleforge.train.gan_eval import evaluate_bundle
+
+    clf, acc = train_classifier(steps=5, batch=16)
+    assert 0.0 <= acc <= 1.0
+    save_classifier(clf, tmp_path / "clf.safetensors")
+    r = evaluate_bundle(runs["cgan"][1], n=20, classifier=tmp_path / "clf.safetensors", labels=[0, 3])
+    assert r["fd_digits"] > 0 and set(r["label_accuracy"]) == {"0", "3"}
+    assert all(0 <= v <= 1 for v in r["label_accuracy"].values())

@@ -1,0 +1,280 @@
+"""Feed-forward stylizer path: TransformerNet, trainer (+ resume), export, ONNX parity, runtime, CLI, demo.
+
+The tiny 2-style model is trained and exported once per session (width ×0.125, 32 px crops).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from styleforge.runtime.cli import main  # noqa: E402
+from styleforge.runtime.errors import StyleForgeError  # noqa: E402
+
+TINY = dict(size=32, batch=2, width_mult=0.125, progress=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread is faster, and far faster when the 2 cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    from styleforge.train.stylizer_trainer import train_stylizer
+
+    run = tmp_path_factory.mktemp("stylizer") / "run"
+    ckpt = train_stylizer(["sample:mosaic", "sample:waves"], run, steps=4, checkpoint_every=2, **TINY)
+    return run, ckpt
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run):
+    from styleforge.export.api import export_checkpoint
+
+    run, ckpt = tiny_run
+    return export_checkpoint(ckpt, run.parent / "tiny.sfbundle")
+
+
+def _net(ckpt):
+    from styleforge.train.checkpoint import load_modules
+
+    return load_modules(ckpt, ["net"])[0]["net"]
+
+
+# --- model ---------------------------------------------------------------------------------------
+
+def test_transformer_net_shapes_and_style_index():
+    from styleforge.train.registry import build_model
+
+    torch.manual_seed(0)
+    net = build_model("transformer_net", width_mult=0.125, num_styles=3).eval()
+    with torch.no_grad():
+        for m in net.modules():  # give every style its own (γ, β)
+            if hasattr(m, "weight") and getattr(m, "weight") is not None and m.weight.dim() == 2:
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+        x = torch.rand(2, 3, 36, 44) * 255
+        y = net(x, torch.tensor([0, 2]))
+        assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 255
+        # each image's style index acts on that image alone
+        y2 = net(x[1:], torch.tensor([2]))
+        assert torch.allclose(y[1:], y2, atol=1e-3)
+        y1 = net(x[1:], torch.tensor([1]))
+        assert (y1 - y2).abs().max() > 1.0
+        assert torch.allclose(net(x[:1]), net(x[:1], torch.tensor([0])))  # default style 0
+
+
+# --- training ------------------------------------------------------------------------------------
+
+def test_trainer_writes_history_config_previews(tiny_run):
+    from styleforge.runtime.images import load_image
+
+    run, ckpt = tiny_run
+    state = json.loads((ckpt / "train_state.json").read_text())
+    config = json.loads((ckpt / "config.json").read_text())
+    assert state["step"] == 4 and [h["step"] for h in state["history"]] == [1, 2, 3, 4]
+    for h in state["history"]:
+        assert set(h) >= {"content", "style", "tv", "total"}
+        assert abs(h["total"] - (h["content"] + h["style"] + h["tv"])) <= 1e-3 * h["total"]
+    assert config["family"] == "stylizer" and config["num_styles"] == 2
+    assert config["loss_network"] == "random(seed=0)"
+    assert config["models"]["net"]["config"]["num_styles"] == 2
+    assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.is_dir()) == ["step-0000002", "step-0000004"]
+    preview = load_image(run / "previews" / "step-0000004.png")
+    assert preview.shape[1] > 3 * 32 and preview.shape[0] >= 32  # content | style 0 | style 1
+
+
+def test_resume_continues_step_count_and_history(tiny_run, tmp_path):
+    from styleforge.train.stylizer_trainer import train_stylizer
+
+    run, ckpt = tiny_run
+    full = json.loads((ckpt / "train_state.json").read_text())["history"]
+    part = tmp_path / "resumed"
+    train_stylizer(["sample:mosaic", "sample:waves"], part, steps=2, checkpoint_every=2, **TINY)
+    with pytest.raises(StyleForgeError, match="--resume"):
+        train_stylizer(["sample:mosaic", "sample:waves"], part, steps=4, checkpoint_every=2, **TINY)
+    ck = train_stylizer(["sample:mosaic", "sample:waves"], part, steps=4, checkpoint_every=2, resume=True, **TINY)
+    resumed = json.loads((ck / "train_state.json").read_text())
+    assert resumed["step"] == 4 and [h["step"] for h in resumed["history"]] == [1, 2, 3, 4]
+    for a, b in zip(full, resumed["history"]):
+        for k in ("content", "style", "tv", "total"):
+            assert a[k] == pytest.approx(b[k], rel=1e-4), (a, b)
+    wa, wb = _net(ckpt).state_dict(), _net(ck).state_dict()
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+
+
+# --- export and parity ---------------------------------------------------------------------------
+
+def test_export_bundle_validates(tiny_bundle):
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.validation import validate_bundle
+
+    report = validate_bundle(tiny_bundle, write_report=False)
+    assert report["passed"], report
+    m = open_bundle(tiny_bundle).manifest
+    assert m["model"]["family"] == "stylizer" and m["loss_network"] == "random(seed=0)"
+    assert m["size_constraints"]["multiple_of"] == 4 and m["num_styles"] == 2
+    assert m["source_checkpoint"].endswith("step-0000004")
+    g = m["graphs"][0]
+    assert g["role"] == "stylize"
+    ins = {i["name"]: i for i in g["inputs"]}
+    assert ins["image"]["shape"] == ["batch", 3, "height", "width"] and ins["image"]["range"] == [0, 255]
+    assert ins["style_index"]["dtype"] == "int64" and ins["style_index"]["shape"] == ["batch"]
+    assert g["outputs"][0]["name"] == "stylized"
+    shapes = {c["name"]: c["shapes"]["image"] for c in m["golden"]}
+    assert len({tuple(s[2:]) for s in shapes.values()}) >= 2
+    assert any("reflect-padded" in c["description"] for c in m["golden"])  # the 70x90 case
+    assert any(s[0] == 2 for s in shapes.values())
+
+
+def test_onnx_parity_at_unseen_sizes(tiny_run, tiny_bundle):
+    from styleforge.runtime import load
+    from styleforge.runtime.images import pad_to_multiple, to_nchw_float
+
+    net = _net(tiny_run[1])
+    model = load(tiny_bundle, backend="ort-cpu")
+    rng = np.random.default_rng(3)
+    # raw graph, batch 2, mixed styles, a multiple-of-4 size the export did not use
+    x = rng.uniform(0, 255, (2, 3, 44, 60)).astype(np.float32)
+    s = np.array([1, 0], np.int64)
+    got = model.run({"image": x, "style_index": s})["stylized"]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x), torch.from_numpy(s)).numpy()
+    assert np.abs(got - ref).max() < 0.05
+    # through the runtime API: odd sizes padded and cropped back, style_index > 0, batch helper
+    imgs = [rng.integers(0, 256, (37, 53, 3), dtype=np.uint8), rng.integers(0, 256, (37, 53, 3), dtype=np.uint8),
+            rng.integers(0, 256, (29, 31, 3), dtype=np.uint8)]
+    outs = model.stylize_batch(imgs, style_index=[1, 0, 1])
+    for img, out, k in zip(imgs, outs, [1, 0, 1]):
+        assert out.shape == img.shape and out.dtype == np.uint8
+        xp, (h, w) = pad_to_multiple(to_nchw_float([img]), 4)
+        with torch.no_grad():
+            r = net(torch.from_numpy(xp), torch.tensor([k])).numpy()[0, :, :h, :w].transpose(1, 2, 0)
+        assert np.abs(out.astype(np.float64) - np.clip(np.rint(r), 0, 255)).max() <= 1
+    assert np.array_equal(model(imgs[2], style_index=1), outs[2])
+
+
+def test_runtime_model_inputs_and_errors(tiny_bundle):
+    from PIL import Image
+
+    from styleforge.runtime import load
+
+    model = load(tiny_bundle, backend="ort-cpu")
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (21, 34, 3), dtype=np.uint8)
+    assert model(Image.fromarray(img)).shape == (21, 34, 3)
+    assert model(img[:, :, 0]).shape == (21, 34, 3)  # grayscale array
+    with pytest.raises(StyleForgeError, match="out of range"):
+        model(img, style_index=2)
+    with pytest.raises(StyleForgeError, match="--style"):
+        model(img, style="sample:waves")
+    lum = model(img, preserve_color="luminance")
+    hist = model(img, preserve_color="histogram")
+    plain = model(img)
+    assert lum.shape == hist.shape == img.shape
+    from styleforge.runtime.color_transfer import rgb_to_yiq
+
+    iq = lambda a: rgb_to_yiq(a / 255.0)[..., 1:]  # noqa: E731
+    assert np.abs(iq(lum) - iq(img)).mean() < np.abs(iq(plain) - iq(img)).mean()
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+def test_cli_train_export_validate(tmp_path, capsys):
+    run = tmp_path / "one"
+    assert main(["train", "stylizer", "--style", "sample:waves", "--out", str(run), "--steps", "2", "--size", "32",
+                 "--batch", "1", "--width-mult", "0.125", "--checkpoint-every", "1", "--no-progress"]) == 0
+    assert (run / "checkpoints" / "step-0000002" / "model.safetensors").is_file()
+    assert main(["export", str(run), "--out", str(tmp_path / "one.sfbundle")]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out
+    assert main(["validate", str(tmp_path / "one.sfbundle")]) == 0
+    m = json.loads((tmp_path / "one.sfbundle" / "manifest.json").read_text())
+    assert [i["name"] for i in m["graphs"][0]["inputs"]] == ["image"]  # one style: no style_index input
+
+
+def test_cli_bad_style_file(tmp_path, capsys):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png at all")
+    rc = main(["train", "stylizer", "--style", str(bad), "--out", str(tmp_path / "r"), "--steps", "1", "--size", "32"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--style" in err and "broken.png" in err and len(err.strip().splitlines()) == 1
+    rc = main(["train", "stylizer", "--style", "sample:nope", "--out", str(tmp_path / "r"), "--steps", "1"])
+    assert rc == 2 and "nope" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_cli_stylize_files_folders_and_bad_inputs(tiny_bundle, tmp_path, capsys):
+    from styleforge.runtime.images import load_image, save_image
+
+    rng = np.random.default_rng(2)
+    src = tmp_path / "in"
+    save_image(src / "a.png", rng.integers(0, 256, (30, 41, 3), dtype=np.uint8))
+    save_image(src / "b.jpg", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    (src / "empty.png").write_bytes(b"")
+    # one input → a file; --max-side; style index 1
+    one = tmp_path / "one.png"
+    assert main(["stylize", str(tiny_bundle), str(src / "a.png"), "--out", str(one), "--style-index", "1",
+                 "--max-side", "20"]) == 0
+    assert load_image(one).shape == (15, 20, 3)
+    # a folder with a bad file among good ones → the others are written, exit 1, one line for the bad one
+    capsys.readouterr()
+    outdir = tmp_path / "outdir"
+    assert main(["stylize", str(tiny_bundle), str(src), "--out", str(outdir), "--preserve-color", "luminance"]) == 1
+    err = capsys.readouterr().err
+    assert sum("empty.png" in line for line in err.splitlines()) == 1
+    assert sorted(p.name for p in outdir.iterdir()) == ["a.png", "b.png"]
+    # a single bad input → exit ≠ 0 and no output file
+    rc = main(["stylize", str(tiny_bundle), str(src / "empty.png"), "--out", str(tmp_path / "x.png")])
+    assert rc != 0 and not (tmp_path / "x.png").exists()
+    assert "empty.png" in capsys.readouterr().err
+    # WCT-only options are refused clearly by a stylizer bundle
+    rc = main(["stylize", str(tiny_bundle), str(src / "a.png"), "--out", str(tmp_path / "y.png"), "--style", "s.png"])
+    assert rc == 2 and "--style" in capsys.readouterr().err and not (tmp_path / "y.png").exists()
+
+
+def test_cli_bench(tiny_bundle, tmp_path, capsys):
+    js = tmp_path / "bench.json"
+    assert main(["bench", str(tiny_bundle), "--sizes", "32,20x28", "--runs", "2", "--warmup", "1", "--json", str(js)]) == 0
+    assert "ratio" in capsys.readouterr().out
+    rep = json.loads(js.read_text())
+    assert [r["size"] for r in rep["results"]] == [[32, 32], [20, 28]]
+    for r in rep["results"]:
+        assert r["runtime"]["median_ms"] > 0 and r["torch_eager"]["median_ms"] > 0 and r["speedup"] > 0
+        assert r["runtime"]["p99_ms"] >= r["runtime"]["median_ms"]
+
+
+def test_bench_runtime_side_without_torch(tiny_bundle):
+    code = textwrap.dedent(f"""
+        import sys; sys.modules['torch'] = None
+        from styleforge.runtime.cli import main
+        rc = main(["bench", {str(tiny_bundle)!r}, "--sizes", "24", "--runs", "2", "--warmup", "0", "--no-torch"])
+        assert "torch" not in [k for k, v in sys.modules.items() if v is not None]
+        sys.exit(rc)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "ort-cpu" in p.stdout and "torch eager" not in p.stdout
+
+
+def test_demo_quick(tmp_path):
+    from styleforge.train.demo import run_demo
+
+    report = run_demo(tmp_path / "demo", quick=True, progress=False)
+    page = report.read_text()
+    assert "random(seed=0)" in page and "PASS" in page and "PyTorch eager" in page
+    for rel in ("style.png", "content/astronaut.png", "stylized/astronaut.png", "demo.sfbundle/manifest.json"):
+        assert (tmp_path / "demo" / rel).is_file()
+        if rel.endswith(".png"):
+            assert rel in page

@@ -1,0 +1,166 @@
+"""``styleforge demo``: the whole path on a 2-core CPU in a few minutes.
+
+Train a small stylizer on the bundled sample photos toward a bundled texture → export a bundle →
+validate it on ONNX Runtime → stylize the photos with the lean runtime → benchmark against
+PyTorch eager → write ``DIR/report.html`` (pictures, validation table, latency table, loss network).
+"""
+from __future__ import annotations
+
+import html
+import json
+import sys
+import time
+from pathlib import Path
+
+#: Small enough for ~3 minutes of training on 2 cores, big enough to show the style.
+DEMO = dict(style="sample:mosaic", steps=300, size=128, batch=2, width_mult=0.5, content_weight=1e5,
+            style_weight=1e10, tv_weight=1e2, checkpoint_every=100, stylize_max_side=256, bench_sizes="256,512",
+            bench_runs=10, bench_warmup=2)
+QUICK = dict(DEMO, steps=4, size=32, batch=1, width_mult=0.125, checkpoint_every=4, stylize_max_side=64,
+             bench_sizes="32", bench_runs=2, bench_warmup=1)
+
+
+def _log(msg: str) -> None:
+    print(f"[demo] {msg}", file=sys.stderr, flush=True)
+
+
+def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=False, progress=True) -> Path:
+    """Run the demo into folder `out`; returns the path of ``report.html``."""
+    from ..export.api import export_checkpoint
+    from ..export.benchmark import benchmark_bundle, format_bench
+    from ..runtime.atomic import write_text
+    from ..runtime.images import save_image
+    from ..runtime.model import load
+    from ..runtime.validation import format_report, validate_bundle
+    from .samples import PHOTOS, resolve_image
+    from .stylizer_trainer import train_stylizer
+
+    cfg = dict(QUICK if quick else DEMO)
+    if steps is not None:
+        cfg["steps"] = steps
+    if size is not None:
+        cfg["size"] = size
+    if style is not None:
+        cfg["style"] = style
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    _log(f"training {cfg['steps']} steps at {cfg['size']}px toward {cfg['style']} (width x{cfg['width_mult']})")
+    t0 = time.perf_counter()
+    ckpt = train_stylizer([cfg["style"]], out / "run", steps=cfg["steps"], size=cfg["size"], batch=cfg["batch"],
+                          width_mult=cfg["width_mult"], content_weight=cfg["content_weight"],
+                          style_weight=cfg["style_weight"], tv_weight=cfg["tv_weight"],
+                          checkpoint_every=cfg["checkpoint_every"], resume=True, progress=progress)
+    timings["train"] = time.perf_counter() - t0
+    run_state = json.loads((Path(ckpt) / "train_state.json").read_text())
+    run_config = json.loads((Path(ckpt) / "config.json").read_text())
+    history = run_state.get("history", [])
+
+    _log("exporting the bundle")
+    t0 = time.perf_counter()
+    bundle = export_checkpoint(ckpt, out / "demo.sfbundle")
+    timings["export"] = time.perf_counter() - t0
+
+    _log("validating on ort-cpu")
+    t0 = time.perf_counter()
+    report = validate_bundle(bundle, backend="ort-cpu")
+    timings["validate"] = time.perf_counter() - t0
+    print(format_report(report), file=sys.stderr)
+
+    _log("stylizing the sample photos with the runtime")
+    t0 = time.perf_counter()
+    model = load(bundle, backend="ort-cpu")
+    style_img = resolve_image(cfg["style"], max_side=256)
+    save_image(out / "style.png", style_img)
+    pictures = []
+    for name in PHOTOS:
+        content = resolve_image(f"sample:{name}", max_side=cfg["stylize_max_side"])
+        stylized = model(content)
+        pictures.append((name, save_image(out / "content" / f"{name}.png", content),
+                         save_image(out / "stylized" / f"{name}.png", stylized),
+                         save_image(out / "stylized" / f"{name}-luminance.png", model(content, preserve_color="luminance"))))
+    timings["stylize"] = time.perf_counter() - t0
+
+    _log(f"benchmarking ort-cpu vs PyTorch eager at {cfg['bench_sizes']}")
+    t0 = time.perf_counter()
+    bench = benchmark_bundle(bundle, sizes=cfg["bench_sizes"], batch=1, runs=cfg["bench_runs"], warmup=cfg["bench_warmup"])
+    timings["bench"] = time.perf_counter() - t0
+    print(format_bench(bench), file=sys.stderr)
+    write_text(out / "bench.json", json.dumps(bench, indent=2) + "\n")
+    timings["total"] = time.perf_counter() - t_all
+
+    previews = sorted((out / "run" / "previews").glob("*.png"))
+    page = _report_html(out, cfg=cfg, loss_network=run_config.get("loss_network"), bundle=bundle, report=report,
+                        bench=bench, pictures=pictures, preview=previews[-1] if previews else None,
+                        history=history, timings=timings)
+    write_text(out / "report.html", page)
+    _log(f"done in {timings['total']:.0f} s")
+    return out / "report.html"
+
+
+def _rel(path: Path, base: Path) -> str:
+    return html.escape(Path(path).relative_to(base).as_posix())
+
+
+def _report_html(out: Path, *, cfg, loss_network, bundle, report, bench, pictures, preview, history, timings) -> str:
+    e = html.escape
+    rows = []
+    for c in report["cases"]:
+        for o in c["outputs"]:
+            if "shape_mismatch" in o:
+                rows.append(f"<tr><td>{e(c['case'])}</td><td>{e(o['output'])}</td><td colspan=5>shape mismatch</td><td>FAIL</td></tr>")
+                continue
+            rows.append(f"<tr><td>{e(c['case'])}</td><td>{e(o['output'])}</td><td>{o['max_abs']:.3g}</td>"
+                        f"<td>{o['mean_abs']:.3g}</td><td>{o['p99_abs']:.3g}</td><td>{o['cosine']:.7f}</td>"
+                        f"<td>{o['psnr']:.1f}</td><td class={'ok' if o['passed'] else 'fail'}>{'pass' if o['passed'] else 'FAIL'}</td></tr>")
+    tol = report["cases"][0]["outputs"][0]["tolerance"] if report["cases"] else {}
+    brows = []
+    for r in bench["results"]:
+        size = "×".join(map(str, r["size"]))
+        for key, label in (("runtime", f"runtime ({bench['backend']})"), ("torch_eager", "PyTorch eager")):
+            if key in r:
+                s = r[key]
+                brows.append(f"<tr><td>{size}</td><td>{e(label)}</td><td>{s['median_ms']:.2f}</td><td>{s['p90_ms']:.2f}</td>"
+                             f"<td>{s['p99_ms']:.2f}</td><td>{s['images_per_s']:.2f}</td></tr>")
+        if "speedup" in r:
+            brows.append(f"<tr><td>{size}</td><td colspan=5>eager / runtime median latency = <b>{r['speedup']:.2f}×</b></td></tr>")
+    pics = "".join(
+        f"<figure><img src='{_rel(c, out)}'><img src='{_rel(s, out)}'><img src='{_rel(l, out)}'>"
+        f"<figcaption>{e(n)}: content | stylized | stylized, luminance only</figcaption></figure>"
+        for n, c, s, l in pictures)
+    first, last = (history[0], history[-1]) if history else ({}, {})
+    loss_rows = "".join(f"<tr><td>{e(k)}</td><td>{first.get(k, float('nan')):.4g}</td><td>{last.get(k, float('nan')):.4g}</td></tr>"
+                        for k in ("content", "style", "tv", "total"))
+    random_note = ("<p class=warn>The loss network is a VGG16 with fixed-seed random weights (no ImageNet weights are "
+                   "downloaded). Pass <code>--vgg-weights</code> to <code>styleforge train stylizer</code> for the "
+                   "published look.</p>" if str(loss_network).startswith("random") else "")
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>StyleForge demo</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+figure{{display:inline-block;margin:.5em}}figure img{{margin-right:4px;max-height:256px}}
+.ok{{color:#080}}.fail{{color:#c00;font-weight:bold}}.warn{{background:#fff4d6;padding:.5em}}code{{background:#eee}}</style>
+</head><body>
+<h1>StyleForge demo</h1>
+<p>A feed-forward stylizer (Johnson et al. 2016; TransformerNet, width ×{cfg['width_mult']}) trained for
+{cfg['steps']} steps on {cfg['size']}px crops of the bundled sample photos toward <code>{e(cfg['style'])}</code>,
+exported to <code>{e(Path(bundle).name)}</code>, validated on ONNX Runtime, and run by the lean runtime
+(numpy + onnxruntime, no torch). Phase times: {e(timing)}.</p>
+<h2>Loss network</h2><p><b>{e(str(loss_network))}</b> — VGG16; content relu2_2; style relu1_2, relu2_2, relu3_3, relu4_3.</p>
+{random_note}
+<h2>Style</h2><img src="style.png" style="max-height:256px">
+<h2>Pictures (stylized by the runtime)</h2>{pics}
+{f'<h2>Last training preview</h2><img src="{_rel(preview, out)}">' if preview else ''}
+<h2>Training losses (weighted)</h2><table><tr><th>term</th><th>step 1</th><th>step {last.get('step', '')}</th></tr>{loss_rows}</table>
+<h2>Validation: ONNX Runtime CPU vs PyTorch outputs stored at export</h2>
+<table><tr><th>case</th><th>output</th><th>max abs</th><th>mean abs</th><th>p99 abs</th><th>cosine</th><th>PSNR dB</th><th>result</th></tr>
+{''.join(rows)}</table>
+<p>Tolerances: {e(json.dumps(tol))}. Overall: <b class={'ok' if report['passed'] else 'fail'}>{'PASS' if report['passed'] else 'FAIL'}</b></p>
+<h2>Latency (batch 1, {bench['runs']} runs after {bench['warmup']} warm-up; milliseconds)</h2>
+<table><tr><th>size</th><th>engine</th><th>median</th><th>p90</th><th>p99</th><th>images/s</th></tr>{''.join(brows)}</table>
+<p>Machine: {e(str(bench['machine']))}</p>
+</body></html>
+"""
