@@ -141,6 +141,18 @@ def main(argv=None) -> int:
                          tbs=nbytes / t_k / 1e12, tflops=flops / t_k / 1e12, pct_peak=100 * nbytes / t_k / 3.35e12,
                          speedup=t_e / t_k, rel_err=err))
         if label in SPLIT_SWEEP:
+            # ablation: the accumulate kernel alone (no zero/finalize), with 1 and with the planned replicas
+            from styleforge.kernels import loader
+
+            k = loader.get_kernel(plan.kernel)
+            for reps in sorted({1, plan.replicas}):
+                def accum(reps=reps):
+                    k((plan.tiles, plan.splits, B), (plan.threads,),
+                      (x, ws, 0, C, N, plan.chunk, plan.nt, C * N, reps, B), shared_mem=plan.smem,
+                      stream=torch.cuda.current_stream().cuda_stream)
+                t_a, _ = bench(graphed(accum, torch), args.runs, flush, torch)
+                notes.append(f"{label}: accumulate kernel alone, replicas={reps}: {t_a * 1e6:.1f} us "
+                             f"({nbytes / t_a / 1e12:.2f} TB/s)")
             for sp in (plan.splits // 4, plan.splits // 2, plan.splits * 2):
                 if sp >= 1:
                     t_s, _ = bench(graphed(lambda: fused(sp), torch), args.runs, flush, torch)
@@ -151,16 +163,16 @@ def main(argv=None) -> int:
     for label, C, Nc, Ns in WCT_CASES if not args.quick else WCT_CASES[:2]:
         fc = torch.relu(torch.randn(1, C, Nc, device=dev, generator=g))
         fs = torch.relu(torch.randn(1, C, Ns, device=dev, generator=g)) * 2.0
-        iters = 24
+        iters = 20  # train/wct_transforms.NS_ITERS
 
         def fused():
-            return torch.ops.styleforge.whiten_color(fc, fs, 1.0, 1e-4, iters)
+            return torch.ops.styleforge.whiten_color(fc, fs, 1.0, 1e-5, 1e-3, 1e-4, iters)
 
         def eigh():
-            return reference.wct_eigh_torch(fc, fs, alpha=1.0, reg=1e-4)
+            return reference.wct_eigh_torch(fc, fs, alpha=1.0)
 
         out = fused()
-        ref = reference.wct_eigh_torch(fc.double(), fs.double(), alpha=1.0, reg=1e-4, drop=0.0)
+        ref = reference.wct_eigh_torch(fc.double(), fs.double(), alpha=1.0)
         err = rel_err(out, ref)
         t_k, _ = bench(fused, args.runs, flush, torch)
         t_e, _ = bench(eigh, max(20, args.runs // 5), flush, torch)

@@ -54,7 +54,8 @@ def _best(fn, repeat):
     return min(ts)
 
 
-def latency_table(bundle, wct_dir, sizes=(256, 512), repeat: int = 3, threads: int | None = None) -> list[str]:
+def latency_table(bundle, wct_dir, sizes=(256, 512), repeat: int = 3, threads: int | None = None,
+                  torch_ns: bool = False) -> list[str]:
     import torch
 
     from styleforge.export.wct import golden_pair
@@ -67,7 +68,7 @@ def latency_table(bundle, wct_dir, sizes=(256, 512), repeat: int = 3, threads: i
     n = len(exact.levels)
     lines = [f"WCT stylisation latency, levels {sorted(exact.levels)}, style statistics precomputed (cached), "
              f"best of {repeat}; torch threads {torch.get_num_threads()}, ORT threads {threads or 'default'}",
-             f"{'size':>8}{'ORT CPU NS graph':>20}{'PyTorch exact':>16}{'PyTorch NS':>14}"]
+             f"{'size':>8}{'ORT CPU NS graph':>20}{'PyTorch exact':>16}" + (f"{'PyTorch NS':>14}" if torch_ns else "")]
     for s in sizes:
         c, st = golden_pair(s, s, (256, 256))
         alpha = np.ones(n, np.float32)
@@ -77,8 +78,8 @@ def latency_table(bundle, wct_dir, sizes=(256, 512), repeat: int = 3, threads: i
         with torch.no_grad():
             se, sn = exact.encode_style(ts), ns_torch.encode_style(ts)
             ex_t = _best(lambda: exact.stylize(tc, se, 1.0), repeat)
-            ns_t = _best(lambda: ns_torch.stylize(tc, sn, 1.0), repeat)
-        lines.append(f"{s}x{s}:{ort_t * 1e3:>17.0f} ms{ex_t * 1e3:>13.0f} ms{ns_t * 1e3:>11.0f} ms")
+            ns_t = _best(lambda: ns_torch.stylize(tc, sn, 1.0), repeat) if torch_ns else None
+        lines.append(f"{s}x{s}:{ort_t * 1e3:>17.0f} ms{ex_t * 1e3:>13.0f} ms" + (f"{ns_t * 1e3:>11.0f} ms" if torch_ns else ""))
     return lines
 
 
@@ -90,13 +91,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--ns-only", action="store_true")
+    ap.add_argument("--torch-ns", action="store_true", help="also time the PyTorch NS path")
     ap.add_argument("--no-ns", action="store_true")
     a = ap.parse_args()
     if not a.no_ns:
         print("\n".join(ns_table()))
     if not a.ns_only and a.bundle:
         print()
-        print("\n".join(latency_table(a.bundle, a.wct_dir, [int(s) for s in a.sizes.split(",")], a.repeat, a.threads)))
+        print("\n".join(latency_table(a.bundle, a.wct_dir, [int(s) for s in a.sizes.split(",")], a.repeat, a.threads, a.torch_ns)))
 
 
 if __name__ == "__main__":

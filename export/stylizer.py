@@ -24,12 +24,17 @@ from .onnx_export import export_onnx
 #: Golden sizes by default: one multiple of 4 and one that is not (padded like the runtime pads).
 DEFAULT_GOLDEN_SIZES = [(64, 64), (70, 90)]
 MULTIPLE = 4
-#: ORT CPU vs PyTorch eager, fp32: largest max-abs error measured over widths 0.125–1, sizes
-#: 64–512, batch 1–2, styles 1–3 was < 0.01 on [0, 255] (mean ~1e-4; see docs/stylizer.md). The
-#: tolerances leave 10–50× margin for other CPUs' kernels and for GPU backends (TF32 convolutions).
-STYLIZER_TOLERANCES = {"max_abs": 0.5, "mean_abs": 0.01, "p99_abs": 0.1, "min_cosine": 0.99999, "min_psnr": 60.0}
-TOLERANCE_BASIS = ("ORT CPU vs PyTorch eager fp32 measured max_abs < 0.01, mean_abs ~1e-4 on [0,255] "
-                   "(docs/stylizer.md); limits keep 10-50x margin for other CPUs and GPU backends")
+#: Tolerances on [0, 255], from measurements (docs/stylizer.md, "Tolerances"):
+#: ORT CPU vs PyTorch eager fp32 (widths 0.125-1, 1-3 styles, 64² to 512², batch 1-2):
+#: max_abs <= 7.6e-4, mean_abs <= 8.9e-5, p99_abs <= 3.0e-4, PSNR >= 127 dB.
+#: GPU fp32 with TF32 convolutions (the default of TensorRT and cuDNN; H100, torch 2.11):
+#: max_abs <= 0.26, mean_abs <= 0.041, p99_abs <= 0.135, PSNR >= 73.9 dB.
+#: The limits must hold for GPU backends too, so they sit 2-4x above the TF32 figures; they
+#: still catch real export faults (padding, channel order, style mix-ups move outputs by many levels).
+STYLIZER_TOLERANCES = {"max_abs": 1.0, "mean_abs": 0.1, "p99_abs": 0.5, "min_cosine": 0.99999, "min_psnr": 60.0}
+TOLERANCE_BASIS = ("measured on [0,255]: ORT CPU vs PyTorch fp32 max_abs<=7.6e-4 mean_abs<=8.9e-5 p99<=3e-4; "
+                   "GPU fp32 with TF32 convs (H100) max_abs<=0.26 mean_abs<=0.041 p99<=0.135 PSNR>=73.9 dB; "
+                   "limits 2-4x above TF32 so GPU backends pass (docs/stylizer.md)")
 
 
 def _graph_module(net, with_style: bool):

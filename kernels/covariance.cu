@@ -44,7 +44,7 @@ template <typename Frag> SF_DEVICE void tf32_round(Frag& f) {
   for (int i = 0; i < f.num_elements; ++i) f.x[i] = wmma::__float_to_tf32(f.x[i]);
 }
 
-constexpr int STAGES = 3;
+constexpr int STAGES = 4;
 
 SF_DEVICE float sum16(uint4 v, const float*) {
   return (__uint_as_float(v.x) + __uint_as_float(v.y)) + (__uint_as_float(v.z) + __uint_as_float(v.w));
@@ -224,7 +224,7 @@ SF_DEVICE void cov_accum(const T* __restrict__ x, float* __restrict__ ws, float*
 }  // namespace sf
 
 #define SF_COV_ACCUM(NAME, T, BM, NW, P)                                                                     \
-  extern "C" __global__ void __launch_bounds__(NW * 32)                                                      \
+  extern "C" __global__ void __launch_bounds__(NW * 32, (BM == 64 ? 4 : 1))                                 \
       NAME(const T* __restrict__ x, float* __restrict__ ws, float* __restrict__ rowsum, int C, long long N, \
            long long chunk, int nt, long long bstride, int replicas, int B) {                               \
     sf::cov_accum<T, BM, NW, P>(x, ws, rowsum, C, N, chunk, nt, bstride, replicas, B);                       \

@@ -50,7 +50,7 @@ SIGNATURES: dict[str, str] = {
     "sf_style_diff": "ppqppfii",
     **{f"sf_apply_{t}": _APPLY for t in ("f32", "f16", "bf16")},
     **{f"sf_wct_apply_{t}": _APPLY for t in ("f32", "f16", "bf16")},
-    "sf_ns_init": "pppiif",
+    "sf_ns_init": "pppiifffi",
     "sf_ns_step1": "ppii",
     "sf_ns_step2": "pppii",
     "sf_wct_matrix": "pppiii",
@@ -363,8 +363,14 @@ def device_arch(device: int | None = None) -> str:
 
 
 def multiprocessor_count(device: int | None = None) -> int:
+    if device is not None and int(device) in _sm_seen:
+        return _sm_count(int(device))
     _, dev = _ensure_context(device)
+    _sm_seen.add(dev)
     return _sm_count(dev)
+
+
+_sm_seen: set[int] = set()
 
 
 @functools.lru_cache(maxsize=None)
@@ -426,7 +432,24 @@ def get_module(source: str, device: int | None = None) -> Module:
         return _modules[key]
 
 
+_kernel_cache: dict[tuple[int, str], Kernel] = {}
+
+
 def get_kernel(name: str, device: int | None = None) -> Kernel:
+    """The kernel `name` of this package for `device` (an ordinal; None = the current context's device).
+
+    With an explicit ordinal, later calls skip the driver's context queries (host launch overhead)."""
+    if device is not None:
+        k = _kernel_cache.get((int(device), name))
+        if k is not None:
+            return k
+    k = _find_kernel(name, device)
+    if device is not None:
+        _kernel_cache[(int(device), name)] = k
+    return k
+
+
+def _find_kernel(name: str, device: int | None) -> Kernel:
     for src in SOURCES:
         if name in kernel_names(src):
             return get_module(src, device).kernel(name)

@@ -7,13 +7,12 @@ launches with no host synchronisation, so it can be captured in a CUDA graph.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from . import loader
 
 DTYPES = {"float32": ("f32", 4), "float16": ("f16", 2), "bfloat16": ("bf16", 2)}
-STAGES = 3
+STAGES = 4
 #: Scale names accepted by :func:`covariance_plan`.
 SCALES = ("n", "n-1", "cn", "none")
 PRECISIONS = ("3xtf32", "tf32")
@@ -156,7 +155,7 @@ class WctWorkspace:
         cc = C * C
         ws = max(covariance_plan(Bc, C, Nc, "float32", num_sms=num_sms).ws_floats,
                  covariance_plan(Bs, C, Ns, "float32", num_sms=num_sms).ws_floats)
-        return cls(cov=M * cc, ws=ws, mean=M * C, yz=2 * 2 * M * cc, t=M * cc, norms=M,
+        return cls(cov=M * cc, ws=ws, mean=M * C, yz=2 * 2 * M * cc, t=M * cc, norms=2 * M,
                    m=Bc * cc, bias=Bc * C)
 
     def total(self) -> int:
@@ -164,8 +163,11 @@ class WctWorkspace:
 
 
 def whiten_color(fc, fs, out, work, *, Bc: int, Bs: int, C: int, Nc: int, Ns: int, alpha: float = 1.0,
-                 reg: float = 1e-4, iters: int = 24, stream=None, device: int | None = None) -> None:
-    """out = α (Σs^{1/2} Σc^{-1/2} (fc − μc) + μs) + (1 − α) fc, all fp32, coupled Newton–Schulz.
+                 reg: float = 1e-5, floor: float = 1e-3, color_floor: float = 1e-4, iters: int = 20, stream=None,
+                 device: int | None = None) -> None:
+    """out = α (M (fc − μc) + μs) + (1 − α) fc, all fp32, coupled Newton–Schulz, with
+    M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2}, r = reg·tr(Σ)/C + floor (content) or + color_floor (style):
+    train/wct_transforms.py's "ns" policy (its defaults here).
 
     fc: Bc×C×Nc, fs: Bs×C×Ns (Bs = Bc or 1), out: Bc×C×Nc, work: one fp32 buffer of
     ``WctWorkspace.sizes(...).total()`` floats. ~2·iters + 9 launches, no host synchronisation.
@@ -187,8 +189,8 @@ def whiten_color(fc, fs, out, work, *, Bc: int, Bs: int, C: int, Nc: int, Ns: in
                mean=ptr["mean"] + 4 * Bc * C, stream=stream, device=device,
                plan=covariance_plan(Bs, C, Ns, "float32", scale="n-1", num_sms=sms))
     yz = [ptr["yz"], ptr["yz"] + 4 * 2 * M * cc]
-    loader.get_kernel("sf_ns_init", device)((M,), (1024,), (ptr["cov"], yz[0], ptr["norms"], M, C, float(reg)),
-                                            stream=stream)
+    loader.get_kernel("sf_ns_init", device)((M,), (1024,), (ptr["cov"], yz[0], ptr["norms"], M, C, float(reg),
+                                                     float(floor), float(color_floor), Bc), stream=stream)
     tiles = -(-C // 32)
     step1 = loader.get_kernel("sf_ns_step1", device)
     step2 = loader.get_kernel("sf_ns_step2", device)

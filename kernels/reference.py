@@ -43,10 +43,10 @@ def _sym_pow(a, p):
     return (vecs * np.clip(vals, 1e-300, None) ** p) @ vecs.T
 
 
-def ridge_np(cov, reg):
+def ridge_np(cov, reg, floor=0.0):
+    """The ridge ``reg · tr(Σ)/C + floor`` of train/wct_transforms.py (shape …×1×1)."""
     c = cov.shape[-1]
-    tr = np.trace(cov, axis1=-2, axis2=-1)[..., None, None]
-    return cov + (reg * tr / c + 1e-12) * np.eye(c)
+    return reg * np.trace(cov, axis1=-2, axis2=-1)[..., None, None] / c + floor
 
 
 def ns_sqrt_invsqrt_np(a, iters: int):
@@ -62,21 +62,26 @@ def ns_sqrt_invsqrt_np(a, iters: int):
     return y * np.sqrt(s), z / np.sqrt(s)
 
 
-def whiten_color_np(fc, fs, *, alpha: float = 1.0, reg: float = 1e-4, iters: int | None = 24):
-    """WCT in float64: B×C×Nc content, B×C×Ns (or 1×C×Ns) style. ``iters=None`` uses exact eigh
-    square roots of the ridged covariances; an int runs the same Newton–Schulz as the kernel."""
+def whiten_color_np(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3,
+                    color_floor: float = 1e-4, iters: int | None = 20):
+    """WCT in float64 with train/wct_transforms.py's "ns" policy: out = α(M(fc − μc) + μs) + (1 − α)fc,
+    M = Σs (Σs + r_s)^{-1/2} · (Σc + r_c)^{-1/2}, r_c = reg·tr Σc/C + floor, r_s = reg·tr Σs/C + color_floor.
+    B×C×Nc content, B×C×Ns (or 1×C×Ns) style. ``iters=None``: exact (eigh) inverse roots; an int: the
+    same Newton–Schulz as the kernel."""
     fc = np.asarray(fc, dtype=np.float64)
     fs = np.asarray(fs, dtype=np.float64)
     cc, mc = covariance_np(fc)
     cs, ms = covariance_np(fs)
-    cc, cs = ridge_np(cc, reg), ridge_np(cs, reg)
+    eye = np.eye(fc.shape[1])
+    rc = cc + ridge_np(cc, reg, floor) * eye
+    rs = cs + ridge_np(cs, reg, color_floor) * eye
     out = np.empty_like(fc)
     for b in range(fc.shape[0]):
         s = b if fs.shape[0] == fc.shape[0] else 0
         if iters is None:
-            m = _sym_pow(cs[s], 0.5) @ _sym_pow(cc[b], -0.5)
+            m = cs[s] @ _sym_pow(rs[s], -0.5) @ _sym_pow(rc[b], -0.5)
         else:
-            m = ns_sqrt_invsqrt_np(cs[s], iters)[0] @ ns_sqrt_invsqrt_np(cc[b], iters)[1]
+            m = cs[s] @ ns_sqrt_invsqrt_np(rs[s], iters)[1] @ ns_sqrt_invsqrt_np(rc[b], iters)[1]
         w = m @ (fc[b] - mc[b][:, None]) + ms[s][:, None]
         out[b] = alpha * w + (1 - alpha) * fc[b]
     return out
@@ -100,28 +105,26 @@ def gram_torch(x):
     return covariance_torch(x, centre=False, scale="cn")[0]
 
 
-def wct_eigh_torch(fc, fs, *, alpha: float = 1.0, reg: float = 1e-4, drop: float = 1e-5):
-    """The torch.linalg.eigh WCT path (fp32 on the input's device): the benchmark baseline."""
+def wct_eigh_torch(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3, color_floor: float = 1e-4):
+    """The torch.linalg.eigh WCT path (the benchmark baseline; float64 in → float64 reference): the same
+    function as the kernel, M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2}, with eigendecompositions."""
     import torch
 
-    def stats(f):
+    def stats(f, fl):
         mu = f.mean(-1, keepdim=True)
         x = f - mu
         cov = torch.bmm(x, x.transpose(1, 2)) / (f.shape[-1] - 1)
         c = cov.shape[-1]
         tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
-        cov = cov + (reg * tr / c + 1e-12) * torch.eye(c, device=f.device, dtype=f.dtype)
-        return mu, x, cov
+        return mu, x, cov, cov + (reg * tr / c + fl) * torch.eye(c, device=f.device, dtype=f.dtype)
 
-    def power(cov, p):
-        vals, vecs = torch.linalg.eigh(cov)
-        keep = vals > drop
-        v = torch.where(keep, vals.clamp(min=drop), torch.ones_like(vals)).pow(p) * keep
-        return (vecs * v.unsqueeze(-2)) @ vecs.transpose(-1, -2)
+    def inv_sqrt(a):
+        vals, vecs = torch.linalg.eigh(a)
+        return (vecs * vals.clamp(min=1e-30).rsqrt().unsqueeze(-2)) @ vecs.transpose(-1, -2)
 
     if fc.dtype != torch.float64:
         fc, fs = fc.float(), fs.float()
-    _, xc, covc = stats(fc)
-    mus, _, covs = stats(fs)
-    out = power(covs, 0.5) @ (power(covc, -0.5) @ xc) + mus
+    _, xc, _, rc = stats(fc, floor)
+    mus, _, cs, rs = stats(fs, color_floor)
+    out = (cs @ inv_sqrt(rs)) @ (inv_sqrt(rc) @ xc) + mus
     return alpha * out + (1 - alpha) * fc

@@ -135,8 +135,9 @@ typedef wmma::fragment<wmma::accumulator, 8, 8, 4, double> DAcc;
 typedef wmma::fragment<wmma::matrix_a, 8, 8, 4, double, wmma::row_major> DFragA;
 typedef wmma::fragment<wmma::matrix_b, 8, 8, 4, double, wmma::row_major> DFragB;
 
-SF_DEVICE void gemm32_f64(const float* __restrict__ A, const float* __restrict__ B, int C, int row0, int col0,
-                          DAcc (&acc)[2][2], GemmSmemD& sm) {
+// A_eff = a1 * A + a2 * A2 (A2 may be null), formed in fp64 while loading.
+SF_DEVICE void gemm32_f64(const float* __restrict__ A, const float* __restrict__ A2, double a1, double a2,
+                          const float* __restrict__ B, int C, int row0, int col0, DAcc (&acc)[2][2], GemmSmemD& sm) {
   const int tid = threadIdx.x, warp = tid >> 5, wr = warp >> 1, wc = warp & 1;
 #pragma unroll
   for (int i = 0; i < 2; ++i)
@@ -147,7 +148,12 @@ SF_DEVICE void gemm32_f64(const float* __restrict__ A, const float* __restrict__
     for (int t = 0; t < (DT * DK) / 128; ++t) {
       const int e = tid + t * 128, r = e / DK, c = e % DK;
       const int ar = row0 + r, ac = k0 + c;
-      sm.a[r * DLD + c] = (ar < C && ac < C) ? (double)A[(long long)ar * C + ac] : 0.0;
+      double av = 0.0;
+      if (ar < C && ac < C) {
+        av = a1 * (double)A[(long long)ar * C + ac];
+        if (A2 != nullptr) av += a2 * (double)A2[(long long)ar * C + ac];
+      }
+      sm.a[r * DLD + c] = av;
       const int br = k0 + r, bc = col0 + c;
       sm.b[r * DLD + c] = (br < C && bc < C) ? (double)B[(long long)br * C + bc] : 0.0;
     }

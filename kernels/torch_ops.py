@@ -69,6 +69,12 @@ def _precision() -> str:
     return os.environ.get("STYLEFORGE_KERNELS_PRECISION", "3xtf32")
 
 
+def _kernel_backward() -> bool:
+    """dL/dF through sf_apply_* (STYLEFORGE_KERNELS_BACKWARD=kernel) or cuBLAS bmm (default): the GPU check
+    measured the style loss fwd+bwd with the apply kernel at 0.67x the eager reference (docs/kernels.md)."""
+    return os.environ.get("STYLEFORGE_KERNELS_BACKWARD", "bmm").strip().lower() == "kernel"
+
+
 # ------------------------------------------------------------------------------------------ covariance / gram
 def _cov_cuda(x: Tensor, centre: bool, scale: float, precision: str | None = None, splits: int | None = None):
     b, c, n = x.shape
@@ -136,7 +142,7 @@ def gram_backward_op(grad: Tensor, f: Tensor) -> Tensor:
     """dL/dF = (dG + dGᵀ) F / (C·N), in F's dtype."""
     b, c, n = f.shape
     sym = (grad + grad.transpose(1, 2)).float().contiguous()
-    if f.is_cuda:
+    if f.is_cuda and _kernel_backward():
         return _apply_cuda(sym, f.contiguous(), scale=1.0 / (c * n))
     ff = f if f.dtype == torch.float64 else f.float()
     return (torch.bmm(sym.to(ff.dtype), ff) / (c * n)).to(f.dtype)
@@ -190,7 +196,7 @@ def style_loss_backward_op(grad_loss: Tensor, d: Tensor, f: Tensor, weight: floa
     """dL/dF = g · 4 w / (B·C²) / (C·N) · D F, g read on the device (no host sync)."""
     b, c, n = f.shape
     coef = 4.0 * weight / (b * c * c) / (c * n)
-    if f.is_cuda:
+    if f.is_cuda and _kernel_backward():
         g = grad_loss.float().reshape(1).contiguous()
         return _apply_cuda(d.contiguous(), f.contiguous(), scale=coef, scale_t=g)
     ff = f if f.dtype == torch.float64 else f.float()
@@ -220,14 +226,17 @@ style_loss_layer_op.register_autograd(_sl_backward, setup_context=_sl_setup)
 
 # ------------------------------------------------------------------------------------------ WCT
 @torch.library.custom_op("styleforge::whiten_color", mutates_args=())
-def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, iters: int) -> Tensor:
-    """B×C×Nc content, B×C×Ns (or 1×C×Ns) style → B×C×Nc fp32 (coupled Newton–Schulz)."""
+def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, floor: float, color_floor: float,
+                    iters: int) -> Tensor:
+    """B×C×Nc content, B×C×Ns (or 1×C×Ns) style → B×C×Nc fp32 (coupled Newton–Schulz; the policy of
+    train/wct_transforms.py: ridge reg·trΣ/C + floor on the content, colouring Σs (Σs + r_s)^{-1/2})."""
     bc, c, nc = fc.shape
     bs, _, ns = fs.shape
     if not fc.is_cuda:
         from .reference import whiten_color_np
 
-        out = whiten_color_np(fc.double().numpy(), fs.double().numpy(), alpha=alpha, reg=reg, iters=iters)
+        out = whiten_color_np(fc.double().numpy(), fs.double().numpy(), alpha=alpha, reg=reg, floor=floor,
+                              color_floor=color_floor, iters=iters)
         return torch.from_numpy(out).float()
     fc = fc.float().contiguous()
     fs = fs.float().contiguous()
@@ -235,13 +244,13 @@ def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, iters: int
     sizes = ops.WctWorkspace.sizes(bc, bs, c, nc, ns, num_sms=torch.cuda.get_device_properties(fc.device).multi_processor_count)
     work = torch.empty((sizes.total(),), device=fc.device, dtype=torch.float32)
     with torch.cuda.device(fc.device):
-        ops.whiten_color(fc, fs, out, work, Bc=bc, Bs=bs, C=c, Nc=nc, Ns=ns, alpha=alpha, reg=reg, iters=iters,
-                         stream=_stream(fc), device=fc.device.index)
+        ops.whiten_color(fc, fs, out, work, Bc=bc, Bs=bs, C=c, Nc=nc, Ns=ns, alpha=alpha, reg=reg, floor=floor,
+                         color_floor=color_floor, iters=iters, stream=_stream(fc), device=fc.device.index)
     return out
 
 
 @whiten_color_op.register_fake
-def _(fc, fs, alpha, reg, iters):
+def _(fc, fs, alpha, reg, floor, color_floor, iters):
     return torch.empty_like(fc, dtype=torch.float32)
 
 
@@ -290,9 +299,10 @@ def style_loss(feats, targets, weights) -> Tensor:
     return total
 
 
-def covariance(f: Tensor, reg: float = 0.0, *, centre: bool = True, scale="n-1") -> tuple[Tensor, Tensor]:
+def covariance(f: Tensor, reg: float = 0.0, floor: float = 0.0, *, centre: bool = True,
+               scale="n-1") -> tuple[Tensor, Tensor]:
     """(mean, covariance) like train/wct_transforms.covariance: mean C×1 (B×C×1), Σ = (f−μ)(f−μ)ᵀ/(N−1)
-    plus ``reg·tr(Σ)/C·I`` when reg > 0. C×N or B×C×N input; fp32 out."""
+    plus the ridge ``(reg·tr(Σ)/C + floor)·I``. C×N or B×C×N input; fp32 out."""
     squeeze = f.dim() == 2
     x = f.unsqueeze(0) if squeeze else f
     b, c, n = x.shape
@@ -301,15 +311,24 @@ def covariance(f: Tensor, reg: float = 0.0, *, centre: bool = True, scale="n-1")
         cov, mean = _guard(lambda: covariance_op(x, centre, s), lambda: _cov_ref(x, centre, s))
     else:
         cov, mean = _cov_ref(x, centre, s)
-    if reg:
+    if reg or floor:
         tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
-        cov = cov + (reg * tr / c + 1e-12) * torch.eye(c, dtype=cov.dtype, device=cov.device)
+        cov = cov + (reg * tr / c + floor) * torch.eye(c, dtype=cov.dtype, device=cov.device)
     mean = mean.unsqueeze(-1)
     return (mean[0], cov[0]) if squeeze else (mean, cov)
 
 
-def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *, reg: float = 1e-4,
-                 drop: float = 1e-5, iters: int = 24) -> Tensor:
+def _wct_floors() -> tuple[float, float]:
+    """(FLOOR, COLOR_FLOOR) of train/wct_transforms.py (the NS policy), with its values as fallback."""
+    try:
+        from ..train import wct_transforms as W
+    except ImportError:
+        return 1e-3, 1e-4
+    return float(getattr(W, "FLOOR", 1e-3)), float(getattr(W, "COLOR_FLOOR", 1e-4))
+
+
+def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *, reg: float = 1e-5,
+                 drop: float = 1e-5, iters: int = 20) -> Tensor:
     """WCT of content features towards style features (fp32 out, fc's shape). ``mode="ns"`` runs the
     fused Newton–Schulz kernels on CUDA; other modes (``exact``, ``adain``), CPU tensors and inputs
     that need gradients take train/wct_transforms.py's reference path."""
@@ -320,11 +339,14 @@ def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *
         ok = False
     if ok and not (ops.supported("float32", fc.shape[-1]) and ops.supported("float32", fs.shape[-1])):
         ok = False  # rows must be 16-byte aligned in fp32
+    if ok and min(fc.shape[-1], fs.shape[-1]) < fc.shape[-2]:
+        ok = False  # N < C (rank-deficient covariance): known NaN in the kernel's NS at fp32 (docs/kernels.md)
     if not ok:
         return _wct_reference(fc, fs, alpha, mode, reg, drop, iters)
     squeeze = fc.dim() == 2
     a, b = (fc.unsqueeze(0), fs.unsqueeze(0)) if squeeze else (fc, fs)
-    out = _guard(lambda: whiten_color_op(a, b, float(alpha), float(reg), int(iters)), lambda: None)
+    floor, color_floor = _wct_floors()
+    out = _guard(lambda: whiten_color_op(a, b, float(alpha), float(reg), floor, color_floor, int(iters)), lambda: None)
     if out is None:
         return _wct_reference(fc, fs, alpha, mode, reg, drop, iters)
     return out[0] if squeeze else out

@@ -1,25 +1,29 @@
 // Whitening–colouring transform (Li et al. 2017) without eigendecomposition and without host sync:
 //   Σc, μc, Σs, μs          covariance.cu (centred, 1/(N-1))
-//   sf_ns_init               A = (Σ + rI) / ‖Σ + rI‖_F, r = reg·tr(Σ)/C + 1e-12, Y0 = A, Z0 = I, norms kept on the device
+//   sf_ns_init               A = (Σ + rI) / ‖Σ + rI‖_F, r = reg·tr(Σ)/C + floor (content: floor_c, style: floor_s),
+//                            Y0 = A, Z0 = I; norms and ridges kept on the device
 //   k x (sf_ns_step1, 2)     T = (3I - Z Y)/2;  Y <- Y T;  Z <- T Z      (coupled Newton–Schulz; fp32 storage,
 //                            products on the fp64 tensor cores: exact products, IEEE sums)
 //                            Y -> A^{1/2}, Z -> A^{-1/2}; content and style matrices iterate in one launch
-//   sf_wct_matrix            M = Σs^{1/2} Σc^{-1/2} = sqrt(‖Σs‖/‖Σc‖) · Ys · Zc
+//   sf_wct_matrix            M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2} = (√ns Ys − r_s/√ns Zs) Zc / √nc
+//                            (train/wct_transforms.py's NS policy: ridge on the content, colouring without)
 //   sf_wct_bias              β = μs - M μc
 //   sf_apply_*               out = α (M fc + β) + (1 - α) fc     (= α (M (fc - μc) + μs) + (1 - α) fc)
 // Matrices: YZ holds [Y_0 … Y_{M-1}, Z_0 … Z_{M-1}] (C x C each, M = Bc + Bs: content first, then style).
 #include "sf_gemm.cuh"
 
 extern "C" __global__ void __launch_bounds__(1024) sf_ns_init(const float* __restrict__ cov, float* __restrict__ YZ,
-                                                              float* __restrict__ norms, int M, int C, float reg) {
-  // ridge = reg * tr(Σ) / C + 1e-12 (relative to the mean eigenvalue, as train/wct_transforms.py)
+                                                              float* __restrict__ norms, int M, int C, float reg,
+                                                              float floor_c, float floor_s, int Bc) {
+  // ridge r = reg * tr(Σ) / C + floor (floor_c for the Bc content matrices, floor_s for the style ones),
+  // as train/wct_transforms.py; norms[m] = ‖Σ + rI‖_F, norms[M + m] = r.
   __shared__ float scratch[32];
   const int m = blockIdx.x;
   const long long cc = (long long)C * C;
   const float* s = cov + m * cc;
   float tr = 0.f;
   for (int i = threadIdx.x; i < C; i += blockDim.x) tr += s[(long long)i * C + i];
-  const float ridge = reg * sf::block_sum(tr, scratch) / (float)C + 1e-12f;
+  const float ridge = reg * sf::block_sum(tr, scratch) / (float)C + (m < Bc ? floor_c : floor_s);
   float acc = 0.f;
   for (long long i = threadIdx.x; i < cc; i += blockDim.x) {
     float v = s[i] + ((i / C) == (i % C) ? ridge : 0.f);
@@ -34,7 +38,10 @@ extern "C" __global__ void __launch_bounds__(1024) sf_ns_init(const float* __res
     Y[i] = (s[i] + (d ? ridge : 0.f)) * inv;
     Z[i] = d ? 1.f : 0.f;
   }
-  if (threadIdx.x == 0) norms[m] = nrm;
+  if (threadIdx.x == 0) {
+    norms[m] = nrm;
+    norms[M + m] = ridge;
+  }
 }
 
 // T[m] = 1.5 I - 0.5 Z[m] Y[m];  grid (tiles, tiles, M), tiles = ceil(C / 32), 128 threads
@@ -44,7 +51,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) sf_ns_step1(const float* __
   const int m = blockIdx.z, row0 = blockIdx.y * sf::DT, col0 = blockIdx.x * sf::DT;
   const long long cc = (long long)C * C;
   sf::DAcc acc[2][2];
-  sf::gemm32_f64(YZ + ((long long)M + m) * cc, YZ + m * cc, C, row0, col0, acc, sm);
+  sf::gemm32_f64(YZ + ((long long)M + m) * cc, nullptr, 1.0, 0.0, YZ + m * cc, C, row0, col0, acc, sm);
   sf::gemm32_f64_store(acc, row0, col0, sm.a, Tm + m * cc, C, -0.5, 1.5);
 }
 
@@ -57,21 +64,24 @@ extern "C" __global__ void __launch_bounds__(128, 4) sf_ns_step2(const float* __
   const float* A = (z < M) ? YZ + z * cc : Tm + (z - M) * cc;
   const float* B = (z < M) ? Tm + z * cc : YZ + z * cc;
   sf::DAcc acc[2][2];
-  sf::gemm32_f64(A, B, C, row0, col0, acc, sm);
+  sf::gemm32_f64(A, nullptr, 1.0, 0.0, B, C, row0, col0, acc, sm);
   sf::gemm32_f64_store(acc, row0, col0, sm.a, YZn + z * cc, C, 1.0, 0.0);
 }
 
-// Mout[b] = sqrt(n_s / n_c) * Y[s] * Z[b], s = Bc + (Bs == Bc ? b : 0);  grid (tiles, tiles, Bc)
+// Mout[b] = colour_s · (Σc + r_c)^{-1/2},  colour_s = Σs (Σs + r_s)^{-1/2} = √n_s Y_s − (r_s/√n_s) Z_s,
+// (Σc + r_c)^{-1/2} = Z_c / √n_c;  s = Bc + (Bs == Bc ? b : 0);  grid (tiles, tiles, Bc)
 extern "C" __global__ void __launch_bounds__(128, 4) sf_wct_matrix(const float* __restrict__ YZ, const float* __restrict__ norms,
-                                                                float* __restrict__ Mout, int Bc, int Bs, int C) {
+                                                                   float* __restrict__ Mout, int Bc, int Bs, int C) {
   __shared__ sf::GemmSmemD sm;
   const int b = blockIdx.z, row0 = blockIdx.y * sf::DT, col0 = blockIdx.x * sf::DT;
   const int M = Bc + Bs, s = Bc + (Bs == Bc ? b : 0);
   const long long cc = (long long)C * C;
+  const double nc = norms[b], ns = norms[s], rs = norms[M + s];
+  const double a1 = (nc > 0.0) ? sqrt(ns / nc) : 0.0;
+  const double a2 = (nc > 0.0 && ns > 0.0) ? -rs / sqrt(ns * nc) : 0.0;
   sf::DAcc acc[2][2];
-  sf::gemm32_f64(YZ + s * cc, YZ + ((long long)M + b) * cc, C, row0, col0, acc, sm);
-  const double nc = norms[b], ns = norms[s];
-  sf::gemm32_f64_store(acc, row0, col0, sm.a, Mout + b * cc, C, nc > 0.0 ? sqrt(ns / nc) : 0.0, 0.0);
+  sf::gemm32_f64(YZ + s * cc, YZ + ((long long)M + s) * cc, a1, a2, YZ + ((long long)M + b) * cc, C, row0, col0, acc, sm);
+  sf::gemm32_f64_store(acc, row0, col0, sm.a, Mout + b * cc, C, 1.0, 0.0);
 }
 
 // bias[b, i] = mu_s[s, i] - Σ_j M[b, i, j] mu_c[b, j]; one warp per row; grid (ceil(C / 8), Bc), 256 threads

@@ -23,7 +23,7 @@ def box_filter(x: np.ndarray, r: int) -> np.ndarray:
     x1 = np.clip(np.arange(w) + r + 1, 0, w)
     s = c[y1][:, x1] - c[y0][:, x1] - c[y1][:, x0] + c[y0][:, x0]
     area = ((y1 - y0)[:, None] * (x1 - x0)[None, :]).astype(np.float64)
-    return s / (area if x.ndim == 2 else area[..., None])
+    return s / area.reshape(h, w, *([1] * (x.ndim - 2)))
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int = 8, eps: float = 1e-2) -> np.ndarray:

@@ -53,6 +53,8 @@ def test_train_resume_export_matches_pytorch(runs, family):
     run, bundle = runs[family]
     cfg = read_config(run)
     assert cfg["family"] == "generator" and cfg["gan_family"] == family and cfg["step"] == 3
+    if family == "pgan":
+        assert cfg["train"]["fade_steps"] == 1  # 2-step run: one step per phase, kept on resume
     assert validate_bundle(bundle, write_report=False)["passed"]
     g = load_modules(run, attrs=["g_ema"])[0]["g_ema"]
     model = load(bundle, backend="ort-cpu")
@@ -94,7 +96,17 @@ def test_generate_and_latent_cli(runs, tmp_path):
     run_cli("generate", runs["cgan"][1], "--n", 4, "--label", 3, "--out", tmp_path / "c.png", check=True)
     p = run_cli("generate", runs["cgan"][1], "--n", 4, "--label", 99, "--out", tmp_path / "bad.png")
     assert p.returncode == 2 and "out of range" in p.stderr
-    run_cli("latent", "interpolate", bundle, "--seeds", "1,2", "--steps", 5, "--slerp", "--out", tmp_path / "i.png", check=True)
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"  # the runtime commands must not need torch
+            "from styleforge.runtime.cli import main\n"
+            f"rc = main(['latent', 'interpolate', {str(bundle)!r}, '--seeds', '1,2', '--steps', '5', '--slerp', "
+            f"'--out', {str(tmp_path / 'i.png')!r}])\n"
+            "assert 'torch' not in [k for k, v in sys.modules.items() if v is not None]\n"
+            "sys.exit(rc)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
     w, h = Image.open(tmp_path / "i.png").size
     assert w > 4 * h  # a strip of 5 frames
     run_cli("latent", "arithmetic", bundle, "--a", "1,2", "--b", "3", "--c", "4-6", "--out", tmp_path / "a.png", check=True)
@@ -151,3 +163,39 @@ def test_eval_gan_offline(runs, tmp_path):
     r = evaluate_bundle(runs["cgan"][1], n=20, classifier=tmp_path / "clf.safetensors", labels=[0, 3])
     assert r["fd_digits"] > 0 and set(r["label_accuracy"]) == {"0", "3"}
     assert all(0 <= v <= 1 for v in r["label_accuracy"].values())
+
+
+def test_inception_weights_layout(tmp_path):
+    from safetensors.torch import save_file
+
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.train.inception import InceptionV3Features, load_inception
+
+    sd = {k: v.clone() for k, v in InceptionV3Features().state_dict().items()}
+    sd["fc.weight"] = sd["Conv2d_1a_3x3.bn.weight"][:1].clone()  # extra torchvision keys are ignored
+    save_file(sd, str(tmp_path / "inc.safetensors"))
+    m = load_inception(tmp_path / "inc.safetensors")
+    assert float(m.Mixed_7c.branch_pool.bn.running_var.sum()) == float(sd["Mixed_7c.branch_pool.bn.running_var"].sum())
+    del sd["Mixed_6e.branch1x1.conv.weight"]
+    save_file(sd, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(StyleForgeError, match="not a torchvision inception_v3"):
+        load_inception(tmp_path / "bad.safetensors")
+
+
+def test_class_folder_data(tmp_path):
+    from PIL import Image
+
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.train.gan_data import GANData
+
+    for k, name in enumerate(["cat", "dog"]):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((12, 10, 3), 60 * (k + 1), np.uint8)).save(tmp_path / name / f"{i}.png")
+    d = GANData(str(tmp_path), 8)
+    assert d.classes == ["cat", "dog"] and d.x.shape == (4, 3, 8, 8) and list(d.y) == [0, 0, 1, 1]
+    x, y = d.batch(5, 3)
+    x2, y2 = d.batch(5, 3)
+    assert (x == x2).all() and (y == y2).all()  # batches are a function of (seed, step)
+    with pytest.raises(StyleForgeError, match="builtin:digits"):
+        GANData("builtin:mnist", 8)

@@ -237,12 +237,15 @@ def test_clear_errors_for_bad_data_folders(tmp_path):
 
 def test_architecture_rules_and_registry():
     from styleforge.train.gan_registry import get_trainer_class
-    from styleforge.train.pix2pix import Pix2PixTrainer, UNetGenerator, receptive_field, unet_depth
+    from styleforge.train.pix2pix import Pix2PixTrainer, UNetGenerator, check_patchgan_size, receptive_field, unet_depth
 
     assert receptive_field(3) == 70  # the 70×70 PatchGAN
     assert [unet_depth(r) for r in (64, 96, 256, 512)] == [6, 5, 8, 8]
     with pytest.raises(StyleForgeError, match="multiple of 8"):
         unet_depth(36)
+    check_patchgan_size(24, 3)
+    with pytest.raises(StyleForgeError, match="too small for a PatchGAN"):
+        check_patchgan_size(16, 3)
     g = UNetGenerator(depth=8, width_mult=1 / 16)
     assert sum(isinstance(m, torch.nn.Dropout) for m in g.modules()) == 3  # the paper's three dropout layers
     assert get_trainer_class("pix2pix") is Pix2PixTrainer

@@ -104,6 +104,8 @@ def test_resume_continues_step_count_and_history(tiny_run, tmp_path):
     train_stylizer(["sample:mosaic", "sample:waves"], part, steps=2, checkpoint_every=2, **TINY)
     with pytest.raises(StyleForgeError, match="--resume"):
         train_stylizer(["sample:mosaic", "sample:waves"], part, steps=4, checkpoint_every=2, **TINY)
+    with pytest.raises(StyleForgeError, match="trained with --style"):
+        train_stylizer(["sample:mosaic"], part, steps=4, checkpoint_every=2, resume=True, **TINY)
     ck = train_stylizer(["sample:mosaic", "sample:waves"], part, steps=4, checkpoint_every=2, resume=True, **TINY)
     resumed = json.loads((ck / "train_state.json").read_text())
     assert resumed["step"] == 4 and [h["step"] for h in resumed["history"]] == [1, 2, 3, 4]
@@ -202,6 +204,14 @@ def test_cli_train_export_validate(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "one.sfbundle")]) == 0
     m = json.loads((tmp_path / "one.sfbundle" / "manifest.json").read_text())
     assert [i["name"] for i in m["graphs"][0]["inputs"]] == ["image"]  # one style: no style_index input
+    # a fixed-batch graph: the runtime's batch helper feeds it one image at a time
+    assert main(["export", str(run), "--out", str(tmp_path / "fixed.sfbundle"), "--no-batch-dynamic", "--no-validate"]) == 0
+    from styleforge.runtime import load
+
+    fixed = load(tmp_path / "fixed.sfbundle", backend="ort-cpu")
+    assert fixed.manifest["graphs"][0]["inputs"][0]["shape"][0] == 1
+    outs = fixed.stylize_batch([np.full((13, 18, 3), v, np.uint8) for v in (0, 128, 255)])
+    assert [o.shape for o in outs] == [(13, 18, 3)] * 3
 
 
 def test_cli_bad_style_file(tmp_path, capsys):

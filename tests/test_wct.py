@@ -85,19 +85,20 @@ def _img(name, size):
 
 def test_ns_vs_exact_on_real_features_every_level(encoder):
     """Relative error of NS (20 iterations, fp32) vs exact (eigh, fp64) WCT on the random(seed=0)
-    VGG19 features of the bundled images. Bound 5e-3: NS converges to the fp32 floor (~1e-5)
-    wherever the spectrum is resolved; what remains is the drop-vs-damp difference for directions
-    with eigenvalue < 1e-5 (exact drops them, NS keeps √(λ/(λ+1e-3)) ≤ 0.1 of them), measured
-    ≤ 2e-3 at the rank-deficient deep levels (relu4_1/relu5_1 at 96 px: N < C)."""
+    VGG19 features of the bundled images. Bound 3e-3: NS converges to the fp32 floor (~1e-5)
+    wherever the spectrum is resolved; what remains is the policy's soft-vs-hard treatment of weak
+    directions (exact drops λ < 1e-5, NS colours with Σs(Σs + 1e-4)^{-1/2}): measured ≤ 9e-4 at
+    every level of 64² and 128² images (rank-deficient relu4_1/relu5_1 included), so 3e-3 is
+    3× margin; it is 0.3 % of the feature norm, far below what a decoder turns into a visible change."""
     with torch.no_grad():
-        fc = encoder.taps(_img("astronaut", 96))
-        fs = encoder.taps(_img("mosaic", 96))
+        fc = encoder.taps(_img("astronaut", 64))
+        fs = encoder.taps(_img("mosaic", 64))
         for level in range(1, 6):
             c, s = fc[level][0].flatten(1), fs[level][0].flatten(1)
             ex = whiten_color(c, s, mode="exact")
             ns = whiten_color(c, s, mode="ns")
             rel = float((ns - ex).norm() / ex.norm())
-            assert np.isfinite(rel) and rel < 5e-3, (level, rel)
+            assert np.isfinite(rel) and rel < 3e-3, (level, rel)
 
 
 def test_mask_with_one_pixel_region_no_nan(encoder):
@@ -215,9 +216,10 @@ def test_onnx_parity_unseen_sizes_and_style_cache(wct_bundle):
         assert d.mean() < 0.05 and d.max() < 1.0, (h, w, d.mean(), d.max())
     style = np.asarray(golden_pair(48, 48)[1][0].transpose(1, 2, 0), np.uint8)
     content = np.asarray(golden_pair(36, 20)[0][0].transpose(1, 2, 0), np.uint8)
+    style[0, 0] = (1, 2, 3)                             # a style this model has not seen yet
     hits = model.cache_hits
     a = model(content, style=style, alpha=0.5)
-    b = model(content, style=style.copy(), alpha=0.5)
+    b = model(content, style=style.copy(), alpha=0.5)   # same pixels, another array: served from the cache
     assert model.cache_hits == hits + 1 and np.array_equal(a, b) and a.shape == content.shape
     from styleforge.runtime.errors import StyleForgeError
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..runtime.errors import StyleForgeError
-from .pix2pix import _norm, init_weights, opt, set_requires_grad, to_uint8_images, width
+from .pix2pix import _norm, check_patchgan_size, init_weights, opt, set_requires_grad, to_uint8_images, width
 from .registry import register_model
 from .trainer import Trainer
 
@@ -122,6 +122,7 @@ class CycleGANTrainer(Trainer):
     def build(self) -> None:
         o = self.opts
         res, wm = int(o["resolution"]), float(o["width_mult"])
+        check_patchgan_size(res, int(o["n_layers"]))
         for g in ("netG_A", "netG_B"):
             self.add_model(g, "cyclegan_resnet", width_mult=wm, n_blocks=int(o["n_blocks"]))
         for d in ("netD_A", "netD_B"):

@@ -16,6 +16,9 @@ Contract (every entry of :data:`GAN_TRAINERS`):
   an option the user did not give is ``None``); each trainer reads what it needs and fills
   in its own defaults. It should pass ``opts`` (with its defaults resolved) on to
   ``Trainer.__init__(..., config=...)`` so the checkpoint records them;
+* without ``--steps`` the command uses the class attribute ``default_steps`` (else 1000);
+  ``--checkpoint-every`` defaults to steps/4 and ``--sample-every`` to the checkpoint interval;
+  ``--device`` arrives in ``opts["device"]`` (pass it on as ``Trainer(..., device=...)``);
 * the command then calls ``trainer.fit()`` and prints the final checkpoint path;
 * the ``family`` written into the checkpoint config is the export family name registered in
   ``export/registry.py`` (``generator`` for the latent-space families here).

@@ -14,7 +14,8 @@ Methods (Python API; the ``styleforge optimize`` commands are thin wrappers):
   mean features, shift the image's features by ``strength ×`` that vector, reconstruct.
 
 The loop (:func:`optimize_image`): the image is a 1×3×H×W tensor in [0, 1] (clamped after
-every step), initialised from uniform white noise (``init="noise"``) or from an image
+every Adam step; L-BFGS runs unconstrained — clamping between iterations corrupts its curvature
+pairs and stalls it on images with saturated pixels — and the result is clamped), initialised from uniform white noise (``init="noise"``) or from an image
 (``init="content"``), optimised by L-BFGS (strong-Wolfe line search, one iteration per step) or
 Adam; an optional coarse-to-fine pyramid (``scales``: long sides, ``steps`` steps at each, the
 result upsampled bilinearly to the next); a total-variation term; a progress bar showing every
@@ -245,7 +246,8 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
                 x = resize(x.detach(), hw)
             x = x.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
             if opts.optimizer == "lbfgs":
-                opt = torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+                opt = torch.optim.LBFGS([x], lr=lr, max_iter=1, max_eval=25, history_size=50,
+                                        line_search_fn="strong_wolfe")
             else:
                 opt = torch.optim.Adam([x], lr=lr)
             for _ in range(opts.steps):
@@ -264,8 +266,9 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
                     return total
 
                 opt.step(closure)
-                with torch.no_grad():
-                    x.clamp_(0, 1)
+                if opts.optimizer == "adam":  # L-BFGS is left unconstrained: clamping breaks its curvature pairs
+                    with torch.no_grad():
+                        x.clamp_(0, 1)
                 if not all(math.isfinite(v) for v in first.values()):
                     raise StyleForgeError(f"{desc}: the loss became {first['total']} at step {step}; "
                                           f"lower --lr or the loss weights")
@@ -281,6 +284,7 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
         bar.close()
         elapsed = time.perf_counter() - started
         with torch.no_grad():
+            x.clamp_(0, 1)
             terms = objective.terms(vgg(x, objective.layers), x)
             if tv_weight:
                 terms["tv"] = tv_weight * total_variation(x)

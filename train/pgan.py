@@ -145,6 +145,7 @@ class PGANTrainer(GANTrainer):
     """Progressive growing, WGAN-GP loss (λ = 10, drift 1e-3), Adam 1e-3 betas (0, 0.99), EMA."""
 
     family = "pgan"
+    default_steps = 2400
     loss_names = ("d", "g", "gp", "level", "alpha")
     defaults = {"lr": 1e-3, "n_critic": 1, "gp_lambda": 10.0, "betas": (0.0, 0.99), "fade_steps": None}
     g_model = "pgan_generator"
@@ -153,6 +154,26 @@ class PGANTrainer(GANTrainer):
     def discriminator_config(self) -> dict:
         o = self.opts
         return {"channels": self.data.channels, "resolution": int(o["resolution"]), "width_mult": float(o["width_mult"])}
+
+    def __init__(self, out_dir, opts: dict | None = None, **kw):
+        self._fade_given = bool((opts or {}).get("fade_steps"))
+        super().__init__(out_dir, opts, **kw)
+
+    def build(self) -> None:
+        super().build()
+        self.opts["fade_steps"] = self.train_config["fade_steps"] = self.phase_len()  # recorded in the checkpoint
+
+    def try_resume(self) -> bool:
+        """Keep the resumed run's growth schedule (unless --fade-steps is given again)."""
+        from .checkpoint import read_config, resolve_checkpoint
+
+        try:
+            fs = read_config(resolve_checkpoint(self.out_dir)).get("train", {}).get("fade_steps")
+        except Exception:  # noqa: BLE001  (no checkpoint: the base reports it)
+            fs = None
+        if fs and not self._fade_given:
+            self.opts["fade_steps"] = self.train_config["fade_steps"] = int(fs)
+        return super().try_resume()
 
     def phase_len(self) -> int:
         L = n_levels(int(self.opts["resolution"]))

@@ -146,6 +146,14 @@ def receptive_field(n_layers: int) -> int:
     return rf
 
 
+def check_patchgan_size(resolution: int, n_layers: int) -> None:
+    """A PatchGAN with n_layers needs crops of at least 3·2**n_layers pixels (24 for n_layers = 3)."""
+    need = 3 * 2 ** n_layers
+    if n_layers < 1 or resolution < need:
+        raise StyleForgeError(f"--resolution {resolution} is too small for a PatchGAN with --n-layers {n_layers} "
+                              f"(needs at least {need} px); raise --resolution or lower --n-layers")
+
+
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -181,6 +189,7 @@ class Pix2PixTrainer(Trainer):
         o = self.opts
         res = int(o["resolution"])
         depth = unet_depth(res)
+        check_patchgan_size(res, int(o["n_layers"]))
         self.add_model("netG", "pix2pix_unet", depth=depth, width_mult=float(o["width_mult"]), norm=o["norm"])
         self.add_model("netD", "patchgan", in_channels=6, width_mult=float(o["width_mult"]), n_layers=int(o["n_layers"]),
                        norm=o["norm"])

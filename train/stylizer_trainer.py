@@ -111,6 +111,23 @@ class StylizerTrainer(Trainer):
                 "loss": {"content_layer": CONTENT_LAYER, "style_layers": list(STYLE_LAYERS), "vgg": "vgg16",
                          **{f"{k}_weight": v for k, v in self.weights.items()}}}
 
+    def try_resume(self) -> bool:
+        """Refuse clearly to resume a run with other styles or another network shape."""
+        from .checkpoint import read_config, resolve_checkpoint
+
+        try:
+            old = read_config(resolve_checkpoint(self.out_dir))
+        except StyleForgeError:
+            return super().try_resume()
+        if old.get("train", {}).get("styles") not in (None, self.styles):
+            raise StyleForgeError(f"--resume: {self.out_dir} was trained with --style {' '.join(old['train']['styles'])}; "
+                                  f"got --style {' '.join(self.styles)}")
+        old_net = old.get("models", {}).get("net", {}).get("config")
+        if old_net is not None and old_net != self.model_specs["net"]["config"]:
+            raise StyleForgeError(f"--resume: {self.out_dir} holds a network with {old_net}; "
+                                  f"this command asks for {self.model_specs['net']['config']}")
+        return super().try_resume()
+
     def style_indices(self, step: int) -> torch.Tensor:
         """One style index per image of this step's batch (deterministic in (seed, step))."""
         rng = np.random.default_rng([self.seed, step, 7])

@@ -52,6 +52,16 @@ def select_engine(manifest: dict, role: str, cc: str, trt_version: str) -> dict:
                       f"(engines in bundle: {have}); build one with `styleforge engine build BUNDLE`")
 
 
+def _register_styleforge_plugins() -> None:
+    """Make the WhitenColor plugin known before deserialising (engines built with ``--wct plugin`` need it)."""
+    try:
+        from ...kernels.trt_plugin import register_plugin
+
+        register_plugin()
+    except (ImportError, StyleForgeError):
+        pass  # engines without the plugin node do not need it; those with it fail to deserialise, clearly
+
+
 class TensorRTSession:
     """One deserialised engine + execution context; numpy in, numpy out, on a private stream."""
 
@@ -59,11 +69,13 @@ class TensorRTSession:
         trt, cudart = _modules()
         self.trt, self.cudart = trt, cudart
         entry = select_engine(bundle.manifest, graph["role"], compute_capability(), trt.__version__)
+        _register_styleforge_plugins()
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(bundle.file(entry["file"]).read_bytes())
         if self.engine is None:
-            raise BundleError(f"{entry['file']}: TensorRT could not deserialise this engine")
+            raise BundleError(f"{entry['file']}: TensorRT could not deserialise this engine (built by another TensorRT, "
+                              "or it needs the styleforge::WhitenColor plugin, which needs tensorrt>=10.7)")
         self.context = self.engine.create_execution_context()
         self.stream = _check(cudart.cudaStreamCreate())
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]

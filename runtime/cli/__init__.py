@@ -19,10 +19,13 @@ COMMAND_MODULES = [
     "styleforge.train.commands.gan",
     "styleforge.runtime.cli.run_commands",
     "styleforge.export.commands",
+    "styleforge.export.engine_commands",
     "styleforge.train.commands.wct",
     "styleforge.runtime.cli.wct_commands",
     "styleforge.train.commands.stylizer",
     "styleforge.train.commands.samples",
+    "styleforge.train.commands.optimize",
+    "styleforge.runtime.cli.color_commands",
 ]
 
 GROUPS = {
@@ -30,6 +33,7 @@ GROUPS = {
     "optimize": "optimise an image against a fixed network (inversion, texture, Gatys style transfer, DFI)",
     "latent": "latent-space tools for generator bundles",
     "engine": "TensorRT engines for a bundle",
+    "eval": "quality measures of bundles (eval gan: offline Fréchet distance, cgan label accuracy, FID)",
 }
 
 

@@ -81,7 +81,7 @@ class StylizerModel(RuntimeModel):
             raise TypeError(f"StylizerModel got unexpected argument(s): {', '.join(unknown)}")
         if given:
             flags = ", ".join(_FOREIGN[k] for k in given)
-            raise StyleForgeError(f"{self.bundle.path}: {flags} apply to WCT bundles; this is a feed-forward stylizer "
+            raise StyleForgeError(f"{self.bundle.path}: {flags}: only for WCT bundles; this is a feed-forward stylizer "
                                   f"whose styles are baked in (choose one with --style-index 0..{self.num_styles - 1})")
 
     def _style_array(self, style_index, n: int) -> np.ndarray:
@@ -95,7 +95,17 @@ class StylizerModel(RuntimeModel):
                                   f"style(s), indices 0..{self.num_styles - 1}")
         return np.ascontiguousarray(idx)
 
+    @property
+    def _fixed_batch(self) -> int | None:
+        """The graph's batch size when it is not symbolic (exported with --no-batch-dynamic)."""
+        dim = next(i for i in self.bundle.graph(self.role)["inputs"] if i["name"] == "image")["shape"][0]
+        return dim if isinstance(dim, int) and dim > 0 else None
+
     def _run_same_size(self, images: list[np.ndarray], styles: np.ndarray) -> list[np.ndarray]:
+        chunk = self._fixed_batch or len(images)
+        if len(images) > chunk:
+            return [r for k in range(0, len(images), chunk)
+                    for r in self._run_same_size(images[k:k + chunk], styles[k:k + chunk])]
         x, (h, w) = pad_to_multiple(to_nchw_float(images), self.size_multiple)
         feeds = {"image": x}
         if self._takes_style_index:

@@ -49,11 +49,9 @@ def register(cli) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_train_classifier)
 
-    p = cli.command("eval", help="quality measures (eval gan: offline Fréchet distance and cgan label accuracy)")
-    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
-    sub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
-    e = sub.add_parser("gan", help="Fréchet distance in the digits classifier's feature space (+ cgan label accuracy)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e = cli.command("gan", group="eval",
+                    help="offline quality of a generator bundle: Fréchet distance in a digits classifier's feature "
+                         "space, cgan label accuracy, optional Inception FID")
     e.add_argument("bundle", help="generator bundle")
     e.add_argument("--n", type=int, default=1000, help="generated samples")
     e.add_argument("--seed", type=int, default=0)
@@ -66,8 +64,9 @@ def register(cli) -> None:
     e.set_defaults(func=run_eval_gan)
 
 
-def _default_steps(family: str) -> int:
-    return {"dcgan": 1500, "cgan": 1500, "wgan": 1000, "wgan-gp": 600, "pgan": 1200}.get(family, 1000)
+def _default_steps(cls) -> int:
+    """A trainer class's ``default_steps`` attribute (the minutes-long default run), else 1000."""
+    return int(getattr(cls, "default_steps", None) or 1000)
 
 
 def run_train_gan(args) -> int:
@@ -76,7 +75,7 @@ def run_train_gan(args) -> int:
     cls = get_trainer_class(args.family)
     opts = {k: v for k, v in vars(args).items() if k not in ("func", "out", "steps", "seed", "resume", "checkpoint_every",
                                                               "sample_every", "no_progress", "command", "train_command")}
-    steps = args.steps or _default_steps(args.family)
+    steps = args.steps or _default_steps(cls)
     ck = args.checkpoint_every or max(1, steps // 4)
     trainer = cls(args.out, opts, steps=steps, seed=args.seed, resume=args.resume, checkpoint_every=ck,
                   preview_every=args.sample_every or ck)
