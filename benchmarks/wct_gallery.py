@@ -48,7 +48,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--wct", required=True)
-    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--bundle", required=True, help="bundle for the ONNX figures")
+    ap.add_argument("--full-bundle", help="optional second bundle (e.g. all 5 levels) shown as the last multi-level column")
     ap.add_argument("--photo")
     ap.add_argument("--photo-bundle")
     ap.add_argument("--out", default="docs/gallery/wct")
@@ -68,14 +69,18 @@ def main() -> None:
         row = [_label(c, cname), _label(_resize(s, a.side), sname)]
         tc = torch.from_numpy(c.copy()).permute(2, 0, 1)[None].float() / 255
         ts = torch.from_numpy(s.copy()).permute(2, 0, 1)[None].float() / 255
-        for top in (1, 3):
+        for top in (1, 2):
             pipe = WCTPipeline(encoder, {l: d for l, d in decoders.items() if l <= top}, mode="exact").eval()
             with torch.no_grad():
                 y = pipe(tc, ts, 1.0)[0].permute(1, 2, 0).numpy() * 255
             row.append(_label(np.clip(np.rint(y), 0, 255).astype(np.uint8), f"relu{top}_1 to 1 (exact)"))
-        row.append(_label(model(c, style=s, alpha=1.0), f"relu{max(decoders)}_1 to 1 (ONNX NS)"))
+        levels = model.manifest["wct"]["levels"]
+        row.append(_label(model(c, style=s, alpha=1.0), f"relu{max(levels)}_1 to 1 (ONNX NS)"))
+        if a.full_bundle:
+            full = load(a.full_bundle, backend="ort-cpu")
+            row.append(_label(full(c, style=s, alpha=1.0), f"relu{max(full.manifest['wct']['levels'])}_1 to 1 (ONNX NS)"))
         rows += row
-    save_image(out / "multilevel.jpg", make_grid(rows, ncols=5))
+    save_image(out / "multilevel.jpg", make_grid(rows, ncols=len(row)))
 
     # 2. alpha sweep
     c, s = contents["coffee"], styles["mosaic"]

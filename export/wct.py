@@ -34,7 +34,13 @@ GOLDEN_ALPHA = 0.8
 #: flipped switch or a clamp edge moves one pixel a lot without being wrong).
 NS_VS_EXACT_TOLERANCES = {"max_abs": 255.0, "mean_abs": 2.0, "p99_abs": 16.0, "min_cosine": 0.999, "min_psnr": 35.0}
 #: Statistics outputs (mean, colouring matrix): ORT vs PyTorch, relative to the largest entry.
-STATS_REL_TOL = 1e-4
+#: At rank-deficient levels (relu5_1 of the 64² golden style: 16 positions for 512 channels) fp32
+#: NS resolves the weakest directions slightly differently in ORT and PyTorch: measured max_abs
+#: 0.72 %, p99 0.2 %, mean 0.024 % of the largest entry, cosine 0.99996 (5-level bundle). Their
+#: effect on images is what matters, and the stylize cases check that tightly (measured 0.03 on
+#: [0, 255]); these limits catch gross errors with ~3× margin.
+STATS_TOL = {"max_abs": 2e-2, "p99_abs": 5e-3, "mean_abs": 1e-3}
+STATS_MIN_COSINE = 0.9999
 
 
 def _graph_modules(pipe):
@@ -128,24 +134,26 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
     batch = "batch" if batch_dynamic else None
     img_axes = {k: v for k, v in {0: batch, 2: "height", 3: "width"}.items() if v}
 
+    graphs = {
+        "encode_style": export_onnx(enc_g, (torch.from_numpy(s0),), input_names=["style"], output_names=names,
+                                    dynamic_axes={"style": {2: "style_height", 3: "style_width"}}, opset=opset),
+        "stylize": export_onnx(sty_g, (torch.from_numpy(c0), alpha0, *stats0), input_names=["content", "alpha", *names],
+                               output_names=["image"], dynamic_axes={"content": img_axes, "image": img_axes}, opset=opset),
+    }
     if wct == "plugin":
+        # The statistics graphs have no plugin form: they stay plain NS ONNX (ORT-runnable, validated);
+        # stylize_pair carries one styleforge::WhitenColor node per level, for TensorRT engines only.
         try:
             from ..kernels.trt_plugin import emit_wct_node
         except ImportError:
             raise StyleForgeError("--wct plugin: the TensorRT WCT plugin emitter (styleforge.kernels.trt_plugin."
                                   "emit_wct_node) is not available in this build; export with --wct ns") from None
-        graphs = emit_wct_node(pipe, levels=levels, opset=opset)  # {role: onnx bytes}
+        graphs.update(emit_wct_node(pipe, levels=levels, opset=opset))
     else:
-        graphs = {
-            "encode_style": export_onnx(enc_g, (torch.from_numpy(s0),), input_names=["style"], output_names=names,
-                                        dynamic_axes={"style": {2: "style_height", 3: "style_width"}}, opset=opset),
-            "stylize": export_onnx(sty_g, (torch.from_numpy(c0), alpha0, *stats0), input_names=["content", "alpha", *names],
-                                   output_names=["image"], dynamic_axes={"content": img_axes, "image": img_axes}, opset=opset),
-            "stylize_pair": export_onnx(pair_g, (torch.from_numpy(c0), torch.from_numpy(s0), alpha0),
-                                        input_names=["content", "style", "alpha"], output_names=["image"],
-                                        dynamic_axes={"content": img_axes, "image": img_axes,
-                                                      "style": {2: "style_height", 3: "style_width"}}, opset=opset),
-        }
+        graphs["stylize_pair"] = export_onnx(pair_g, (torch.from_numpy(c0), torch.from_numpy(s0), alpha0),
+                                             input_names=["content", "style", "alpha"], output_names=["image"],
+                                             dynamic_axes={"content": img_axes, "image": img_axes,
+                                                           "style": {2: "style_height", 3: "style_width"}}, opset=opset)
 
     config = {"levels": sorted(levels), "photo": info["photo"], "size_multiple": mult}
     writer = BundleWriter(name=Path(out).stem, family="wct", config=config, loss_network=info["loss_network"], opset=opset)
@@ -167,8 +175,8 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
                           "style statistics of the bundled 'mosaic' texture")
         for name, v in zip(names, st):
             scale = float(np.abs(v).max()) or 1.0
-            stats_tol[name] = {"max_abs": STATS_REL_TOL * scale, "mean_abs": STATS_REL_TOL * scale,
-                               "p99_abs": STATS_REL_TOL * scale, "min_cosine": 0.9999, "min_psnr": 0.0}
+            stats_tol[name] = {**{k: v * scale for k, v in STATS_TOL.items()}, "min_cosine": STATS_MIN_COSINE,
+                               "min_psnr": 0.0}
         exact_cases = []
         for h, w in sizes:
             c, s = golden_pair(h, w, (sizes[0][0], sizes[0][1]))
@@ -176,11 +184,14 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
             y = sty_g(tc, alpha0, *stats0).numpy()
             writer.add_golden(f"stylize_{h}x{w}", "stylize", {"content": c, "alpha": alpha0.numpy(), **dict(zip(names, st))},
                               {"image": y}, f"astronaut {h}x{w} in the mosaic style, alpha {GOLDEN_ALPHA}, NS (PyTorch)")
-            yp = pair_g(tc, ts, alpha0).numpy()
-            writer.add_golden(f"pair_{h}x{w}", "stylize_pair", {"content": c, "style": s, "alpha": alpha0.numpy()},
-                              {"image": yp}, "one-shot graph, NS (PyTorch)")
+            if wct == "ns":  # a plugin stylize_pair runs only under TensorRT: no ORT golden case for it
+                yp = pair_g(tc, ts, alpha0).numpy()
+                writer.add_golden(f"pair_{h}x{w}", "stylize_pair", {"content": c, "style": s, "alpha": alpha0.numpy()},
+                                  {"image": yp}, "one-shot graph, NS (PyTorch)")
+            # NS vs exact: the portable path (NS statistics from encode_style, NS stylize graph) against
+            # the PyTorch exact pipeline (eigh statistics and whitening) on the same images
             ye = (exact(tc / 255.0, ts / 255.0, alpha0) * 255.0).numpy()
-            writer.add_golden(f"ns_vs_exact_{h}x{w}", "stylize_pair", {"content": c, "style": s, "alpha": alpha0.numpy()},
+            writer.add_golden(f"ns_vs_exact_{h}x{w}", "stylize", {"content": c, "alpha": alpha0.numpy(), **dict(zip(names, st))},
                               {"image": ye}, "reference: PyTorch EXACT (eigh) pipeline; looser tolerance (NS vs exact)")
             writer.manifest["golden"][-1]["tolerances"] = dict(NS_VS_EXACT_TOLERANCES)
             exact_cases.append(f"ns_vs_exact_{h}x{w}")
@@ -192,6 +203,7 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
              "ns_iters": NS_ITERS, "reg": DEFAULT_REG, "drop_eig": DROP_EIG,
              "regulariser": "reg·tr(Σ)/C·I added to both content and style covariances",
              "alpha": "per level, coarse first", "training": describe_training(ckpt), "decoder_steps": info["steps"],
-             "ns_vs_exact_cases": exact_cases, "ns_vs_exact_tolerances": NS_VS_EXACT_TOLERANCES},
+             "ns_vs_exact_cases": exact_cases, "ns_vs_exact_tolerances": NS_VS_EXACT_TOLERANCES,
+             "plugin_graphs": ["stylize_pair"] if wct == "plugin" else []},
     )
     return writer.write(out)

@@ -130,3 +130,12 @@ def test_engine_selection_matches_gpu_and_version():
     assert select_engine(m, "stylize", "9.0", "10.9.1")["file"] == "engines/a.engine"
     with pytest.raises(BundleError, match="no TensorRT engine .* compute capability 8.0"):
         select_engine(m, "stylize", "8.0", "10.9.0")
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    from styleforge.runtime.atomic import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -199,3 +199,18 @@ def test_class_folder_data(tmp_path):
     assert (x == x2).all() and (y == y2).all()  # batches are a function of (seed, step)
     with pytest.raises(StyleForgeError, match="builtin:digits"):
         GANData("builtin:mnist", 8)
+
+
+@pytest.mark.gpu
+def test_train_on_cuda_and_export(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    from styleforge.export.api import export_checkpoint
+    from styleforge.runtime.validation import validate_bundle
+
+    for fam in ("wgan-gp", "pgan", "cgan"):
+        t, _ = _train(fam, tmp_path / fam, 2, device="cuda")
+        assert next(t.g.parameters()).is_cuda and all(np.isfinite(v) for h in t.history for v in h.values())
+        assert validate_bundle(export_checkpoint(tmp_path / fam, tmp_path / f"{fam}.sfbundle"), write_report=False)["passed"]

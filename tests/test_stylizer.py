@@ -4,6 +4,7 @@ The tiny 2-style model is trained and exported once per session (width ×0.125, 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -20,13 +21,22 @@ from styleforge.runtime.errors import StyleForgeError  # noqa: E402
 TINY = dict(size=32, batch=2, width_mult=0.125, progress=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny tensors: one thread is faster, and far faster when the 2 cores are shared."""
+@contextlib.contextmanager
+def one_thread():
+    """Tiny tensors: one thread is faster, far faster when the 2 cores are shared, and the
+    resume test compares runs that must use the same thread count."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +44,8 @@ def tiny_run(tmp_path_factory):
     from styleforge.train.stylizer_trainer import train_stylizer
 
     run = tmp_path_factory.mktemp("stylizer") / "run"
-    ckpt = train_stylizer(["sample:mosaic", "sample:waves"], run, steps=4, checkpoint_every=2, **TINY)
+    with one_thread():  # session fixtures start before the module's autouse fixture
+        ckpt = train_stylizer(["sample:mosaic", "sample:waves"], run, steps=4, checkpoint_every=2, **TINY)
     return run, ckpt
 
 

@@ -103,6 +103,7 @@ class ImagePool:
 class CycleGANTrainer(Trainer):
     family = "cyclegan"
     loss_names = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+    default_steps = 2500  # `train gan` without --steps
     DEFAULTS = {"resolution": 64, "batch": 1, "width_mult": 0.25, "lr": 2e-4, "n_blocks": 6, "n_layers": 3,
                 "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "decay_start": None, "data": None}
 

@@ -41,12 +41,25 @@ class GANTrainer(Trainer):
 
     def __init__(self, out_dir, opts: dict | None = None, **kw):
         given = {k: v for k, v in (opts or {}).items() if v is not None and k != "func"}
-        self.opts = {**COMMON_DEFAULTS, **self.defaults, **given}
+        self.opts = {**COMMON_DEFAULTS, **self.defaults, **self.resumed_options(out_dir, kw.get("resume")), **given}
         self.opts["family"] = self.family
         kw.setdefault("preview_every", kw.get("checkpoint_every") or 200)
         if self.opts.get("device") and "device" not in kw:
             kw["device"] = self.opts["device"]
         super().__init__(out_dir, config=self.opts, **kw)
+
+    @staticmethod
+    def resumed_options(out_dir, resume) -> dict:
+        """With --resume, options not given again come from the run's checkpoint (resolution, width, …)."""
+        if not resume:
+            return {}
+        from .checkpoint import read_config, resolve_checkpoint
+        from ..runtime.errors import StyleForgeError
+
+        try:
+            return dict(read_config(resolve_checkpoint(out_dir)).get("train", {}))
+        except StyleForgeError:
+            return {}
 
     # --- building -------------------------------------------------------------------------------
     def generator_config(self) -> dict:

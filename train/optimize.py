@@ -109,7 +109,8 @@ class Result:
     history: list[dict] = field(default_factory=list)
     final: dict = field(default_factory=dict)  # weighted loss terms of the result, and "total"
     loss_network: str = ""
-    seconds_per_step: float = 0.0
+    seconds_per_step: float = 0.0  # wall-clock
+    cpu_seconds_per_step: float = 0.0  # process CPU time (all threads), less sensitive to a busy machine
 
 
 class Objective:
@@ -165,7 +166,7 @@ def resize_image(img: np.ndarray, long_side: int) -> np.ndarray:
 
 def check_min_size(hw: tuple[int, int], layers: Sequence[str], what: str = "--size") -> None:
     """Each max-pool halves the image; refuse sizes where a requested layer would see < 1 pixel."""
-    pools = max(int(l[4]) - 1 if l.startswith("relu") else 0 for l in layers)
+    pools = max(int(l[4]) if l.startswith("pool") else int(l[4]) - 1 for l in layers)
     need = 2 ** pools
     if min(hw) < need:
         raise StyleForgeError(f"{what}: image {hw[1]}x{hw[0]} is too small for layer {max(layers)}; "
@@ -230,7 +231,7 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
     step = 0
     x = None
     total_steps = opts.steps * len(sizes)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         from tqdm import tqdm
 
@@ -282,7 +283,7 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
                 if opts.snapshot_every and step % opts.snapshot_every == 0:
                     save_image(snap_dir / f"step-{step:06d}.png", to_image(x))
         bar.close()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         with torch.no_grad():
             x.clamp_(0, 1)
             terms = objective.terms(vgg(x, objective.layers), x)
@@ -295,7 +296,8 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
             log.close()
     x = x.detach()
     return Result(image=to_image(x), tensor=x, history=history, final=final,
-                  loss_network=f"{vgg.arch} {vgg.description}", seconds_per_step=elapsed / max(1, step))
+                  loss_network=f"{vgg.arch} {vgg.description}", seconds_per_step=elapsed / max(1, step),
+                  cpu_seconds_per_step=cpu / max(1, step))
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 `styleforge train digit-classifier` and `styleforge eval gan` (offline quality measure)."""
 from __future__ import annotations
 
-import argparse
 
 FAMILY_HELP = "dcgan | wgan | wgan-gp | cgan | pgan | pix2pix | cyclegan"
 

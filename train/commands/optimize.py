@@ -153,7 +153,7 @@ def run_invert(args) -> int:
     _check_out(args.out)
     img = _load(args.image)
     r = invert(img, args.layer, size=args.size, opts=_opts(args))
-    return _done(args, r.image, r.loss_network, {"final": r.final, "seconds_per_step": round(r.seconds_per_step, 4)})
+    return _done(args, r.image, r.loss_network, {"final": r.final, "seconds_per_step": round(r.seconds_per_step, 4), "cpu_seconds_per_step": round(r.cpu_seconds_per_step, 4)})
 
 
 def run_texture(args) -> int:
@@ -163,7 +163,7 @@ def run_texture(args) -> int:
     style = _load(args.style)
     r = texture(style, size=args.size, height=args.height, layers=args.layers or STYLE_LAYERS, opts=_opts(args),
                 style_scale=args.style_scale, style_weight=args.style_weight)
-    return _done(args, r.image, r.loss_network, {"final": r.final, "seconds_per_step": round(r.seconds_per_step, 4)})
+    return _done(args, r.image, r.loss_network, {"final": r.final, "seconds_per_step": round(r.seconds_per_step, 4), "cpu_seconds_per_step": round(r.cpu_seconds_per_step, 4)})
 
 
 def _stylize_kw(args) -> dict:
@@ -181,7 +181,7 @@ def run_stylize(args) -> int:
     content = _load(args.content)
     styles = [_load(s) for s in args.style]
     r = stylize(content, styles, size=args.size, style_weight=args.style_weight, opts=_opts(args), **_stylize_kw(args))
-    return _done(args, r.image, r.loss_network, {"final": r.final, "seconds_per_step": round(r.seconds_per_step, 4)})
+    return _done(args, r.image, r.loss_network, {"final": r.final, "seconds_per_step": round(r.seconds_per_step, 4), "cpu_seconds_per_step": round(r.cpu_seconds_per_step, 4)})
 
 
 def run_sweep(args) -> int:

@@ -1,7 +1,6 @@
 """`styleforge train stylizer`, `styleforge bench`, `styleforge demo` (argparse only at import time)."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -59,9 +58,9 @@ def register(cli) -> None:
                                 "stylize the photos with the lean runtime, benchmark against PyTorch eager, and write "
                                 "DIR/report.html.")
     p.add_argument("--out", default="styleforge-demo", help="output folder")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default 300; 4 with --quick)")
-    p.add_argument("--size", type=int, default=None, help="training crop size (default 128; 32 with --quick)")
-    p.add_argument("--style", default=None, help="style image (default sample:mosaic)")
+    p.add_argument("--steps", type=int, default=None, help="training steps; None = 300 (4 with --quick)")
+    p.add_argument("--size", type=int, default=None, help="training crop size; None = 128 (32 with --quick)")
+    p.add_argument("--style", default=None, help="style image; None = sample:mosaic")
     p.add_argument("--quick", action="store_true", help="a seconds-long run at tiny sizes (for tests)")
     p.set_defaults(func=run_demo)
 
@@ -99,5 +98,3 @@ def run_demo(args) -> int:
     print(f"wrote {report}")
     return 0
 
-
-__all__ = ["register", "argparse"]
