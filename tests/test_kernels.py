@@ -402,6 +402,8 @@ WCT_SHAPES = [s if s[2] >= s[1] else pytest.param(*s, marks=_RANK_DEFICIENT)
 def test_gpu_whiten_color_vs_float64(layer, c, n, b, size, dt):
     import torch
 
+    from styleforge.kernels import torch_ops  # noqa: F401  (registers torch.ops.styleforge.*)
+
     dtype = getattr(torch, dt)
     fc = _feats(b, c, n, dtype, seed=1)
     fs = (_feats(1, c, n // 4 if n >= 4096 else n, dtype, seed=2) * 2).to(dtype)
@@ -422,8 +424,12 @@ def test_gpu_whiten_color_public_api_rank_deficient_is_finite():
     fc = _feats(1, 512, 256, torch.float32, seed=1)
     fs = _feats(1, 512, 256, torch.float32, seed=2) * 2
     out = torch_ops.whiten_color(fc, fs, 0.8, "ns")
-    ref = reference.wct_eigh_torch(fc.double(), fs.double(), alpha=0.8)
-    assert torch.isfinite(out).all() and float((out.double() - ref).norm() / ref.norm()) < 5e-3
+    # N < C: the covariances are rank-deficient, where the ridge of the NS policy and exact mode's dropped
+    # eigenvalues legitimately differ (~10%); compare with the same policy computed in float64 on the CPU.
+    from styleforge.train.wct_transforms import whiten_color as wc
+
+    ref = wc(fc[0].double().cpu(), fs[0].double().cpu(), mode="ns", alpha=0.8).to(out.device)
+    assert torch.isfinite(out).all() and float((out[0].double() - ref.double()).norm() / ref.double().norm()) < 5e-3
 
 
 @pytest.mark.gpu
