@@ -14,19 +14,23 @@ from ..errors import StyleForgeError
 
 #: Modules with a ``register(cli)`` function. Add yours here.
 COMMAND_MODULES = [
-    "styleforge.runtime.cli.translate_commands",
-    "styleforge.runtime.cli.gan_commands",
+    "styleforge.train.commands.stylizer",
+    "styleforge.train.commands.wct",
     "styleforge.train.commands.gan",
-    "styleforge.runtime.cli.run_commands",
+    "styleforge.train.commands.optimize",
     "styleforge.export.commands",
     "styleforge.export.engine_commands",
-    "styleforge.train.commands.wct",
+    "styleforge.runtime.cli.run_commands",
     "styleforge.runtime.cli.wct_commands",
-    "styleforge.train.commands.stylizer",
-    "styleforge.train.commands.samples",
-    "styleforge.train.commands.optimize",
+    "styleforge.runtime.cli.gan_commands",
+    "styleforge.runtime.cli.translate_commands",
     "styleforge.runtime.cli.color_commands",
+    "styleforge.train.commands.samples",
 ]
+
+#: Order of the top-level commands in ``styleforge --help`` (the pipeline's order); others follow.
+HELP_ORDER = ["train", "optimize", "export", "validate", "engine", "stylize", "texture", "generate", "translate",
+              "latent", "color-transfer", "bench", "eval", "demo", "samples"]
 
 GROUPS = {
     "train": "train a model (stylizer, wct-decoder, gan)",
@@ -74,6 +78,8 @@ def build_cli() -> CLI:
     cli = CLI()
     for mod in COMMAND_MODULES:
         importlib.import_module(mod).register(cli)
+    rank = {name: i for i, name in enumerate(HELP_ORDER)}
+    cli._top._choices_actions.sort(key=lambda a: rank.get(a.dest, len(rank)))
     return cli
 
 
