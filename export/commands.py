@@ -1,4 +1,4 @@
-"""`styleforge export` (checkpoint → bundle) and `styleforge engine …` subcommands."""
+"""`styleforge export`: checkpoint (or run folder) → bundle, validated on ORT CPU afterwards."""
 from __future__ import annotations
 
 

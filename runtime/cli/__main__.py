@@ -1,3 +1,4 @@
+"""Run the command line as ``python -m styleforge.runtime.cli``."""
 import sys
 
 from . import main

@@ -1,0 +1,1 @@
+"""Command modules of the training side (argparse only at import; torch inside the run functions)."""
