@@ -30,15 +30,6 @@ template <> struct MmaTraits<__nv_bfloat16> {
   typedef __nv_bfloat16 E;
 };
 
-template <typename Frag> SF_DEVICE void tf32_split(Frag& hi, Frag& lo) {
-#pragma unroll
-  for (int i = 0; i < hi.num_elements; ++i) {
-    float v = hi.x[i];
-    float h = wmma::__float_to_tf32(v);
-    hi.x[i] = h;
-    lo.x[i] = wmma::__float_to_tf32(v - h);
-  }
-}
 template <typename Frag> SF_DEVICE void tf32_round(Frag& f) {
 #pragma unroll
   for (int i = 0; i < f.num_elements; ++i) f.x[i] = wmma::__float_to_tf32(f.x[i]);

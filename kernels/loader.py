@@ -479,10 +479,16 @@ def _main(argv=None) -> int:
     ap.add_argument("--arch", help="e.g. sm_90 (default: the current device's)")
     ap.add_argument("--compiler", choices=["nvrtc", "nvcc"], help="default: nvrtc, then nvcc")
     args = ap.parse_args(argv)
-    arch = args.arch or device_arch()
-    t = time.perf_counter()
-    for src, path, secs in precompile(arch, args.compiler):
-        print(f"{src}: {path} ({secs:.1f} s)")
+    try:
+        arch = args.arch or device_arch()
+        t = time.perf_counter()
+        for src, path, secs in precompile(arch, args.compiler):
+            print(f"{src}: {path} ({secs:.1f} s)")
+    except Exception as e:  # a missing NVRTC library, no nvcc, a compile error: one line, not a traceback
+        import sys
+
+        print(f"styleforge kernels: error: {type(e).__name__}: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     print(f"total {time.perf_counter() - t:.1f} s")
     return 0
 

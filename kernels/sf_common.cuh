@@ -53,4 +53,15 @@ SF_DEVICE float block_sum(float v, float* scratch) {
   return r;
 }
 
+// fp32 → (hi, lo) TF32 pair with a ≈ hi + lo, for error-compensated "3xTF32" products.
+template <typename Frag> SF_DEVICE void tf32_split(Frag& hi, Frag& lo) {
+#pragma unroll
+  for (int i = 0; i < hi.num_elements; ++i) {
+    float v = hi.x[i];
+    float h = nvcuda::wmma::__float_to_tf32(v);
+    hi.x[i] = h;
+    lo.x[i] = nvcuda::wmma::__float_to_tf32(v - h);
+  }
+}
+
 }  // namespace sf

@@ -18,15 +18,6 @@ struct __align__(128) GemmSmem {
   float b[GK * GLDB];
 };
 
-template <typename Frag> SF_DEVICE void g_split(Frag& hi, Frag& lo) {
-#pragma unroll
-  for (int i = 0; i < hi.num_elements; ++i) {
-    float v = hi.x[i];
-    float h = wmma::__float_to_tf32(v);
-    hi.x[i] = h;
-    lo.x[i] = wmma::__float_to_tf32(v - h);
-  }
-}
 
 template <int PASSES, typename TB>
 SF_DEVICE void gemm64(const float* __restrict__ A, long long lda, const TB* __restrict__ B, long long ldb, int M,
@@ -56,12 +47,12 @@ SF_DEVICE void gemm64(const float* __restrict__ A, long long lda, const TB* __re
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
         wmma::load_matrix_sync(a[i], sm.a + (wr * 32 + i * 16) * GLDA + kk, GLDA);
-        g_split(a[i], al[i]);
+        tf32_split(a[i], al[i]);
       }
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
         wmma::load_matrix_sync(b[j], sm.b + kk * GLDB + wc * 32 + j * 16, GLDB);
-        g_split(b[j], bl[j]);
+        tf32_split(b[j], bl[j]);
       }
 #pragma unroll
       for (int i = 0; i < 2; ++i)
