@@ -68,7 +68,6 @@ def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, 
                  "step": config.get("step"), "latent": "z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)",
                  "dissect_layers": layers if dissect else []}
     w = BundleWriter(name=Path(out).stem, family="generator", config=model_cfg, opset=opset)
-    N = "batch" if batch_dynamic else 1
     names_in = ["z"] + (["label"] if conditional else [])
     dyn = {"z": {0: "batch"}, "image": {0: "batch"}, **({"label": {0: "batch"}} if conditional else {})} if batch_dynamic else {}
     img_ann = {"image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from ..runtime.errors import StyleForgeError
-from .pix2pix import _norm, check_patchgan_size, init_weights, opt, set_requires_grad, to_uint8_images, width
+from .pix2pix import (ImageToImageTrainer, _norm, check_patchgan_size, init_weights, set_requires_grad,
+                      to_uint8_images, width)
 from .registry import register_model
-from .trainer import Trainer
 
 
 class ResnetBlock(nn.Module):
@@ -100,25 +100,18 @@ class ImagePool:
         self.images = [t[i:i + 1].to(device) for i in range(t.shape[0])] if t.ndim == 4 else []
 
 
-class CycleGANTrainer(Trainer):
+class CycleGANTrainer(ImageToImageTrainer):
     family = "cyclegan"
     loss_names = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
     default_steps = 2500  # `train gan` without --steps
     DEFAULTS = {"resolution": 64, "batch": 1, "width_mult": 0.25, "lr": 2e-4, "n_blocks": 6, "n_layers": 3,
                 "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "decay_start": None, "data": None}
 
-    def __init__(self, out_dir, opts: dict | None = None, **kw):
-        opts = dict(opts or {})
-        self.opts = {k: opt(opts, k, v) for k, v in self.DEFAULTS.items()}
-        steps = int(kw.get("steps", 0) or 0)
+    def resolve_options(self, steps: int) -> None:
         if self.opts["decay_start"] is None:
             self.opts["decay_start"] = steps // 2
         if int(self.opts["resolution"]) % 4:
             raise StyleForgeError(f"cyclegan: --resolution {self.opts['resolution']} must be a multiple of 4")
-        kw.setdefault("config", {**{k: v for k, v in opts.items() if v is not None}, **self.opts})
-        if opts.get("device") and "device" not in kw:
-            kw["device"] = opts["device"]
-        super().__init__(out_dir, **kw)
 
     def build(self) -> None:
         o = self.opts

@@ -171,20 +171,31 @@ def to_uint8_images(t: torch.Tensor) -> list[np.ndarray]:
     return list(a)
 
 
-class Pix2PixTrainer(Trainer):
+class ImageToImageTrainer(Trainer):
+    """Shared option handling of pix2pix and CycleGAN: ``DEFAULTS`` filled from the CLI's opts dict
+    (None = not given), recorded in the checkpoint config; subclasses may adjust them in ``resolve_options``."""
+
+    DEFAULTS: dict = {}
+
+    def __init__(self, out_dir, opts: dict | None = None, **kw):
+        opts = dict(opts or {})
+        self.opts = {k: opt(opts, k, v) for k, v in self.DEFAULTS.items()}
+        self.resolve_options(int(kw.get("steps", 0) or 0))
+        kw.setdefault("config", {**{k: v for k, v in opts.items() if v is not None}, **self.opts})
+        if opts.get("device") and "device" not in kw:
+            kw["device"] = opts["device"]
+        super().__init__(out_dir, **kw)
+
+    def resolve_options(self, steps: int) -> None:
+        """Derive or check options once the defaults are in ``self.opts``."""
+
+
+class Pix2PixTrainer(ImageToImageTrainer):
     family = "pix2pix"
     loss_names = ("G_GAN", "G_L1", "D_real", "D_fake")
     default_steps = 5000  # `train gan` without --steps: ~4 min on an idle 2-core CPU at the defaults
     DEFAULTS = {"resolution": 64, "batch": 4, "width_mult": 0.25, "lr": 2e-4, "lambda_l1": 100.0, "n_layers": 3,
                 "norm": "instance", "data": None}
-
-    def __init__(self, out_dir, opts: dict | None = None, **kw):
-        opts = dict(opts or {})
-        self.opts = {k: opt(opts, k, v) for k, v in self.DEFAULTS.items()}
-        kw.setdefault("config", {**{k: v for k, v in opts.items() if v is not None}, **self.opts})
-        if opts.get("device") and "device" not in kw:
-            kw["device"] = opts["device"]
-        super().__init__(out_dir, **kw)
 
     def build(self) -> None:
         o = self.opts

@@ -7,7 +7,6 @@ a folder holding such runs is what ``styleforge export`` turns into one WCT bund
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

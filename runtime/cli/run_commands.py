@@ -82,17 +82,29 @@ def _output_paths(inputs, out, several: bool):
     return paths
 
 
-def run_stylize(args) -> int:
-    from ..errors import ImageError, StyleForgeError
-    from ..images import IMAGE_SUFFIXES, list_images, load_image, save_image
-    from ..model import load
+def plan_io(raw_inputs, out, max_side=None):
+    """(input paths, output paths, several) for an image command: files and folders in; one output
+    file for one input, else a folder. Checks --out and --max-side before any model is loaded."""
     from pathlib import Path
 
-    inputs = list_images(args.inputs)
-    several = len(inputs) > 1 or any(Path(i).is_dir() for i in args.inputs)
-    outs = _output_paths(inputs, args.out, several)
-    if not several and Path(args.out).suffix.lower() not in IMAGE_SUFFIXES:
-        raise StyleForgeError(f"--out {args.out}: one input needs an image file name (.png, .jpg, ...)")
+    from ..errors import StyleForgeError
+    from ..images import IMAGE_SUFFIXES, MIN_SIDE, list_images
+
+    if max_side is not None and max_side < MIN_SIDE:
+        raise StyleForgeError(f"--max-side {max_side}: must be at least {MIN_SIDE} pixels")
+    inputs = list_images(raw_inputs)
+    several = len(inputs) > 1 or any(Path(i).is_dir() for i in raw_inputs)
+    if not several and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
+        raise StyleForgeError(f"--out {out}: one input needs an image file name (.png, .jpg, ...)")
+    return inputs, _output_paths(inputs, out, several), several
+
+
+def run_stylize(args) -> int:
+    from ..errors import ImageError
+    from ..images import load_image, save_image
+    from ..model import load
+
+    inputs, outs, several = plan_io(args.inputs, args.out, args.max_side)
     model = load(args.bundle, backend=args.backend, threads=args.threads)
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).

@@ -29,20 +29,12 @@ def register(cli) -> None:
 
 
 def run_translate(args) -> int:
-    from pathlib import Path
-
     from ..errors import StyleForgeError
-    from ..images import IMAGE_SUFFIXES, list_images, load_image, save_image
+    from ..images import load_image, save_image
     from ..model import load
-    from .run_commands import _output_paths
+    from .run_commands import plan_io
 
-    if args.max_side is not None and args.max_side < 8:
-        raise StyleForgeError(f"--max-side {args.max_side}: must be at least 8 pixels")
-    inputs = list_images(args.inputs)
-    several = len(inputs) > 1 or any(Path(i).is_dir() for i in args.inputs)
-    if not several and Path(args.out).suffix.lower() not in IMAGE_SUFFIXES:
-        raise StyleForgeError(f"--out {args.out}: one input needs an image file name (.png, .jpg, ...)")
-    outs = _output_paths(inputs, args.out, several)
+    inputs, outs, _ = plan_io(args.inputs, args.out, args.max_side)
     model = load(args.bundle, backend=args.backend, threads=args.threads)
     if model.family != "translator":
         raise StyleForgeError(f"{args.bundle}: a {model.family!r} bundle; translate needs a pix2pix or CycleGAN bundle")
