@@ -2,7 +2,7 @@
 import json, os, shutil, sys, time
 fam, name, steps, opts_json, device = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 import torch
-from styleforge.train.gan_registry import get_trainer_class
+from styleforge.train.gan import get_trainer_class
 OUT = os.environ["OUT"]
 opts = {"family": fam, **json.loads(opts_json)}
 if device != "cpu":
@@ -23,7 +23,7 @@ shutil.copytree(ckpt, f"{dst}/ckpt")
 for f in ("train_state.safetensors",):
     os.remove(f"{dst}/ckpt/{f}")
 try:
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
     export_checkpoint(ckpt, f"{dst}/{name}.sfbundle")
 except Exception as e:
     info["export_error"] = repr(e)

@@ -43,8 +43,8 @@ def main() -> int:
         print("no CUDA device; skipping")
         return 0
     torch.backends.cudnn.benchmark = True
-    from styleforge.train.cyclegan import CycleGANTrainer
-    from styleforge.train.pix2pix import Pix2PixTrainer
+    from styleforge.train.image2image.cyclegan import CycleGANTrainer
+    from styleforge.train.image2image.pix2pix import Pix2PixTrainer
 
     root = Path(tempfile.mkdtemp())
     paired, unpaired = folder(root / "p", True), folder(root / "u", False)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 def _import_styleforge():
     try:
-        import styleforge.train.registry  # noqa: F401
+        import styleforge.train.core.registry  # noqa: F401
     except ImportError:  # not installed: map the source folders as the package does
         root = Path(__file__).resolve().parents[1]
         tmp = Path(tempfile.mkdtemp()) / "styleforge"
@@ -34,7 +34,7 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from styleforge.train.registry import build_model
+    from styleforge.train.core.registry import build_model
 
     assert torch.cuda.is_available(), "needs CUDA"
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "parity": [], "latency": []}

@@ -11,9 +11,9 @@ import argparse
 import json
 import os
 
-from styleforge.train.optimize import LoopOptions, dfi, invert, stylize, texture
-from styleforge.train.optimize_faces import make_dataset, probe_face
-from styleforge.train.samples import resolve_image
+from styleforge.train.optimize.methods import LoopOptions, dfi, invert, stylize, texture
+from styleforge.train.optimize.faces import make_dataset, probe_face
+from styleforge.train.core.samples import resolve_image
 
 
 def main():

@@ -21,8 +21,8 @@ WIDTH = float(os.environ.get("SF_BENCH_WIDTH", "0.5"))
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from styleforge.export.api import export_checkpoint
-    from styleforge.train.stylizer_trainer import train_stylizer
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.stylizer.trainer import train_stylizer
 
     d = tmp_path_factory.mktemp("bench")
     ckpt = train_stylizer(["sample:mosaic"], d / "run", steps=1, size=32, batch=1, width_mult=WIDTH, progress=False)
@@ -31,7 +31,7 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def feeds():
-    from styleforge.runtime.benchmark import bench_inputs
+    from styleforge.runtime.latency import bench_inputs
 
     return bench_inputs((SIZE, SIZE), 1)
 
@@ -48,7 +48,7 @@ def test_ort_cpu(benchmark, bundle, feeds):
 
 @pytest.mark.benchmark(group=f"stylizer-{SIZE}")
 def test_torch_eager(benchmark, bundle, feeds):
-    from styleforge.train.checkpoint import load_modules
+    from styleforge.train.core.checkpoint import load_modules
 
     net = load_modules(bundle[1], ["net"])[0]["net"].eval()
     x = torch.from_numpy(feeds["image"])

@@ -23,13 +23,13 @@ LEVELS = [int(s) for s in os.environ.get("SF_WCT_LEVELS", "1,2,3,4,5").split(","
 
 @pytest.fixture(scope="module")
 def wct(tmp_path_factory):
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime import load
-    from styleforge.train.wct_pipeline import load_pipeline
+    from styleforge.train.wct.pipeline import load_pipeline
 
     wct_dir, bundle = os.environ.get("SF_WCT_DIR"), os.environ.get("SF_WCT_BUNDLE")
     if not (wct_dir and bundle):
-        from styleforge.train.wct_trainer import WCTDecoderTrainer
+        from styleforge.train.wct.trainer import WCTDecoderTrainer
 
         d = tmp_path_factory.mktemp("wctbench")
         for level in LEVELS:
@@ -41,7 +41,7 @@ def wct(tmp_path_factory):
 
 
 def _inputs(size, model):
-    from styleforge.export.wct import golden_pair
+    from styleforge.export.wct.exporter import golden_pair
 
     c, s = golden_pair(size, size, (256, 256))
     return c, s, model.style_stats(s[0].transpose(1, 2, 0).astype(np.uint8))

@@ -40,11 +40,11 @@ def main() -> None:
 
     from styleforge.runtime import load
     from styleforge.runtime.images import make_grid, save_image
-    from styleforge.runtime.photo_smooth import smooth_fast
-    from styleforge.train.photo_smooth import smooth_exact
-    from styleforge.train.samples import sample_image
-    from styleforge.train.wct_pipeline import WCTPipeline
-    from styleforge.train.wct_trainer import load_wct_dir
+    from styleforge.runtime.guided_filter import smooth_fast
+    from styleforge.train.wct.matting_smooth import smooth_exact
+    from styleforge.train.core.samples import sample_image
+    from styleforge.train.wct.pipeline import WCTPipeline
+    from styleforge.train.wct.trainer import load_wct_dir
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--wct", required=True)
@@ -74,11 +74,11 @@ def main() -> None:
             with torch.no_grad():
                 y = pipe(tc, ts, 1.0)[0].permute(1, 2, 0).numpy() * 255
             row.append(_label(np.clip(np.rint(y), 0, 255).astype(np.uint8), f"relu{top}_1 to 1 (exact)"))
-        levels = model.manifest["wct"]["levels"]
+        levels = model.config.levels
         row.append(_label(model(c, style=s, alpha=1.0), f"relu{max(levels)}_1 to 1 (ONNX NS)"))
         if a.full_bundle:
             full = load(a.full_bundle, backend="ort-cpu")
-            row.append(_label(full(c, style=s, alpha=1.0), f"relu{max(full.manifest['wct']['levels'])}_1 to 1 (ONNX NS)"))
+            row.append(_label(full(c, style=s, alpha=1.0), f"relu{max(full.config.levels)}_1 to 1 (ONNX NS)"))
         rows += row
     save_image(out / "multilevel.jpg", make_grid(rows, ncols=len(row)))
 

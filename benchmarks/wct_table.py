@@ -15,10 +15,10 @@ import numpy as np
 def ns_table(iters=(5, 10, 15, 18, 20, 24, 30), size: int = 128) -> list[str]:
     import torch
 
-    from styleforge.train.samples import sample_image
-    from styleforge.train.wct_models import WCTEncoder
-    from styleforge.train.wct_transforms import ns_sqrt_invsqrt, whiten_color
-    from styleforge.export.wct import _resize
+    from styleforge.train.core.samples import sample_image
+    from styleforge.train.wct.models import WCTEncoder
+    from styleforge.train.wct.transforms import ns_sqrt_invsqrt, whiten_color
+    from styleforge.export.wct.exporter import _resize
 
     lines = [f"NS iterations vs error (fp32). Real: relative error of whiten_color ns vs exact on random(seed=0) "
              f"VGG19 features, astronaut→mosaic at {size}px. Synthetic: ‖ZΣZ−I‖_F/√C, C=256, no ridge."]
@@ -58,9 +58,9 @@ def latency_table(bundle, wct_dir, sizes=(256, 512), repeat: int = 3, threads: i
                   torch_ns: bool = False) -> list[str]:
     import torch
 
-    from styleforge.export.wct import golden_pair
+    from styleforge.export.wct.exporter import golden_pair
     from styleforge.runtime import load
-    from styleforge.train.wct_pipeline import load_pipeline
+    from styleforge.train.wct.pipeline import load_pipeline
 
     model = load(bundle, backend="ort-cpu", threads=threads)
     exact, info = load_pipeline(wct_dir, mode="exact")

@@ -5,7 +5,7 @@ Importing this package needs neither CUDA, cuda-python nor torch. Submodules:
 - ``loader``: NVRTC/nvcc → cubin per GPU arch, on-disk cache, launches through cuda-python.
 - ``ops``: framework-free launch plans on device pointers and a caller-given stream.
 - ``torch_ops``: ``torch.library`` custom ops (``styleforge::*``) with autograd; used by
-  train/gram.py and train/wct_transforms.py for CUDA tensors (``STYLEFORGE_KERNELS=0`` turns them off).
+  train/core/gram.py and train/wct/transforms.py for CUDA tensors (``STYLEFORGE_KERNELS=0`` turns them off).
 - ``reference``: float64 numpy / eager torch references (and the benchmark baselines).
 - ``trt_plugin``: the TensorRT plugin for whitening–colouring and the ONNX node that resolves it.
 - ``trt_onnx_support``: TensorRT's ONNX operator support list and a static checker.

@@ -167,7 +167,7 @@ def whiten_color(fc, fs, out, work, *, Bc: int, Bs: int, C: int, Nc: int, Ns: in
                  device: int | None = None) -> None:
     """out = α (M (fc − μc) + μs) + (1 − α) fc, all fp32, coupled Newton–Schulz, with
     M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2}, r = reg·tr(Σ)/C + floor (content) or + color_floor (style):
-    train/wct_transforms.py's "ns" policy (its defaults here).
+    train/wct/transforms.py's "ns" policy (its defaults here).
 
     fc: Bc×C×Nc, fs: Bs×C×Ns (Bs = Bc or 1), out: Bc×C×Nc, work: one fp32 buffer of
     ``WctWorkspace.sizes(...).total()`` floats. ~2·iters + 9 launches, no host synchronisation.

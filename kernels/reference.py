@@ -21,7 +21,7 @@ def covariance_np(x, *, centre: bool = True, scale: float | str = "n-1"):
 
 
 def gram_np(x):
-    """Gram matrix as train/gram.py defines it: F Fᵀ / (C·N), float64."""
+    """Gram matrix as train/core/gram.py defines it: F Fᵀ / (C·N), float64."""
     return covariance_np(x, centre=False, scale="cn")[0]
 
 
@@ -44,7 +44,7 @@ def _sym_pow(a, p):
 
 
 def ridge_np(cov, reg, floor=0.0):
-    """The ridge ``reg · tr(Σ)/C + floor`` of train/wct_transforms.py (shape …×1×1)."""
+    """The ridge ``reg · tr(Σ)/C + floor`` of train/wct/transforms.py (shape …×1×1)."""
     c = cov.shape[-1]
     return reg * np.trace(cov, axis1=-2, axis2=-1)[..., None, None] / c + floor
 
@@ -64,7 +64,7 @@ def ns_sqrt_invsqrt_np(a, iters: int):
 
 def whiten_color_np(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3,
                     color_floor: float = 1e-4, iters: int | None = 20):
-    """WCT in float64 with train/wct_transforms.py's "ns" policy: out = α(M(fc − μc) + μs) + (1 − α)fc,
+    """WCT in float64 with train/wct/transforms.py's "ns" policy: out = α(M(fc − μc) + μs) + (1 − α)fc,
     M = Σs (Σs + r_s)^{-1/2} · (Σc + r_c)^{-1/2}, r_c = reg·tr Σc/C + floor, r_s = reg·tr Σs/C + color_floor.
     B×C×Nc content, B×C×Ns (or 1×C×Ns) style. ``iters=None``: exact (eigh) inverse roots; an int: the
     same Newton–Schulz as the kernel."""

@@ -1,7 +1,7 @@
 """PyTorch bindings of the StyleForge CUDA kernels: ``torch.library`` custom ops (namespace
 ``styleforge``) with autograd for the Gram matrix and the style loss.
 
-train/gram.py and train/wct_transforms.py call these for CUDA tensors when :func:`enabled` is true;
+train/core/gram.py and train/wct/transforms.py call these for CUDA tensors when :func:`enabled` is true;
 CPU tensors, unsupported dtypes/shapes and anything needing a gradient the kernels do not provide
 take the PyTorch reference path. One switch turns the kernels off: :func:`set_enabled(False)` or the
 environment variable ``STYLEFORGE_KERNELS=0``. If the kernels cannot be compiled or loaded (no
@@ -229,7 +229,7 @@ style_loss_layer_op.register_autograd(_sl_backward, setup_context=_sl_setup)
 def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, floor: float, color_floor: float,
                     iters: int) -> Tensor:
     """B×C×Nc content, B×C×Ns (or 1×C×Ns) style → B×C×Nc fp32 (coupled Newton–Schulz; the policy of
-    train/wct_transforms.py: ridge reg·trΣ/C + floor on the content, colouring Σs (Σs + r_s)^{-1/2})."""
+    train/wct/transforms.py: ridge reg·trΣ/C + floor on the content, colouring Σs (Σs + r_s)^{-1/2})."""
     bc, c, nc = fc.shape
     bs, _, ns = fs.shape
     if not fc.is_cuda:
@@ -301,7 +301,7 @@ def style_loss(feats, targets, weights) -> Tensor:
 
 def covariance(f: Tensor, reg: float = 0.0, floor: float = 0.0, *, centre: bool = True,
                scale="n-1") -> tuple[Tensor, Tensor]:
-    """(mean, covariance) like train/wct_transforms.covariance: mean C×1 (B×C×1), Σ = (f−μ)(f−μ)ᵀ/(N−1)
+    """(mean, covariance) like train/wct/transforms.covariance: mean C×1 (B×C×1), Σ = (f−μ)(f−μ)ᵀ/(N−1)
     plus the ridge ``(reg·tr(Σ)/C + floor)·I``. C×N or B×C×N input; fp32 out."""
     squeeze = f.dim() == 2
     x = f.unsqueeze(0) if squeeze else f
@@ -319,9 +319,9 @@ def covariance(f: Tensor, reg: float = 0.0, floor: float = 0.0, *, centre: bool 
 
 
 def _wct_floors() -> tuple[float, float]:
-    """(FLOOR, COLOR_FLOOR) of train/wct_transforms.py (the NS policy), with its values as fallback."""
+    """(FLOOR, COLOR_FLOOR) of train/wct/transforms.py (the NS policy), with its values as fallback."""
     try:
-        from ..train import wct_transforms as W
+        from ..train.wct import transforms as W
     except ImportError:
         return 1e-3, 1e-4
     return float(getattr(W, "FLOOR", 1e-3)), float(getattr(W, "COLOR_FLOOR", 1e-4))
@@ -331,7 +331,7 @@ def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *
                  drop: float = 1e-5, iters: int = 20) -> Tensor:
     """WCT of content features towards style features (fp32 out, fc's shape). ``mode="ns"`` runs the
     fused Newton–Schulz kernels on CUDA; other modes (``exact``, ``adain``), CPU tensors and inputs
-    that need gradients take train/wct_transforms.py's reference path."""
+    that need gradients take train/wct/transforms.py's reference path."""
     ok = (mode == "ns" and fc.is_cuda and fs.is_cuda and fc.dim() == fs.dim() and fc.dim() in (2, 3)
           and fc.shape[-2] == fs.shape[-2] and enabled()
           and not (torch.is_grad_enabled() and (fc.requires_grad or fs.requires_grad)))
@@ -353,7 +353,7 @@ def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *
 
 
 def _wct_reference(fc, fs, alpha, mode, reg, drop, iters):
-    from ..train import wct_transforms as W
+    from ..train.wct import transforms as W
 
     fc32 = fc.float()
     mean_s, color_s = W.style_stats(fs.float(), mode, reg=reg, drop=drop, iters=iters)

@@ -32,7 +32,7 @@ PLUGIN_VERSION = "1"
 PLUGIN_ID = f"{PLUGIN_NAMESPACE}::{PLUGIN_NAME}"
 ONNX_DOMAIN = "styleforge"
 ONNX_DOMAIN_VERSION = 1
-#: Plugin attributes with their ONNX attribute types and defaults (train/wct_transforms.py's NS policy:
+#: Plugin attributes with their ONNX attribute types and defaults (train/wct/transforms.py's NS policy:
 #: ridge reg·trΣ/C + floor on the content covariance, colouring Σs (Σs + reg·trΣs/C + color_floor)^{-1/2}).
 ATTRIBUTES = {"alpha": ("FLOAT", 1.0), "reg": ("FLOAT", 1e-5), "floor": ("FLOAT", 1e-3), "color_floor": ("FLOAT", 1e-4),
               "iters": ("INT", 20)}
@@ -161,7 +161,7 @@ def whiten_color_node(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: f
 
 
 def emit_wct_node(pipe, *, levels=None, opset: int = 17) -> dict[str, bytes]:
-    """ONNX graphs for ``styleforge export ... --wct plugin`` (called by export/wct.py).
+    """ONNX graphs for ``styleforge export ... --wct plugin`` (called by export/wct/exporter.py).
 
     Returns ``{"stylize_pair": onnx bytes}``: content [batch, 3, H, W] and style [1, 3, sh, sw] in
     [0, 255] and alpha [n_levels] → image, the WCTPipeline cascade (coarse to fine) with every level's
@@ -175,7 +175,7 @@ def emit_wct_node(pipe, *, levels=None, opset: int = 17) -> dict[str, bytes]:
     import onnx
     import torch
 
-    from ..train import wct_transforms as W
+    from ..train.wct import transforms as W
 
     levels = list(levels or pipe.levels)
     kw = getattr(pipe, "kw", {})

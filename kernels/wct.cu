@@ -6,7 +6,7 @@
 //                            products on the fp64 tensor cores: exact products, IEEE sums)
 //                            Y -> A^{1/2}, Z -> A^{-1/2}; content and style matrices iterate in one launch
 //   sf_wct_matrix            M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2} = (√ns Ys − r_s/√ns Zs) Zc / √nc
-//                            (train/wct_transforms.py's NS policy: ridge on the content, colouring without)
+//                            (train/wct/transforms.py's NS policy: ridge on the content, colouring without)
 //   sf_wct_bias              β = μs - M μc
 //   sf_apply_*               out = α (M fc + β) + (1 - α) fc     (= α (M (fc - μc) + μs) + (1 - α) fc)
 // Matrices: YZ holds [Y_0 … Y_{M-1}, Z_0 … Z_{M-1}] (C x C each, M = Bc + Bs: content first, then style).
@@ -16,7 +16,7 @@ extern "C" __global__ void __launch_bounds__(1024) sf_ns_init(const float* __res
                                                               float* __restrict__ norms, int M, int C, float reg,
                                                               float floor_c, float floor_s, int Bc) {
   // ridge r = reg * tr(Σ) / C + floor (floor_c for the Bc content matrices, floor_s for the style ones),
-  // as train/wct_transforms.py; norms[m] = ‖Σ + rI‖_F, norms[M + m] = r.
+  // as train/wct/transforms.py; norms[m] = ‖Σ + rI‖_F, norms[M + m] = r.
   __shared__ float scratch[32];
   const int m = blockIdx.x;
   const long long cc = (long long)C * C;

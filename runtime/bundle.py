@@ -1,5 +1,5 @@
-"""Read a bundle (the export→runtime contract, docs/overview.md §Bundle): parse manifest.json,
-check every file against its sha256, and hand out graphs, golden cases and tolerances."""
+"""Read a bundle (the export→runtime contract, runtime/manifest.py): parse manifest.json into typed
+fields, check every file against its sha256, and hand out graphs, golden cases and tolerances."""
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BundleError
+from .manifest import MANIFEST, SCHEMA_VERSION, GoldenCase, GraphSpec, Manifest, manifest_to_json, parse_manifest
 
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-#: Fields every manifest must carry (validated at load so a broken bundle fails early and clearly).
-REQUIRED_FIELDS = ("schema_version", "model", "graphs", "files", "tolerances", "precision", "opset", "producer")
+__all__ = ["Bundle", "open_bundle", "read_manifest", "update_bundle", "sha256_file", "MANIFEST", "SCHEMA_VERSION"]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -28,66 +26,75 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 @dataclass
 class Bundle:
-    """A loaded, hash-checked bundle directory."""
+    """A loaded, hash-checked bundle directory with its typed manifest."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     _golden_cache: dict = field(default_factory=dict, repr=False)
 
     @property
-    def family(self) -> str:
-        return self.manifest["model"]["family"]
-
-    @property
     def name(self) -> str:
-        return self.manifest["model"]["name"]
+        return self.manifest.model.name
 
     @property
-    def graphs(self) -> dict[str, dict]:
-        """Graph entries keyed by role (``stylize``, ``generate``, ``encode_style``, …)."""
-        return {g["role"]: g for g in self.manifest["graphs"]}
+    def interface(self) -> str:
+        """The runtime interface that runs it (stylizer, wct, generator, translator, graph)."""
+        return self.manifest.model.interface
 
-    def graph(self, role: str) -> dict:
-        graphs = self.graphs
-        if role not in graphs:
-            raise BundleError(f"{self.path}: bundle has no graph with role {role!r} (it has: {', '.join(graphs)})")
-        return graphs[role]
+    family = interface  # the name before the typed manifest; kept for callers of the 0.1 API
+
+    @property
+    def method(self) -> str:
+        return self.manifest.model.method
+
+    @property
+    def config(self):
+        return self.manifest.model.config
+
+    @property
+    def graphs(self) -> dict[str, GraphSpec]:
+        """Graphs keyed by role (``stylize``, ``generate``, ``encode_style``, …)."""
+        return {g.role: g for g in self.manifest.graphs}
+
+    def graph(self, role: str) -> GraphSpec:
+        try:
+            return self.manifest.graph(role)
+        except BundleError as e:
+            raise BundleError(f"{self.path}: {e}") from None
 
     def file(self, rel: str) -> Path:
         return self.path / rel
 
     @property
-    def tolerances(self) -> dict:
-        return self.manifest["tolerances"]
+    def tolerances(self):
+        return self.manifest.tolerances
 
     @property
-    def golden(self) -> list[dict]:
-        """Golden cases: each ``{"file", "graph", "inputs", "outputs", ...}``; arrays via :meth:`golden_arrays`."""
-        return self.manifest.get("golden", [])
+    def golden(self) -> list[GoldenCase]:
+        return self.manifest.golden
 
-    def golden_arrays(self, case: dict) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        data = np.load(self.file(case["file"]), allow_pickle=False)
-        inputs = {k: data[f"input.{k}"] for k in case["inputs"]}
-        outputs = {k: data[f"output.{k}"] for k in case["outputs"]}
+    def golden_arrays(self, case: GoldenCase) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        data = np.load(self.file(case.file), allow_pickle=False)
+        inputs = {k: data[f"input.{k}"] for k in case.inputs}
+        outputs = {k: data[f"output.{k}"] for k in case.outputs}
         return inputs, outputs
 
 
-def verify_hashes(path: Path, manifest: dict) -> None:
-    """Refuse a bundle whose files are missing or differ from the sha256 recorded at export."""
-    files = manifest.get("files", {})
-    for rel, digest in files.items():
+def verify_hashes(path: Path, manifest: Manifest) -> None:
+    """Refuse a bundle whose files are missing, leave the bundle, or differ from the sha256 recorded at export."""
+    root = path.resolve()
+    for rel, digest in manifest.files.items():
         p = path / rel
+        if not p.resolve().is_relative_to(root):
+            raise BundleError(f"{path}: file {rel} leads outside the bundle (a link?); refusing to load")
         if not p.is_file():
             raise BundleError(f"{path}: file {rel} listed in the manifest is missing")
-        actual = sha256_file(p)
-        if actual != digest:
+        if sha256_file(p) != digest:
             raise BundleError(f"{path}: {rel} does not match its sha256 in the manifest (tampered or corrupt); refusing to load")
-    for g in manifest["graphs"]:
-        if g["file"] not in files:
-            raise BundleError(f"{path}: graph {g['file']} has no sha256 in the manifest")
 
 
-def read_manifest(path: str | os.PathLike) -> dict:
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    """The typed manifest of the bundle at `path` (files not checked)."""
     path = Path(path)
     mpath = path / MANIFEST
     if not path.exists():
@@ -95,15 +102,10 @@ def read_manifest(path: str | os.PathLike) -> dict:
     if not mpath.is_file():
         raise BundleError(f"{path}: not a bundle (no {MANIFEST})")
     try:
-        manifest = json.loads(mpath.read_text("utf-8"))
+        data = json.loads(mpath.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BundleError(f"{mpath}: manifest is not valid JSON ({e})") from None
-    missing = [k for k in REQUIRED_FIELDS if k not in manifest]
-    if missing:
-        raise BundleError(f"{mpath}: manifest lacks field(s) {', '.join(missing)}")
-    if manifest["schema_version"] > SCHEMA_VERSION:
-        raise BundleError(f"{mpath}: schema version {manifest['schema_version']} is newer than this runtime understands ({SCHEMA_VERSION}); upgrade styleforge")
-    return manifest
+    return parse_manifest(data, str(mpath))
 
 
 def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
@@ -115,20 +117,22 @@ def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
     return Bundle(path=path, manifest=manifest)
 
 
-def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None = None, patch=None) -> dict:
-    """Add files to a bundle and/or patch its manifest, keeping every hash right.
+def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None = None, patch=None) -> Manifest:
+    """Add files to a bundle and/or patch its typed manifest, keeping every hash right.
 
     Files are written atomically, then the manifest (with their sha256) replaces the old one
     atomically, so a reader sees either the old bundle or the new one. `patch(manifest)` edits in place.
     """
     from .atomic import write_bytes
+    from .manifest import check_relative_path
 
     path = Path(path)
     manifest = read_manifest(path)
     for rel, data in (add_files or {}).items():
+        check_relative_path(rel)
         write_bytes(path / rel, data)
-        manifest["files"][rel] = hashlib.sha256(data).hexdigest()
+        manifest.files[rel] = hashlib.sha256(data).hexdigest()
     if patch is not None:
         patch(manifest)
-    write_bytes(path / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
+    write_bytes(path / MANIFEST, manifest_to_json(manifest).encode())
     return manifest

@@ -2,7 +2,7 @@
 
 FastPhotoStyle (Li et al. 2018) pulls the stylised image's local structure back to the content
 photo. Its exact step is a sparse linear solve with the matting affinity
-(styleforge.train.photo_smooth, SciPy); the fast approximation is a guided filter (He et al.
+(styleforge.train.wct.matting_smooth, SciPy); the fast approximation is a guided filter (He et al.
 2013) of the stylised image with the content photo as the guide. Every operation below is a box
 filter (cumulative sums), an elementwise product or a 3×3 solve per pixel, so the same filter
 can also be written as an ONNX graph.

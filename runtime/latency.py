@@ -1,11 +1,13 @@
 """Latency of a bundle on a runtime backend (numpy + onnxruntime only; never torch).
 
 ``bench_runtime(bundle, sizes=[(256, 256)], batch=1)`` times the raw ``stylize`` graph (the
-same tensor the PyTorch eager side gets, see ``styleforge.export.benchmark``) and returns
+same tensor the PyTorch eager side gets, see ``styleforge.export.core.eager_bench``) and returns
 median / p90 / p99 latency and images per second for each size.
 """
 from __future__ import annotations
 
+import os
+import platform
 import time
 
 import numpy as np
@@ -71,8 +73,8 @@ def bench_runtime(bundle, sizes, *, batch: int = 1, runs: int = 20, warmup: int 
     from .model import load
 
     model = load(bundle, backend=backend, threads=threads)
-    role = model.manifest["graphs"][0]["role"]
-    num_styles = int(model.manifest.get("num_styles", 1))
+    role = model.manifest.graphs[0].role
+    num_styles = int(getattr(model.config, "num_styles", 1))
     session = model.session(role)
     results = []
     for size in parse_sizes(sizes):
@@ -82,3 +84,45 @@ def bench_runtime(bundle, sizes, *, batch: int = 1, runs: int = 20, warmup: int 
         results.append({"size": list(size), "batch": batch, "backend": backend,
                         "providers": getattr(session, "providers", [backend]), **latency_stats(times, batch)})
     return results
+
+
+def benchmark_bundle(bundle, *, sizes="256,512", batch: int = 1, runs: int = 20, warmup: int = 3,
+                     backend: str = "ort-cpu", threads: int | None = None, with_torch: bool = True,
+                     checkpoint=None) -> dict:
+    """Runtime backend and (unless ``with_torch=False``) PyTorch eager, per size, with their ratio."""
+    sizes = parse_sizes(sizes)
+    if batch <= 0 or runs <= 0 or warmup < 0:
+        raise StyleForgeError("--batch and --runs must be positive, --warmup non-negative")
+    if with_torch:
+        from ..export.core.eager_bench import bench_eager, eager_checkpoint
+    ckpt = eager_checkpoint(bundle, checkpoint) if with_torch else None  # fail before the long part
+    rt = bench_runtime(bundle, sizes, batch=batch, runs=runs, warmup=warmup, backend=backend, threads=threads)
+    rows = []
+    eager = bench_eager(ckpt, sizes, batch=batch, runs=runs, warmup=warmup, threads=threads) if with_torch else None
+    for i, size in enumerate(sizes):
+        row = {"size": list(size), "batch": batch, "runtime": rt[i]}
+        if eager is not None:
+            row["torch_eager"] = eager[i]
+            row["speedup"] = eager[i]["median_ms"] / rt[i]["median_ms"]
+        rows.append(row)
+    return {"bundle": str(bundle), "backend": backend, "threads": threads, "runs": runs, "warmup": warmup,
+            "checkpoint": str(ckpt) if ckpt else None, "machine": {"cpu_count": os.cpu_count(),
+                                                                    "platform": platform.platform(),
+                                                                    "processor": platform.processor()},
+            "results": rows}
+
+
+def format_bench(report: dict) -> str:
+    lines = [f"{report['bundle']}: {report['backend']} vs PyTorch eager, batch {report['results'][0]['batch']}, "
+             f"{report['runs']} runs after {report['warmup']} warm-up",
+             f"{'size':<11}{'engine':<16}{'median ms':>10}{'p90 ms':>9}{'p99 ms':>9}{'img/s':>9}"]
+    for r in report["results"]:
+        size = "x".join(map(str, r["size"]))
+        for key, label in (("runtime", report["backend"]), ("torch_eager", "torch eager")):
+            if key in r:
+                s = r[key]
+                lines.append(f"{size:<11}{label:<16}{s['median_ms']:>10.2f}{s['p90_ms']:>9.2f}{s['p99_ms']:>9.2f}"
+                             f"{s['images_per_s']:>9.2f}")
+        if "speedup" in r:
+            lines.append(f"{size:<11}{'ratio':<16}{'eager/runtime = ' + format(r['speedup'], '.2f') + 'x':>28}")
+    return "\n".join(lines)

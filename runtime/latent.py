@@ -115,13 +115,13 @@ def dissect(model, layer: str, mask_path, samples: int = 200, top: int = 10, boo
     from .images import save_image
 
     info = model.layer(layer)
-    mask = load_mask(mask_path, info["side"])
+    mask = load_mask(mask_path, info.side)
     z = model.sample_latents(samples, seed)
     _, acts = model.generate_dissect(z, layer, None, label)
     scores = unit_scores(acts, mask)
     top = max(1, min(top, len(scores)))
     order = np.argsort(-scores)[:top]
-    scale = np.ones(info["channels"], np.float32)
+    scale = np.ones(info.channels, np.float32)
     scale[order] = 0.0 if boost is None else float(boost)
     zs = z[:show]
     lab = None if label is None else label
@@ -133,7 +133,7 @@ def dissect(model, layer: str, mask_path, samples: int = 200, top: int = 10, boo
     big = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((res, res), Image.Resampling.NEAREST)) > 0
     diff = np.abs(after - before).mean(1)  # N×R×R
     inside, outside = float(diff[:, big].mean()), float(diff[:, ~big].mean())
-    report = {"layer": layer, "channels": info["channels"], "side": info["side"], "samples": samples,
+    report = {"layer": layer, "channels": info.channels, "side": info.side, "samples": samples,
               "mode": "ablate" if boost is None else f"boost x{boost}",
               "top_units": [{"unit": int(u), "correlation": float(scores[u])} for u in order],
               "mean_abs_change_inside_mask": inside, "mean_abs_change_outside_mask": outside}
@@ -144,8 +144,8 @@ def dissect(model, layer: str, mask_path, samples: int = 200, top: int = 10, boo
         save_image(out / "before_after.png", grid)
         heat = acts[:, order].mean(0)
         heat = (heat - heat.min(axis=(1, 2), keepdims=True)) / (np.ptp(heat, axis=(1, 2), keepdims=True) + 1e-8)
-        hm = [np.repeat((h * 255).astype(np.uint8)[..., None], 3, 2).repeat(max(1, 64 // info["side"]), 0)
-              .repeat(max(1, 64 // info["side"]), 1) for h in heat]
+        hm = [np.repeat((h * 255).astype(np.uint8)[..., None], 3, 2).repeat(max(1, 64 // info.side), 0)
+              .repeat(max(1, 64 // info.side), 1) for h in heat]
         save_image(out / "units.png", make_grid(hm, ncols=len(hm), pad=2))
         save_image(out / "mask.png", np.repeat((big * 255).astype(np.uint8)[..., None], 3, 2))
         write_text(out / "units.json", json.dumps(report, indent=2) + "\n")

@@ -1,7 +1,9 @@
-"""Runtime models: a loaded bundle plus the pre/post-processing of its family.
+"""Runtime models: a loaded bundle plus the pre/post-processing of its runtime interface.
 
-Each family (``stylizer``, ``wct``, ``gan``, ``translator`` …) registers a subclass of
-:class:`RuntimeModel` under the ``model.family`` value its exporter writes into the manifest.
+Each interface (``stylizer``, ``wct``, ``generator``, ``translator`` …) is a module of
+runtime/families/ that registers a :class:`RuntimeModel` subclass and its manifest config dataclass
+with ``@register_interface(name, config=ConfigClass)``; ``load`` picks the one the manifest's
+``model.interface`` names.
 """
 from __future__ import annotations
 
@@ -10,15 +12,20 @@ import numpy as np
 from .backends import open_session
 from .bundle import Bundle, open_bundle
 from .errors import unknown_name
+from .manifest import INTERFACE_CONFIGS, GraphConfig
 
-#: family name -> RuntimeModel subclass
-FAMILIES: dict[str, type["RuntimeModel"]] = {}
+#: interface name -> RuntimeModel subclass
+INTERFACES: dict[str, type["RuntimeModel"]] = {}
+FAMILIES = INTERFACES  # the 0.1 name
 
 
-def register_family(name: str):
+def register_interface(name: str, *, config: type = GraphConfig):
+    """Class decorator: this RuntimeModel runs bundles whose ``model.interface`` is `name`; `config` is the
+    dataclass of their ``model.config``."""
     def deco(cls):
-        FAMILIES[name] = cls
-        cls.family = name
+        INTERFACES[name] = cls
+        INTERFACE_CONFIGS[name] = config
+        cls.interface = cls.family = name
         return cls
     return deco
 
@@ -26,10 +33,10 @@ def register_family(name: str):
 class RuntimeModel:
     """Base: opens one backend session per graph role, lazily, and runs raw graphs.
 
-    Subclasses add ``__call__`` with the family's image handling.
+    Subclasses add ``__call__`` with the interface's image handling.
     """
 
-    family = "base"
+    interface = family = "base"
 
     def __init__(self, bundle: Bundle, backend: str = "auto", **options):
         self.bundle = bundle
@@ -38,11 +45,16 @@ class RuntimeModel:
         self._sessions: dict[str, object] = {}
 
     @property
-    def manifest(self) -> dict:
+    def manifest(self):
         return self.bundle.manifest
 
+    @property
+    def config(self):
+        """The manifest's typed ``model.config`` (the interface's config dataclass)."""
+        return self.bundle.manifest.model.config
+
     def session(self, role: str | None = None):
-        role = role or self.bundle.manifest["graphs"][0]["role"]
+        role = role or self.bundle.manifest.graphs[0].role
         if role not in self._sessions:
             self._sessions[role] = open_session(self.bundle, role, self.backend, **self.options)
         return self._sessions[role]
@@ -53,19 +65,22 @@ class RuntimeModel:
 
     @property
     def size_multiple(self) -> int:
-        return int(self.manifest.get("size_constraints", {}).get("multiple_of", 1))
+        return int(self.manifest.size_constraints.multiple_of)
 
     def describe(self) -> str:
         m = self.manifest
-        return f"{m['model']['name']} ({m['model']['family']}, {m['precision']}, opset {m['opset']})"
+        return f"{m.model.name} ({m.model.method} → {m.model.interface}, {m.precision}, opset {m.opset})"
 
 
-register_family("graph")(RuntimeModel)  # a bare graph bundle: raw ``run`` only, no image handling
+register_interface("graph")(RuntimeModel)  # a bare graph bundle: raw ``run`` only, no image handling
+register_family = register_interface  # the 0.1 name
 
 
 def _import_families() -> None:
-    """Import the modules that register runtime families (kept lazy: no cost until load())."""
-    from . import families  # noqa: F401
+    """Import the modules that register runtime interfaces (a package scan; lazy: no cost until load())."""
+    from .discovery import import_children
+
+    import_children(f"{__package__}.families")
 
 
 def load(path, backend: str = "auto", *, verify: bool = True, **options) -> RuntimeModel:
@@ -76,7 +91,7 @@ def load(path, backend: str = "auto", *, verify: bool = True, **options) -> Runt
     """
     bundle = open_bundle(path, verify=verify)
     _import_families()
-    cls = FAMILIES.get(bundle.family)
+    cls = INTERFACES.get(bundle.interface)
     if cls is None:
-        raise unknown_name("model family in bundle", bundle.family, FAMILIES)
+        raise unknown_name("runtime interface in bundle", bundle.interface, INTERFACES)
     return cls(bundle, backend=backend, **options)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 
 import numpy as np
 
 from .bundle import open_bundle, update_bundle
+from .manifest import Tolerance, ValidationRecord
 
 METRICS = ("max_abs", "mean_abs", "p99_abs", "cosine", "psnr")
 
@@ -32,26 +34,27 @@ def compare(actual: np.ndarray, expected: np.ndarray, data_range: float) -> dict
     }
 
 
-def check(metrics: dict, tol: dict) -> list[str]:
+def check(metrics: dict, tol: Tolerance) -> list[str]:
     """Names of the tolerances these metrics break (empty list: pass)."""
     if "shape_mismatch" in metrics:
         return ["shape"]
     failed = []
     for key in ("max_abs", "mean_abs", "p99_abs"):
-        if key in tol and not metrics[key] <= tol[key]:
+        limit = getattr(tol, key)
+        if limit is not None and not metrics[key] <= limit:
             failed.append(key)
-    if "min_cosine" in tol and not metrics["cosine"] >= tol["min_cosine"]:
+    if tol.min_cosine is not None and not metrics["cosine"] >= tol.min_cosine:
         failed.append("cosine")
-    if "min_psnr" in tol and not metrics["psnr"] >= tol["min_psnr"]:
+    if tol.min_psnr is not None and not metrics["psnr"] >= tol.min_psnr:
         failed.append("psnr")
     return failed
 
 
-def _output_range(graph: dict, name: str) -> float:
-    for o in graph.get("outputs", []):
-        if o["name"] == name and o.get("range"):
-            lo, hi = o["range"]
-            return float(hi - lo)
+def _output_range(graph, name: str) -> float:
+    spec = graph.output(name)
+    if spec is not None and spec.range:
+        lo, hi = spec.range
+        return float(hi - lo)
     return 1.0
 
 
@@ -64,26 +67,28 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
     tolerances = bundle.tolerances
     cases = []
     for case in bundle.golden:
-        graph = bundle.graph(case["graph"])
+        graph = bundle.graph(case.graph)
         feeds, expected = bundle.golden_arrays(case)
         t0 = time.perf_counter()
-        got = model.run(feeds, role=case["graph"])
+        got = model.run(feeds, role=case.graph)
         dt = time.perf_counter() - t0
         outs = []
         for name, exp in expected.items():
-            tol = {**tolerances.get("default", tolerances), **tolerances.get("per_output", {}).get(name, {}), **case.get("tolerances", {})}
-            tol = {k: v for k, v in tol.items() if not isinstance(v, dict)}
+            tol = tolerances.for_output(name, case.tolerance)
             m = compare(got[name], exp, _output_range(graph, name))
             failed = check(m, tol)
-            outs.append({"output": name, "shape": list(exp.shape), **m, "tolerance": tol, "failed": failed, "passed": not failed})
-        cases.append({"case": case.get("name", case["file"]), "graph": case["graph"], "seconds": dt,
+            outs.append({"output": name, "shape": list(exp.shape), **m,
+                         "tolerance": {k: v for k, v in asdict(tol).items() if v is not None},
+                         "failed": failed, "passed": not failed})
+        cases.append({"case": case.name, "graph": case.graph, "reference": case.reference, "seconds": dt,
                       "inputs": {k: list(v.shape) for k, v in feeds.items()}, "outputs": outs,
                       "passed": all(o["passed"] for o in outs)})
-    backend_name = getattr(model.session(bundle.golden[0]["graph"]) if bundle.golden else None, "providers", backend)
+    backend_name = getattr(model.session(bundle.golden[0].graph) if bundle.golden else None, "providers", backend)
     report = {
         "bundle": str(path),
         "model": bundle.name,
-        "family": bundle.family,
+        "family": bundle.interface,
+        "method": bundle.method,
         "backend": backend,
         "providers": backend_name if isinstance(backend_name, list) else [backend],
         "cases": cases,
@@ -97,7 +102,7 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
         data = (json.dumps(report, indent=2) + "\n").encode()
 
         def patch(m):
-            m.setdefault("validation", {})[backend] = {"report": rel, "passed": report["passed"], "time": report["time"]}
+            m.validation[backend] = ValidationRecord(report=rel, passed=report["passed"], time=report["time"])
 
         update_bundle(path, add_files={rel: data}, patch=patch)
     return report

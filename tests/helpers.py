@@ -25,10 +25,19 @@ def scale_graph(factor: float = 0.5) -> bytes:
     return m.SerializeToString()
 
 
-def write_scale_bundle(path: Path, family: str = "graph", factor: float = 0.5) -> Path:
-    from styleforge.export.bundle_writer import BundleWriter
+def write_scale_bundle(path: Path, interface: str = "graph", factor: float = 0.5) -> Path:
+    """A bundle around :func:`scale_graph` (interface ``graph`` runs raw graphs; ``stylizer`` adds image handling)."""
+    from styleforge.export.core.bundle_writer import BundleWriter
+    from styleforge.runtime.manifest import GraphConfig
+    from styleforge.runtime.model import _import_families
 
-    w = BundleWriter(name="scale-test", family=family, config={"factor": factor}, loss_network="none")
+    _import_families()
+    if interface == "stylizer":
+        from styleforge.runtime.families.stylizer import StylizerConfig as Config
+    else:
+        Config = GraphConfig
+    w = BundleWriter(name="scale-test", method="scale", family="graph", interface=interface, config=Config(),
+                     loss_network="none")
     w.add_graph("stylize", scale_graph(factor), annotations={
         "image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},
         "stylized": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}})

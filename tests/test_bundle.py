@@ -24,7 +24,8 @@ def test_manifest_has_every_field(bundle):
     g = m["graphs"][0]
     assert g["role"] == "stylize"
     assert g["inputs"][0] == {"name": "image", "dtype": "float32", "shape": ["batch", 3, "height", "width"],
-                              "layout": "NCHW", "range": [0, 255], "color_order": "RGB"}
+                              "layout": "NCHW", "range": [0, 255], "color_order": "RGB", "description": ""}
+    assert m["model"]["interface"] == "graph" and m["model"]["method"] == "scale"
     assert set(m["files"]) == {"stylize.onnx", "golden/b1_16x20.npz", "golden/b2_9x13.npz"}
     assert all(len(h) == 64 for h in m["files"].values())
     assert "onnx" in m["producer"] and "python" in m["producer"]
@@ -62,7 +63,10 @@ def test_not_a_bundle(tmp_path):
     with pytest.raises(BundleError, match="not a bundle"):
         open_bundle(tmp_path / "d")
     (tmp_path / "d" / "manifest.json").write_text("{}")
-    with pytest.raises(BundleError, match="lacks field"):
+    with pytest.raises(BundleError, match="schema_version"):
+        open_bundle(tmp_path / "d")
+    (tmp_path / "d" / "manifest.json").write_text('{"schema_version": 2}')
+    with pytest.raises(BundleError, match="missing field model"):
         open_bundle(tmp_path / "d")
 
 
@@ -72,7 +76,7 @@ def test_validate_passes_and_records_report(bundle):
     out = report["cases"][0]["outputs"][0]
     assert out["max_abs"] < 1e-3 and out["cosine"] > 0.99999
     m = open_bundle(bundle).manifest  # hashes still consistent after the report was added
-    assert m["validation"]["ort-cpu"]["passed"] is True and "validation-ort-cpu.json" in m["files"]
+    assert m.validation["ort-cpu"].passed is True and "validation-ort-cpu.json" in m.files
 
 
 def test_validate_fails_on_wrong_golden(tmp_path):
@@ -126,8 +130,13 @@ def test_engine_selection_matches_gpu_and_version():
     from styleforge.runtime.backends.tensorrt import select_engine
     from styleforge.runtime.errors import BundleError
 
-    m = {"engines": [{"role": "stylize", "file": "engines/a.engine", "compute_capability": "9.0", "tensorrt": "10.9.0"}]}
-    assert select_engine(m, "stylize", "9.0", "10.9.1")["file"] == "engines/a.engine"
+    from types import SimpleNamespace
+
+    from styleforge.runtime.manifest import EngineRecord
+
+    m = SimpleNamespace(engines=[EngineRecord(role="stylize", file="engines/a.engine", compute_capability="9.0",
+                                              tensorrt="10.9.0", precision="fp32")])
+    assert select_engine(m, "stylize", "9.0", "10.9.1").file == "engines/a.engine"
     with pytest.raises(BundleError, match="no TensorRT engine .* compute capability 8.0"):
         select_engine(m, "stylize", "8.0", "10.9.0")
 
@@ -139,3 +148,101 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# --- the typed contract ------------------------------------------------------------------------------
+
+def _edit_manifest(bundle, edit):
+    path = bundle / "manifest.json"
+    m = json.loads(path.read_text())
+    edit(m)
+    path.write_text(json.dumps(m))
+
+
+def test_typed_manifest_fields(bundle):
+    from styleforge.runtime.manifest import GraphSpec, Manifest, TensorSpec, Tolerance
+
+    m = open_bundle(bundle).manifest
+    assert isinstance(m, Manifest) and isinstance(m.graphs[0], GraphSpec)
+    assert isinstance(m.graphs[0].inputs[0], TensorSpec) and m.graphs[0].inputs[0].shape == ["batch", 3, "height", "width"]
+    assert isinstance(m.tolerances.default, Tolerance)
+    assert m.graph("stylize").output("stylized").range == [0, 255]
+    assert m.size_constraints.multiple_of == 1
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update(surprise=1), "unknown field surprise"),
+    (lambda m: m["model"].update(colour="red"), "unknown field model.colour"),
+    (lambda m: m["graphs"][0]["inputs"][0].update(bits=8), r"unknown field graphs\[0\].inputs\[0\].bits"),
+    (lambda m: m.pop("tolerances"), "missing field tolerances"),
+    (lambda m: m["size_constraints"].update(multiple_of="four"), "size_constraints.multiple_of must be an integer"),
+    (lambda m: m.update(schema_version=99), "schema version 99 is newer"),
+    (lambda m: m["model"].update(interface="hologram"), "unknown runtime interface 'hologram'"),
+    (lambda m: m["golden"][0].update(graph="nope"), "refers to graph 'nope'"),
+])
+def test_bad_manifests_are_refused_with_one_line(bundle, edit, message):
+    _edit_manifest(bundle, edit)
+    with pytest.raises(BundleError, match=message) as e:
+        open_bundle(bundle, verify=False)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("rel", ["../outside.onnx", "/etc/passwd", "golden/../../x.npz", "C:/x.onnx"])
+def test_paths_leaving_the_bundle_are_refused(bundle, rel):
+    def edit(m):
+        m["files"][rel] = "0" * 64
+    _edit_manifest(bundle, edit)
+    with pytest.raises(BundleError, match="outside the bundle"):
+        open_bundle(bundle, verify=False)
+
+
+def test_size_multiple_is_a_typed_field_everywhere(tmp_path):
+    """The bug the typed contract removes: tensorrt_build read size_constraints["multiple"] while exporters
+    wrote multiple_of, so default engine profiles ignored the multiple."""
+    from styleforge.export.engines.tensorrt_build import default_profile
+    from styleforge.runtime.manifest import TensorSpec
+
+    spec = [TensorSpec(name="content", dtype="float32", shape=["batch", 3, "height", "width"])]
+    mn, opt, mx = default_profile(spec, 16)["content"]
+    assert mn[2] % 16 == 0 and opt[2] % 16 == 0 and mx[3] % 16 == 0 and mn[2] >= 16
+
+
+def test_schema1_manifest_is_upgraded_in_memory(bundle):
+    """Bundles written before the typed contract still load (and are not rewritten by reading)."""
+    def to_v1(m):
+        m["schema_version"] = 1
+        model = m.pop("model")
+        m["model"] = {"name": model["name"], "family": "stylizer",
+                      "config": {"model": "transformer_net", "width_mult": 0.5, "num_styles": 2}}
+        m["num_styles"] = 2
+        m["styles"] = ["sample:mosaic", "sample:waves"]
+        m["tolerance_basis"] = "measured"
+        tol = m.pop("tolerances")["default"]
+        m["tolerances"] = {k: v for k, v in tol.items() if v is not None}
+        m["size_constraints"] = {"multiple_of": 4, "min_side": 4, "padding": "reflect", "note": "pad"}
+        m["batch_dynamic"] = True
+        m["step"] = 7
+        for key in ("exporter", "source_checkpoint", "training", "lineage"):
+            m.pop(key, None)
+        for c in m["golden"]:
+            c.pop("reference"), c.pop("tolerance")
+    _edit_manifest(bundle, to_v1)
+    before = (bundle / "manifest.json").read_bytes()
+    m = open_bundle(bundle, verify=False).manifest
+    assert m.schema_version == 2 and m.model.interface == "stylizer" and m.model.method == "stylizer"
+    assert m.model.config.num_styles == 2 and m.model.config.network_config == {"width_mult": 0.5}
+    assert m.model.step == 7 and m.tolerances.basis == "measured" and m.size_constraints.multiple_of == 4
+    assert (bundle / "manifest.json").read_bytes() == before
+
+
+def test_writer_refuses_a_bad_manifest_before_writing(tmp_path):
+    from helpers import scale_graph
+    from styleforge.export.core.bundle_writer import BundleWriter
+    from styleforge.runtime.manifest import GraphConfig
+
+    w = BundleWriter(name="x", method="scale", family="graph", interface="graph", config=GraphConfig())
+    w.add_graph("stylize", scale_graph())
+    w.add_golden("case", "missing_role", {"image": np.zeros((1, 3, 4, 4), np.float32)}, {"stylized": np.zeros(1)})
+    with pytest.raises(BundleError, match="refers to graph 'missing_role'"):
+        w.write(tmp_path / "x.sfbundle")
+    assert not (tmp_path / "x.sfbundle").exists()

@@ -13,7 +13,7 @@ from styleforge.runtime.errors import ImageError
 
 
 def _sample(name, side=96):
-    from styleforge.train.samples import resolve_image
+    from styleforge.train.core.samples import resolve_image
 
     return resolve_image(f"sample:{name}", max_side=side)
 

@@ -14,7 +14,7 @@ TINY = {"resolution": 8, "batch": 4, "width_mult": 0.0625, "nz": 8}
 
 
 def _train(family, out, steps, resume=False, **extra):
-    from styleforge.train.gan_registry import get_trainer_class
+    from styleforge.train.gan import get_trainer_class
 
     cls = get_trainer_class(family)
     t = cls(out, {**TINY, **extra}, steps=steps, seed=0, resume=resume, checkpoint_every=2, preview_every=1)
@@ -25,7 +25,7 @@ def _train(family, out, steps, resume=False, **extra):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """family -> (run dir, bundle path); each trained 2 steps, resumed to 3, exported."""
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
 
     out = {}
     for fam in FAMILIES:
@@ -48,7 +48,7 @@ def test_train_resume_export_matches_pytorch(runs, family):
 
     from styleforge.runtime.model import load
     from styleforge.runtime.validation import validate_bundle
-    from styleforge.train.checkpoint import load_modules, read_config
+    from styleforge.train.core.checkpoint import load_modules, read_config
 
     run, bundle = runs[family]
     cfg = read_config(run)
@@ -68,18 +68,18 @@ def test_train_resume_export_matches_pytorch(runs, family):
         assert got.shape == (n, 3, 8, 8)
         assert np.abs(got - ref).max() < 0.05
     layer = model.dissect_layers[-1]
-    scale = np.ones(layer["channels"], np.float32)
+    scale = np.ones(layer.channels, np.float32)
     z = model.sample_latents(4, 0)
     labels = np.zeros(4, np.int64) if model.n_classes else None
-    img, act = model.generate_dissect(z, layer["name"], scale, labels)
+    img, act = model.generate_dissect(z, layer.name, scale, labels)
     np.testing.assert_allclose(img, model.generate_raw(z, labels), atol=1e-3)
-    img0, act0 = model.generate_dissect(z, layer["name"], np.zeros_like(scale), labels)
-    assert np.abs(act0).max() == 0 and act.shape[1] == layer["channels"]
+    img0, act0 = model.generate_dissect(z, layer.name, np.zeros_like(scale), labels)
+    assert np.abs(act0).max() == 0 and act.shape[1] == layer.channels
 
 
 def test_unknown_family_lists_names(tmp_path):
     from styleforge.runtime.errors import StyleForgeError
-    from styleforge.train.gan_registry import get_trainer_class
+    from styleforge.train.gan import get_trainer_class
 
     with pytest.raises(StyleForgeError, match="dcgan, pgan.*wgan, wgan-gp"):
         get_trainer_class("stylegan")
@@ -154,8 +154,8 @@ def test_frechet_distance():
 
 
 def test_eval_gan_offline(runs, tmp_path):
-    from styleforge.train.digit_classifier import save_classifier, train_classifier
-    from styleforge.train.gan_eval import evaluate_bundle
+    from styleforge.train.gan.digit_classifier import save_classifier, train_classifier
+    from styleforge.train.gan.evaluate import evaluate_bundle
 
     clf, acc = train_classifier(steps=5, batch=16)
     assert 0.0 <= acc <= 1.0
@@ -169,7 +169,7 @@ def test_inception_weights_layout(tmp_path):
     from safetensors.torch import save_file
 
     from styleforge.runtime.errors import StyleForgeError
-    from styleforge.train.inception import InceptionV3Features, load_inception
+    from styleforge.train.gan.inception import InceptionV3Features, load_inception
 
     sd = {k: v.clone() for k, v in InceptionV3Features().state_dict().items()}
     sd["fc.weight"] = sd["Conv2d_1a_3x3.bn.weight"][:1].clone()  # extra torchvision keys are ignored
@@ -186,7 +186,7 @@ def test_class_folder_data(tmp_path):
     from PIL import Image
 
     from styleforge.runtime.errors import StyleForgeError
-    from styleforge.train.gan_data import GANData
+    from styleforge.train.gan.data import GANData
 
     for k, name in enumerate(["cat", "dog"]):
         (tmp_path / name).mkdir()
@@ -207,7 +207,7 @@ def test_train_on_cuda_and_export(tmp_path):
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device on this machine")
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime.validation import validate_bundle
 
     for fam in ("wgan-gp", "pgan", "cgan"):

@@ -39,7 +39,7 @@ def _torch_translate(g, x255: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def p2p_run(tmp_path_factory):
-    from styleforge.train.pix2pix import Pix2PixTrainer
+    from styleforge.train.image2image.pix2pix import Pix2PixTrainer
 
     out = tmp_path_factory.mktemp("p2p")
     t = Pix2PixTrainer(out, dict(P2P_OPTS), steps=2, checkpoint_every=1, progress=False)
@@ -49,14 +49,14 @@ def p2p_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def p2p_bundle(p2p_run, tmp_path_factory):
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
 
     return export_checkpoint(p2p_run[0], tmp_path_factory.mktemp("b") / "p2p.sfbundle")
 
 
 @pytest.fixture(scope="module")
 def cg_run(tmp_path_factory):
-    from styleforge.train.cyclegan import CycleGANTrainer
+    from styleforge.train.image2image.cyclegan import CycleGANTrainer
 
     out = tmp_path_factory.mktemp("cg")
     t = CycleGANTrainer(out, dict(CG_OPTS), steps=2, checkpoint_every=1, progress=False)
@@ -65,7 +65,7 @@ def cg_run(tmp_path_factory):
 
 
 def test_pix2pix_trains_and_resumes(p2p_run):
-    from styleforge.train.pix2pix import Pix2PixTrainer
+    from styleforge.train.image2image.pix2pix import Pix2PixTrainer
 
     out, t = p2p_run
     assert [h["step"] for h in t.history] == [1, 2]
@@ -83,7 +83,7 @@ def test_pix2pix_trains_and_resumes(p2p_run):
 
 
 def test_cyclegan_trains_and_resumes_pool_and_scheduler(cg_run):
-    from styleforge.train.cyclegan import CycleGANTrainer
+    from styleforge.train.image2image.cyclegan import CycleGANTrainer
 
     out, t = cg_run
     assert [h["step"] for h in t.history] == [1, 2]
@@ -105,10 +105,11 @@ def test_cyclegan_trains_and_resumes_pool_and_scheduler(cg_run):
 
 def test_pix2pix_export_matches_pytorch_at_unseen_batch_and_size(p2p_run, p2p_bundle):
     from styleforge.runtime.validation import validate_bundle
-    from styleforge.train.checkpoint import load_modules
+    from styleforge.train.core.checkpoint import load_modules
 
     m = json.loads((p2p_bundle / "manifest.json").read_text())
-    assert m["model"]["family"] == "translator" and m["model"]["config"]["method"] == "pix2pix"
+    assert m["model"]["interface"] == "translator" and m["model"]["method"] == "pix2pix"
+    assert m["model"]["family"] == "image2image"
     assert m["size_constraints"]["multiple_of"] == 32
     assert "eval mode" in m["model"]["config"]["dropout_at_inference"]
     shapes = sorted(tuple(g["shapes"]["image"]) for g in m["golden"])
@@ -123,9 +124,9 @@ def test_pix2pix_export_matches_pytorch_at_unseen_batch_and_size(p2p_run, p2p_bu
 
 
 def test_cyclegan_export_both_directions_match_pytorch(cg_run, tmp_path):
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime.validation import validate_bundle
-    from styleforge.train.checkpoint import load_modules
+    from styleforge.train.core.checkpoint import load_modules
 
     bundle = export_checkpoint(cg_run[0], tmp_path / "cg.sfbundle", golden_sizes="16x16,12x20")
     m = json.loads((bundle / "manifest.json").read_text())
@@ -178,7 +179,7 @@ def _save(path, arr):
 
 
 def test_paired_loader_both_layouts_stay_aligned(tmp_path):
-    from styleforge.train.i2i_data import PairedDataset
+    from styleforge.train.image2image.data import PairedDataset
 
     rng = np.random.default_rng(4)
     imgs = [rng.integers(0, 256, (24, 30, 3), dtype=np.uint8) for _ in range(2)]
@@ -202,7 +203,7 @@ def test_paired_loader_both_layouts_stay_aligned(tmp_path):
 
 
 def test_clear_errors_for_bad_data_folders(tmp_path):
-    from styleforge.train.i2i_data import PairedDataset, UnpairedDataset
+    from styleforge.train.image2image.data import PairedDataset, UnpairedDataset
 
     img = np.zeros((20, 20, 3), np.uint8)
     with pytest.raises(StyleForgeError, match="no such data folder"):
@@ -236,8 +237,9 @@ def test_clear_errors_for_bad_data_folders(tmp_path):
 
 
 def test_architecture_rules_and_registry():
-    from styleforge.train.gan_registry import get_trainer_class
-    from styleforge.train.pix2pix import Pix2PixTrainer, UNetGenerator, check_patchgan_size, receptive_field, unet_depth
+    from styleforge.train.gan import get_trainer_class
+    from styleforge.train.image2image.common import check_patchgan_size, receptive_field
+    from styleforge.train.image2image.pix2pix import Pix2PixTrainer, UNetGenerator, unet_depth
 
     assert receptive_field(3) == 70  # the 70×70 PatchGAN
     assert [unet_depth(r) for r in (64, 96, 256, 512)] == [6, 5, 8, 8]

@@ -57,7 +57,7 @@ def test_references_agree_numpy_vs_torch():
 def test_wct_references_ns_vs_eigh_and_train_module():
     import torch
 
-    from styleforge.train import wct_transforms as W
+    from styleforge.train.wct import transforms as W
 
     rng = np.random.default_rng(1)
     fc = np.maximum(rng.standard_normal((1, 12, 300)), 0)
@@ -84,7 +84,7 @@ def test_torch_ops_cpu_path_and_switch(monkeypatch):
     import torch
 
     from styleforge.kernels import torch_ops
-    from styleforge.train import gram as gram_mod
+    from styleforge.train.core import gram as gram_mod
 
     x = torch.randn(2, 8, 6, 5)
     assert torch.allclose(torch_ops.gram(x), gram_mod.gram_matrix_reference(x))
@@ -104,7 +104,7 @@ def test_torch_ops_cpu_path_and_switch(monkeypatch):
     ref.backward()
     assert abs(float(loss.detach()) - float(ref.detach())) < 1e-6 * float(ref.detach()) and torch.allclose(f3.grad, f4.grad)
     mean, cov = torch_ops.covariance(x.reshape(2, 8, 30)[0].float(), reg=1e-4, floor=1e-3)
-    from styleforge.train.wct_transforms import covariance as wcov
+    from styleforge.train.wct.transforms import covariance as wcov
     m2, c2 = wcov(x.reshape(2, 8, 30)[0].float(), 1e-4, 1e-3)
     assert mean.shape == m2.shape and torch.allclose(cov, c2, atol=1e-6)
     monkeypatch.setenv("STYLEFORGE_KERNELS", "0")
@@ -380,8 +380,8 @@ def test_gpu_style_loss_and_gradients(size, b, dt):
     x64 = feats[1].double().requires_grad_()
     (1e6 * reference.gram_torch(x64) ** 2).sum().backward()
     assert float((x.grad.double() - x64.grad).norm() / x64.grad.norm()) < tol
-    # train/gram.py picks the kernels up for CUDA tensors
-    from styleforge.train import gram as gram_mod
+    # train/core/gram.py picks the kernels up for CUDA tensors
+    from styleforge.train.core import gram as gram_mod
 
     assert gram_mod._kernel_ops() is torch_ops
 
@@ -426,7 +426,7 @@ def test_gpu_whiten_color_public_api_rank_deficient_is_finite():
     out = torch_ops.whiten_color(fc, fs, 0.8, "ns")
     # N < C: the covariances are rank-deficient, where the ridge of the NS policy and exact mode's dropped
     # eigenvalues legitimately differ (~10%); compare with the same policy computed in float64 on the CPU.
-    from styleforge.train.wct_transforms import whiten_color as wc
+    from styleforge.train.wct.transforms import whiten_color as wc
 
     ref = wc(fc[0].double().cpu(), fs[0].double().cpu(), mode="ns", alpha=0.8).to(out.device)
     assert torch.isfinite(out).all() and float((out[0].double() - ref.double()).norm() / ref.double().norm()) < 5e-3
@@ -455,7 +455,7 @@ def test_gpu_backward_switch_kernel_vs_bmm(monkeypatch):
 def test_gpu_whiten_color_through_train_module_and_graph_capture():
     import torch
 
-    from styleforge.train import wct_transforms as W
+    from styleforge.train.wct import transforms as W
 
     fc = _feats(1, 256, 1024, torch.float32, seed=3)[0]
     fs = _feats(1, 256, 900, torch.float32, seed=4)[0]

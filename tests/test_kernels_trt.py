@@ -67,17 +67,17 @@ def test_our_graphs_use_only_tensorrt_ops_and_plugin_emitter():
     import onnx
     import torch
 
-    from styleforge.export.onnx_export import export_onnx
-    from styleforge.train.transformer_net import TransformerNet
-    from styleforge.train.wct_models import WCTDecoder, WCTEncoder
-    from styleforge.train.wct_pipeline import WCTPipeline
+    from styleforge.export.core.onnx_export import export_onnx
+    from styleforge.train.stylizer.transformer_net import TransformerNet
+    from styleforge.train.wct.models import WCTDecoder, WCTEncoder
+    from styleforge.train.wct.pipeline import WCTPipeline
 
     net = TransformerNet(width_mult=0.125, num_res_blocks=1)
     g = export_onnx(net, (torch.rand(1, 3, 16, 16) * 255,), input_names=["image"], output_names=["stylized"],
                     dynamic_axes={"image": {0: "b", 2: "h", 3: "w"}})
     assert sup.unsupported_ops(g) == []
     pipe = WCTPipeline(WCTEncoder(max_level=1, warn=False), {1: WCTDecoder(1, width_mult=0.25)}, mode="ns", iters=2).eval()
-    from styleforge.export.wct import _graph_modules
+    from styleforge.export.wct.exporter import _graph_modules
 
     _, _, pair = _graph_modules(pipe)
     ns = export_onnx(pair, (torch.rand(1, 3, 16, 16) * 255, torch.rand(1, 3, 16, 16) * 255, torch.ones(1)),
@@ -93,7 +93,7 @@ def test_our_graphs_use_only_tensorrt_ops_and_plugin_emitter():
 
 
 def test_shapes_and_default_profile():
-    from styleforge.export.tensorrt_build import default_profile, parse_shapes
+    from styleforge.export.engines.tensorrt_build import default_profile, parse_shapes
     from styleforge.runtime.errors import StyleForgeError
 
     s = parse_shapes(["content:1x3x64x64:1x3x512x512:4x3x1024x1024", "alpha:2"])
@@ -101,7 +101,10 @@ def test_shapes_and_default_profile():
     for bad in ("content:1x3:1x3x4x4:1x3x4x4", "content:4x3x8x8:1x3x8x8:4x3x8x8", "content", "x:ax1"):
         with pytest.raises(StyleForgeError):
             parse_shapes([bad])
-    p = default_profile([{"name": "image", "shape": ["batch", 3, "height", "width"]}, {"name": "alpha", "shape": [3]}], 16)
+    from styleforge.runtime.manifest import TensorSpec
+
+    p = default_profile([TensorSpec(name="image", dtype="float32", shape=["batch", 3, "height", "width"]),
+                         TensorSpec(name="alpha", dtype="float32", shape=[3])], 16)
     assert p["image"] == ((1, 3, 32, 32), (1, 3, 512, 512), (4, 3, 1024, 1024)) and p["alpha"] == ((3,),) * 3
 
 

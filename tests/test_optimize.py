@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from styleforge.runtime.cli import main
-from styleforge.train.optimize import (LoopOptions, dfi, invert, make_vgg, resize_image, stylize, sweep, texture,
+from styleforge.train.optimize.methods import (LoopOptions, dfi, invert, make_vgg, resize_image, stylize, sweep, texture,
                                        to_tensor)
-from styleforge.train.optimize_faces import (ATTRIBUTES, attribute_probe, make_dataset, probe_face, read_attributes,
+from styleforge.train.optimize.faces import (ATTRIBUTES, attribute_probe, make_dataset, probe_face, read_attributes,
                                              write_dataset)
-from styleforge.train.samples import resolve_image
-from styleforge.train.vgg import content_loss
+from styleforge.train.core.samples import resolve_image
+from styleforge.train.core.vgg import content_loss
 
 SHALLOW = ["relu1_1", "relu2_1", "relu3_1"]
 

@@ -41,7 +41,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    from styleforge.train.stylizer_trainer import train_stylizer
+    from styleforge.train.stylizer.trainer import train_stylizer
 
     run = tmp_path_factory.mktemp("stylizer") / "run"
     with one_thread():  # session fixtures start before the module's autouse fixture
@@ -51,14 +51,14 @@ def tiny_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_run):
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
 
     run, ckpt = tiny_run
     return export_checkpoint(ckpt, run.parent / "tiny.sfbundle")
 
 
 def _net(ckpt):
-    from styleforge.train.checkpoint import load_modules
+    from styleforge.train.core.checkpoint import load_modules
 
     return load_modules(ckpt, ["net"])[0]["net"]
 
@@ -66,7 +66,7 @@ def _net(ckpt):
 # --- model ---------------------------------------------------------------------------------------
 
 def test_transformer_net_shapes_and_style_index():
-    from styleforge.train.registry import build_model
+    from styleforge.train.core.registry import build_model
 
     torch.manual_seed(0)
     net = build_model("transformer_net", width_mult=0.125, num_styles=3).eval()
@@ -107,7 +107,7 @@ def test_trainer_writes_history_config_previews(tiny_run):
 
 
 def test_resume_continues_step_count_and_history(tiny_run, tmp_path):
-    from styleforge.train.stylizer_trainer import train_stylizer
+    from styleforge.train.stylizer.trainer import train_stylizer
 
     run, ckpt = tiny_run
     full = json.loads((ckpt / "train_state.json").read_text())["history"]
@@ -136,18 +136,18 @@ def test_export_bundle_validates(tiny_bundle):
     report = validate_bundle(tiny_bundle, write_report=False)
     assert report["passed"], report
     m = open_bundle(tiny_bundle).manifest
-    assert m["model"]["family"] == "stylizer" and m["loss_network"] == "random(seed=0)"
-    assert m["size_constraints"]["multiple_of"] == 4 and m["num_styles"] == 2
-    assert m["source_checkpoint"].endswith("step-0000004")
-    g = m["graphs"][0]
-    assert g["role"] == "stylize"
-    ins = {i["name"]: i for i in g["inputs"]}
-    assert ins["image"]["shape"] == ["batch", 3, "height", "width"] and ins["image"]["range"] == [0, 255]
-    assert ins["style_index"]["dtype"] == "int64" and ins["style_index"]["shape"] == ["batch"]
-    assert g["outputs"][0]["name"] == "stylized"
-    shapes = {c["name"]: c["shapes"]["image"] for c in m["golden"]}
+    assert m.model.interface == "stylizer" and m.model.method == "stylizer" and m.loss_network == "random(seed=0)"
+    assert m.size_constraints.multiple_of == 4 and m.model.config.num_styles == 2
+    assert m.model.config.styles == ["sample:mosaic", "sample:waves"]
+    assert m.source_checkpoint.endswith("step-0000004") and m.model.step == 4
+    g = m.graphs[0]
+    assert g.role == "stylize"
+    assert g.input("image").shape == ["batch", 3, "height", "width"] and g.input("image").range == [0, 255]
+    assert g.input("style_index").dtype == "int64" and g.input("style_index").shape == ["batch"]
+    assert g.outputs[0].name == "stylized"
+    shapes = {c.name: c.shapes["image"] for c in m.golden}
     assert len({tuple(s[2:]) for s in shapes.values()}) >= 2
-    assert any("reflect-padded" in c["description"] for c in m["golden"])  # the 70x90 case
+    assert any("reflect-padded" in c.description for c in m.golden)  # the 70x90 case
     assert any(s[0] == 2 for s in shapes.values())
 
 
@@ -220,7 +220,7 @@ def test_cli_train_export_validate(tmp_path, capsys):
     from styleforge.runtime import load
 
     fixed = load(tmp_path / "fixed.sfbundle", backend="ort-cpu")
-    assert fixed.manifest["graphs"][0]["inputs"][0]["shape"][0] == 1
+    assert fixed.manifest.graphs[0].inputs[0].shape[0] == 1
     outs = fixed.stylize_batch([np.full((13, 18, 3), v, np.uint8) for v in (0, 128, 255)])
     assert [o.shape for o in outs] == [(13, 18, 3)] * 3
 
@@ -290,7 +290,7 @@ def test_bench_runtime_side_without_torch(tiny_bundle):
 
 
 def test_demo_quick(tmp_path):
-    from styleforge.train.demo import run_demo
+    from styleforge.train.stylizer.demo import run_demo
 
     report = run_demo(tmp_path / "demo", quick=True, progress=False)
     page = report.read_text()

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from styleforge.train.wct_transforms import (covariance, masked_whiten_color, ns_sqrt_invsqrt,  # noqa: E402
+from styleforge.train.wct.transforms import (covariance, masked_whiten_color, ns_sqrt_invsqrt,  # noqa: E402
                                              whiten_color)
 
 
@@ -70,14 +70,14 @@ def test_public_import_and_bad_mode():
 
 @pytest.fixture(scope="module")
 def encoder():
-    from styleforge.train.wct_models import WCTEncoder
+    from styleforge.train.wct.models import WCTEncoder
 
     return WCTEncoder(5, warn=False)
 
 
 def _img(name, size):
-    from styleforge.export.wct import _resize
-    from styleforge.train.samples import sample_image
+    from styleforge.export.wct.exporter import _resize
+    from styleforge.train.core.samples import sample_image
 
     return torch.from_numpy(_resize(sample_image(name), size, size).copy()).permute(2, 0, 1)[None].float() / 255
 
@@ -122,7 +122,7 @@ def test_mask_with_one_pixel_region_no_nan(encoder):
 def test_photowct_unpool_matches_max_unpool():
     import torch.nn.functional as F
 
-    from styleforge.train.wct_models import pool_switches, unpool
+    from styleforge.train.wct.models import pool_switches, unpool
 
     x = torch.randn(2, 5, 8, 12)
     v, idx = F.max_pool2d(x, 2, return_indices=True)
@@ -130,8 +130,8 @@ def test_photowct_unpool_matches_max_unpool():
 
 
 def test_guided_filter_and_exact_smoothing():
-    from styleforge.runtime.photo_smooth import smooth_fast
-    from styleforge.train.photo_smooth import smooth_exact
+    from styleforge.runtime.guided_filter import smooth_fast
+    from styleforge.train.wct.matting_smooth import smooth_exact
 
     rng = np.random.default_rng(0)
     content = np.zeros((24, 24, 3), np.uint8)
@@ -166,8 +166,8 @@ def wct_bundle(tmp_path_factory):
 def test_cli_wct_end_to_end(wct_bundle, cli):
     d = wct_bundle
     manifest = json.loads((d / "w.sfbundle" / "manifest.json").read_text())
-    assert manifest["model"]["family"] == "wct"
-    assert manifest["wct"]["levels"] == [1, 2] and manifest["loss_network"] == "random(seed=0)"
+    assert manifest["model"]["interface"] == "wct" and manifest["model"]["method"] == "wct"
+    assert manifest["model"]["config"]["levels"] == [1, 2] and manifest["loss_network"] == "random(seed=0)"
     assert {g["role"] for g in manifest["graphs"]} == {"encode_style", "stylize", "stylize_pair"}
     p = cli("validate", d / "w.sfbundle", "--json", check=True)
     report = json.loads(p.stdout)
@@ -188,9 +188,9 @@ def test_cli_wct_end_to_end(wct_bundle, cli):
 
 def _write_png(d):
     from styleforge.runtime.images import save_image
-    from styleforge.train.samples import sample_image
+    from styleforge.train.core.samples import sample_image
 
-    from styleforge.export.wct import _resize
+    from styleforge.export.wct.exporter import _resize
 
     return save_image(d / "c.png", _resize(sample_image("astronaut"), 30, 34))
 
@@ -198,11 +198,11 @@ def _write_png(d):
 def test_onnx_parity_unseen_sizes_and_style_cache(wct_bundle):
     from styleforge.runtime import load
     from styleforge.runtime.images import pad_to_multiple, to_nchw_float
-    from styleforge.train.wct_pipeline import load_pipeline
+    from styleforge.train.wct.pipeline import load_pipeline
 
     model = load(wct_bundle / "w.sfbundle", backend="ort-cpu")
     pipe, _ = load_pipeline(wct_bundle / "wct", mode="ns")
-    from styleforge.export.wct import golden_pair
+    from styleforge.export.wct.exporter import golden_pair
 
     for h, w in [(40, 56), (72, 24)]:                   # not golden sizes
         c, s = golden_pair(h, w, (48, 48))
@@ -229,22 +229,22 @@ def test_onnx_parity_unseen_sizes_and_style_cache(wct_bundle):
 
 
 def test_photowct_bundle_exports_and_validates(tmp_path):
-    from styleforge.export.api import export_checkpoint
+    from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime import load
     from styleforge.runtime.validation import validate_bundle
-    from styleforge.train.wct_trainer import WCTDecoderTrainer
+    from styleforge.train.wct.trainer import WCTDecoderTrainer
 
     WCTDecoderTrainer(tmp_path / "p" / "level2", level=2, size=32, batch_size=1, width_mult=0.125, photo=True,
                       steps=1, progress=False).fit()
     out = export_checkpoint(tmp_path / "p", tmp_path / "p.sfbundle", golden_sizes="32x32")
     assert validate_bundle(out, write_report=False)["passed"]
     model = load(out, backend="ort-cpu")
-    assert model.manifest["wct"]["photo"] is True
+    assert model.config.photo is True and model.manifest.model.method == "photowct"
     img = np.asarray(golden_pair_uint8(28, 36))
     assert model(img, style=img, photo_smooth="exact").shape == img.shape
 
 
 def golden_pair_uint8(h, w):
-    from styleforge.export.wct import golden_pair
+    from styleforge.export.wct.exporter import golden_pair
 
     return golden_pair(h, w)[0][0].transpose(1, 2, 0).astype(np.uint8)

@@ -6,15 +6,15 @@ its subcommands) does not import torch.
 from importlib import import_module
 
 _LAZY = {
-    "gram_matrix": "styleforge.train.gram",
-    "whiten_color": "styleforge.train.wct_transforms",
-    "style_loss": "styleforge.train.gram",
-    "VGG": "styleforge.train.vgg",
-    "build_model": "styleforge.train.registry",
-    "register_model": "styleforge.train.registry",
-    "Trainer": "styleforge.train.trainer",
-    "load_modules": "styleforge.train.checkpoint",
-    "save_checkpoint": "styleforge.train.checkpoint",
+    "gram_matrix": "styleforge.train.core.gram",
+    "whiten_color": "styleforge.train.wct.transforms",
+    "style_loss": "styleforge.train.core.gram",
+    "VGG": "styleforge.train.core.vgg",
+    "build_model": "styleforge.train.core.registry",
+    "register_model": "styleforge.train.core.registry",
+    "Trainer": "styleforge.train.core.trainer",
+    "load_modules": "styleforge.train.core.checkpoint",
+    "save_checkpoint": "styleforge.train.core.checkpoint",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,11 +1,11 @@
 """Python API of export: ``export_checkpoint(ckpt, out)`` reads the checkpoint's own config (no
-flags repeated) and hands it to its family's exporter."""
+flags repeated) and hands it to its family's exporter (found by export/core/family.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..runtime.errors import StyleForgeError
-from .registry import get_exporter
+from ...runtime.errors import StyleForgeError
+from .family import find_exporter
 
 
 def parse_sizes(text: str | None) -> list[tuple[int, int]] | None:
@@ -24,9 +24,7 @@ def parse_sizes(text: str | None) -> list[tuple[int, int]] | None:
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, **options) -> Path:
     """Export the checkpoint (or run folder) at `checkpoint` to the bundle directory `out`."""
-    from ..train.checkpoint import detect_family
-
-    family, ckpt = detect_family(checkpoint)
+    exporter, _family, ckpt = find_exporter(checkpoint)
     if isinstance(options.get("golden_sizes"), str) or options.get("golden_sizes") is None:
         options["golden_sizes"] = parse_sizes(options.get("golden_sizes"))
-    return Path(get_exporter(family)(ckpt, Path(out), **options))
+    return Path(exporter(ckpt, Path(out), **options))

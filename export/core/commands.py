@@ -18,7 +18,7 @@ def register(cli) -> None:
 
 
 def run_export(args) -> int:
-    from ..runtime.validation import format_report, validate_bundle
+    from ...runtime.validation import format_report, validate_bundle
     from .api import export_checkpoint
 
     out = export_checkpoint(args.checkpoint, args.out, opset=args.opset, batch_dynamic=args.batch_dynamic,

@@ -16,8 +16,8 @@ def register(cli) -> None:
 
 
 def run_build(args) -> int:
-    from ..kernels.trt_onnx_support import check_tensorrt_ops
-    from ..runtime.bundle import open_bundle
+    from ...kernels.trt_onnx_support import check_tensorrt_ops
+    from ...runtime.bundle import open_bundle
     from .tensorrt_build import build_bundle_engines, parse_shapes
 
     shapes = parse_shapes(args.shapes)
@@ -25,7 +25,7 @@ def run_build(args) -> int:
     roles = args.role or list(bundle.graphs)
     for role in roles:
         g = bundle.graph(role)
-        check_tensorrt_ops(bundle.file(g["file"]).read_bytes(), f"{args.bundle}:{role}")
+        check_tensorrt_ops(bundle.file(g.file).read_bytes(), f"{args.bundle}:{role}")
     if args.check_only:
         print(f"{args.bundle}: every operator of {', '.join(roles)} is in TensorRT's ONNX support list")
         return 0

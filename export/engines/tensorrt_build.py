@@ -4,7 +4,7 @@ one clear StyleForgeError.
 
 - Networks are created strongly typed (``NetworkDefinitionCreationFlag.STRONGLY_TYPED``; TensorRT 11 has
   only strongly typed networks and no FP16/INT8 builder flags): precision is what the ONNX graph says
-  (DESIGN.md §4), the builder only builds.
+  (docs/kernels.md, "Engines"), the builder only builds.
 - Dynamic inputs get one optimisation profile (min/opt/max per input).
 - Before parsing, the graph's operators are checked against TensorRT's ONNX support list
   (kernels/trt_onnx_support.py); a ``styleforge::WhitenColor`` node registers the plugin first.
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-from ..runtime.errors import StyleForgeError
+from ...runtime.errors import StyleForgeError
+from ...runtime.manifest import EngineRecord
 
 DEFAULT_WORKSPACE_GB = 4.0
 
@@ -49,13 +50,13 @@ def parse_shapes(items) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], tup
     return out
 
 
-def default_profile(inputs: list[dict], multiple: int = 1) -> dict:
-    """A profile from the manifest's input entries: batch 1/1/4, spatial dims 2·m / 512 / 1024 (rounded to
+def default_profile(inputs, multiple: int = 1) -> dict:
+    """A profile from the manifest's input specs: batch 1/1/4, spatial dims 2·m / 512 / 1024 (rounded to
     the bundle's size multiple), other symbolic dims 1/1/1; static dims as they are."""
     prof = {}
     for entry in inputs:
         mins, opts, maxs = [], [], []
-        for i, d in enumerate(entry["shape"]):
+        for i, d in enumerate(entry.shape):
             if isinstance(d, int) and d > 0:
                 mins.append(d), opts.append(d), maxs.append(d)
             elif i == 0 or re.search(r"batch", str(d)):
@@ -65,15 +66,15 @@ def default_profile(inputs: list[dict], multiple: int = 1) -> dict:
                 mins.append(2 * m), opts.append(max(2 * m, 512 // m * m)), maxs.append(max(2 * m, 1024 // m * m))
             else:
                 mins.append(1), opts.append(1), maxs.append(1)
-        prof[entry["name"]] = (tuple(mins), tuple(opts), tuple(maxs))
+        prof[entry.name] = (tuple(mins), tuple(opts), tuple(maxs))
     return prof
 
 
 def build_engine(onnx_bytes: bytes, shapes: dict | None = None, *, workspace_gb: float = DEFAULT_WORKSPACE_GB,
                  what: str = "graph") -> bytes:
     """Serialised engine for `onnx_bytes` on this GPU. `shapes`: {input: (min, opt, max)} for dynamic inputs."""
-    from ..kernels.trt_onnx_support import check_tensorrt_ops, graph_ops
-    from ..kernels.trt_plugin import ONNX_DOMAIN, PLUGIN_NAME, register_plugin
+    from ...kernels.trt_onnx_support import check_tensorrt_ops, graph_ops
+    from ...kernels.trt_plugin import ONNX_DOMAIN, PLUGIN_NAME, register_plugin
 
     check_tensorrt_ops(onnx_bytes, what)
     trt = _trt()
@@ -113,8 +114,8 @@ def build_bundle_engines(bundle_path, *, roles=None, shapes: dict | None = None,
                          workspace_gb: float = DEFAULT_WORKSPACE_GB) -> list[dict]:
     """Build an engine per graph (or per role in `roles`), store them under engines/ and record them in the
     manifest's ``engines`` list (role, file, tensorrt, compute_capability, precision, profiles)."""
-    from ..runtime.backends.tensorrt import compute_capability
-    from ..runtime.bundle import open_bundle, update_bundle
+    from ...runtime.backends.tensorrt import compute_capability
+    from ...runtime.bundle import open_bundle, update_bundle
 
     bundle = open_bundle(bundle_path)
     graphs = bundle.graphs
@@ -124,22 +125,21 @@ def build_bundle_engines(bundle_path, *, roles=None, shapes: dict | None = None,
             raise StyleForgeError(f"{bundle_path}: no graph with role {r!r} (have: {', '.join(graphs)})")
     trt = _trt()
     cc = compute_capability()
-    multiple = int((bundle.manifest.get("size_constraints") or {}).get("multiple", 1) or 1)
+    multiple = int(bundle.manifest.size_constraints.multiple_of)
     built, files = [], {}
     for role in roles:
         g = graphs[role]
-        prof = default_profile(g.get("inputs", []), multiple)
+        prof = default_profile(g.inputs, multiple)
         prof.update({k: v for k, v in (shapes or {}).items() if k in prof})
-        data = build_engine(bundle.file(g["file"]).read_bytes(), prof, workspace_gb=workspace_gb, what=f"{bundle_path}:{role}")
+        data = build_engine(bundle.file(g.file).read_bytes(), prof, workspace_gb=workspace_gb, what=f"{bundle_path}:{role}")
         rel = f"engines/{role}.sm{cc.replace('.', '')}.trt{trt.__version__}.engine"
         files[rel] = data
-        built.append({"role": role, "file": rel, "tensorrt": trt.__version__, "compute_capability": cc,
-                      "precision": bundle.manifest.get("precision"),
-                      "profiles": [{k: [list(v[0]), list(v[1]), list(v[2])] for k, v in prof.items()}]})
+        built.append(EngineRecord(role=role, file=rel, tensorrt=trt.__version__, compute_capability=cc,
+                                  precision=bundle.manifest.precision,
+                                  profiles=[{k: [list(v[0]), list(v[1]), list(v[2])] for k, v in prof.items()}]))
 
     def patch(m):
-        keep = [e for e in m.get("engines", []) if not any(e.get("file") == b["file"] for b in built)]
-        m["engines"] = keep + built
+        m.engines = [e for e in m.engines if not any(e.file == b.file for b in built)] + built
 
     update_bundle(bundle_path, add_files=files, patch=patch)
     return built

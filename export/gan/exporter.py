@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .bundle_writer import BundleWriter
-from .onnx_export import export_onnx
+from ...runtime.families.generator import DissectLayer, GeneratorConfig
+from ...runtime.manifest import Tolerance
+from ..core.bundle_writer import BundleWriter
+from ..core.onnx_export import export_onnx
 
 GOLDEN_BATCHES = (1, 3)
 TOLERANCE_BASIS = "ORT CPU vs PyTorch eager fp32 on [0,255] images (measured max_abs < 1e-3 at tiny widths)"
@@ -51,7 +53,7 @@ def _wrap(g, conditional: bool, layer: str | None = None):
 def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, dissect: bool = True, **_) -> Path:
     import torch
 
-    from ..train.checkpoint import load_modules, resolve_checkpoint
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
 
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt, attrs=["g_ema", "g"])
@@ -60,14 +62,13 @@ def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, 
     nz, n_classes = int(g.nz), int(getattr(g, "n_classes", 0) or 0)
     conditional = n_classes > 0
     res = int(g.resolution)
-    layers = [{"name": n, "channels": c, "side": s} for n, c, s in g.blocks_and_sizes()]
+    layers = [DissectLayer(name=n, channels=int(c), side=int(s)) for n, c, s in g.blocks_and_sizes()]
     data = config.get("data", {})
-    model_cfg = {"gan_family": config.get("gan_family"), "nz": nz, "n_classes": n_classes,
-                 "classes": data.get("classes") if conditional else None, "resolution": res,
-                 "channels": int(g.channels), "data": data.get("source"), "generator": attr,
-                 "step": config.get("step"), "latent": "z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)",
-                 "dissect_layers": layers if dissect else []}
-    w = BundleWriter(name=Path(out).stem, family="generator", config=model_cfg, opset=opset)
+    model_cfg = GeneratorConfig(nz=nz, n_classes=n_classes, classes=data.get("classes") if conditional else None,
+                                resolution=res, channels=int(g.channels), data=data.get("source"), generator=attr,
+                                dissect_layers=layers if dissect else [])
+    w = BundleWriter(name=Path(out).stem, method=config.get("gan_family") or "generator", family="gan",
+                     interface="generator", config=model_cfg, opset=opset, step=config.get("step"))
     names_in = ["z"] + (["label"] if conditional else [])
     dyn = {"z": {0: "batch"}, "image": {0: "batch"}, **({"label": {0: "batch"}} if conditional else {})} if batch_dynamic else {}
     img_ann = {"image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},
@@ -94,7 +95,7 @@ def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, 
             w.add_golden(f"generate-batch{n}", "generate", f, {"image": net(*torch_args(f)).numpy()},
                          description=f"batch {n}, z from default_rng({1000 + k})")
     for layer in (layers if dissect else []):
-        name, c = layer["name"], layer["channels"]
+        name, c = layer.name, layer.channels
         dnet = _wrap(g, conditional, name)
         scale = np.ones(c, np.float32)
         ddyn = {**dyn, "activation": {0: "batch"}} if batch_dynamic else {}
@@ -111,10 +112,10 @@ def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, 
             img, act = dnet(*torch_args(f, (scale,)))
         w.add_golden(f"dissect-{name}", role, {**f, "unit_scale": scale}, {"image": img.numpy(), "activation": act.numpy()},
                      description=f"{name} with a quarter of the units zeroed and the rest scaled")
-    tol = {"max_abs": 0.5, "mean_abs": 0.02, "p99_abs": 0.1, "min_cosine": 0.99999, "min_psnr": 60.0}
-    w.set(size_constraints={"fixed_size": [res, res], "multiple_of": 1, "min_side": res},
-          tolerances={**tol, "per_output": {"activation": {"max_abs": 1e-2, "mean_abs": 1e-3, "p99_abs": 5e-3,
-                                                           "min_cosine": 0.99999, "min_psnr": 0.0}},
-                      "basis": TOLERANCE_BASIS},
-          loss_network=None)
+    w.set_size_constraints(fixed_size=[res, res], multiple_of=1, min_side=res)
+    w.set_tolerances(Tolerance(max_abs=0.5, mean_abs=0.02, p99_abs=0.1, min_cosine=0.99999, min_psnr=60.0),
+                     per_output={"activation": Tolerance(max_abs=1e-2, mean_abs=1e-3, p99_abs=5e-3, min_cosine=0.99999,
+                                                         min_psnr=0.0)},
+                     basis=TOLERANCE_BASIS)
+    w.set(source_checkpoint=str(Path(ckpt).resolve()), training=dict(config.get("train", {})))
     return w.write(out)

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from .bundle_writer import FP32_IMAGE_TOLERANCES, BundleWriter
-from .onnx_export import export_onnx
+from ...runtime.errors import StyleForgeError
+from ...runtime.families.translator import TranslatorConfig
+from ..core.bundle_writer import FP32_IMAGE_TOLERANCE, BundleWriter
+from ..core.onnx_export import export_onnx
 
 TOLERANCE_BASIS = "ORT CPU vs PyTorch eager fp32 on [0,255] images"
 DROPOUT_NOTE = ("off: exported in eval mode, so a bundle is deterministic. The pix2pix paper keeps dropout on at "
@@ -53,22 +54,22 @@ def _wrap(g):
 
 def _domain_images(family: str, train_cfg: dict, reverse: bool) -> list[np.ndarray]:
     """Images from the graph's input domain for golden cases (bundled images; edge maps for default pix2pix)."""
-    from ..train.samples import PHOTOS, sample_image
+    from ...train.core.samples import PHOTOS, sample_image
 
     if not train_cfg.get("data"):
         if family == "pix2pix":
-            from ..train.i2i_data import edge_map, _resize_short
+            from ...train.image2image.data import edge_map, _resize_short
 
             return [edge_map(_resize_short(sample_image(n), 256)) for n in PHOTOS[:2]]
         if family == "cyclegan":
-            from ..train.i2i_data import DEFAULT_DOMAINS
+            from ...train.image2image.data import DEFAULT_DOMAINS
 
             return [sample_image(DEFAULT_DOMAINS[1 if reverse else 0])]
     return [sample_image(n) for n in PHOTOS[:2]]
 
 
 def _golden_input(images: list[np.ndarray], n: int, h: int, w: int, seed: int) -> np.ndarray:
-    from ..train.i2i_data import _resize_short
+    from ...train.image2image.data import _resize_short
 
     rng = np.random.default_rng(seed)
     out = np.empty((n, 3, h, w), np.float32)
@@ -87,7 +88,7 @@ def default_golden_sizes(resolution: int, multiple: int) -> list[tuple[int, int]
 def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
     import torch
 
-    from ..train.checkpoint import load_modules, resolve_checkpoint
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
 
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt)
@@ -109,20 +110,19 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
     if len(sizes) == 1:
         sizes = sizes * 2
     spec = config["models"][roles[0][1]]
-    model_cfg = {
-        "method": family,
-        "generator": spec["name"],
-        "generator_config": spec.get("config", {}),
-        "directions": {role: d for role, _, d in roles},
-        "resolution": res,
-        "data": config.get("data") or train_cfg.get("data"),
-        "step": config.get("step"),
-        "value_range": "graph I/O in [0, 255]; the [-1, 1] scaling of training is inside the graph",
-        "dropout_at_inference": DROPOUT_NOTE if family == "pix2pix" else "none in this architecture",
-        "norm": (f"{spec.get('config', {}).get('norm', 'instance')} norm in eval mode"
-                 + (" (running statistics)" if spec.get("config", {}).get("norm") == "batch" else " (per-image statistics)")),
-    }
-    w = BundleWriter(name=Path(out).stem, family="translator", config=model_cfg, opset=opset)
+    model_cfg = TranslatorConfig(
+        generator=spec["name"],
+        generator_config=spec.get("config", {}),
+        directions={role: d for role, _, d in roles},
+        resolution=res,
+        data=config.get("data") or train_cfg.get("data"),
+        value_range="graph I/O in [0, 255]; the [-1, 1] scaling of training is inside the graph",
+        dropout_at_inference=DROPOUT_NOTE if family == "pix2pix" else "none in this architecture",
+        norm=(f"{spec.get('config', {}).get('norm', 'instance')} norm in eval mode"
+              + (" (running statistics)" if spec.get("config", {}).get("norm") == "batch" else " (per-image statistics)")),
+    )
+    w = BundleWriter(name=Path(out).stem, method=family, family="image2image", interface="translator", config=model_cfg,
+                     opset=opset, step=config.get("step"))
     ann = {"image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},
            "translated": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}}
     dyn = {n: {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"} for n in ("image", "translated")}
@@ -140,9 +140,8 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
                 y = net(torch.from_numpy(x)).numpy()
             w.add_golden(f"{role}-b{n}-{h}x{wd}", role, {"image": x}, {"translated": y},
                          description=f"{direction}, batch {n}, {h}x{wd}")
-    w.set(size_constraints={"multiple_of": multiple, "min_side": multiple,
-                            "rule": f"H and W multiples of {multiple}; the runtime reflect-pads and crops back",
-                            "pad": "reflect"},
-          tolerances={**FP32_IMAGE_TOLERANCES, "basis": TOLERANCE_BASIS},
-          loss_network=None)
+    w.set_size_constraints(multiple_of=multiple, min_side=multiple, padding="reflect",
+                           note=f"H and W multiples of {multiple}; the runtime reflect-pads and crops back")
+    w.set_tolerances(FP32_IMAGE_TOLERANCE, basis=TOLERANCE_BASIS)
+    w.set(source_checkpoint=str(Path(ckpt).resolve()), training=dict(train_cfg))
     return w.write(out)

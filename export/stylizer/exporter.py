@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.images import pad_to_multiple
-from .bundle_writer import BundleWriter
-from .onnx_export import export_onnx
+from ...runtime.families.stylizer import StylizerConfig
+from ...runtime.images import pad_to_multiple
+from ...runtime.manifest import Tolerance
+from ..core.bundle_writer import BundleWriter
+from ..core.onnx_export import export_onnx
 
 #: Golden sizes by default: one multiple of 4 and one that is not (padded like the runtime pads).
 DEFAULT_GOLDEN_SIZES = [(64, 64), (70, 90)]
@@ -31,7 +33,7 @@ MULTIPLE = 4
 #: max_abs <= 0.26, mean_abs <= 0.041, p99_abs <= 0.135, PSNR >= 73.9 dB.
 #: The limits must hold for GPU backends too, so they sit 2-4x above the TF32 figures; they
 #: still catch real export faults (padding, channel order, style mix-ups move outputs by many levels).
-STYLIZER_TOLERANCES = {"max_abs": 1.0, "mean_abs": 0.1, "p99_abs": 0.5, "min_cosine": 0.99999, "min_psnr": 60.0}
+STYLIZER_TOLERANCE = Tolerance(max_abs=1.0, mean_abs=0.1, p99_abs=0.5, min_cosine=0.99999, min_psnr=60.0)
 TOLERANCE_BASIS = ("measured on [0,255]: ORT CPU vs PyTorch fp32 max_abs<=7.6e-4 mean_abs<=8.9e-5 p99<=3e-4; "
                    "GPU fp32 with TF32 convs (H100) max_abs<=0.26 mean_abs<=0.041 p99<=0.135 PSNR>=73.9 dB; "
                    "limits 2-4x above TF32 so GPU backends pass (docs/stylizer.md)")
@@ -64,7 +66,7 @@ def golden_images(sizes, batch: int = 1) -> list[np.ndarray]:
     """Deterministic golden content: bundled photos, resized (so the cases look like real inputs)."""
     from PIL import Image
 
-    from ..train.samples import PHOTOS, sample_image
+    from ...train.core.samples import PHOTOS, sample_image
 
     out = []
     for i, (h, w) in enumerate(sizes):
@@ -80,7 +82,7 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
     """Export a stylizer checkpoint (folder) to the bundle directory `out`; returns `out`."""
     import torch
 
-    from ..train.checkpoint import load_modules, resolve_checkpoint
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
 
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt, ["net"])
@@ -100,9 +102,13 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
     onnx_bytes = export_onnx(graph, args, input_names=names, output_names=["stylized"], dynamic_axes=dynamic, opset=opset)
 
     spec = config["models"]["net"]
-    writer = BundleWriter(name=Path(out).name.removesuffix(".sfbundle") or "stylizer", family="stylizer",
-                          config={"model": spec["name"], **spec["config"], "num_styles": num_styles},
-                          loss_network=config.get("loss_network"), opset=opset)
+    train = config.get("train", {})
+    model_config = StylizerConfig(num_styles=num_styles, styles=train.get("styles"), network=spec["name"],
+                                  network_config={k: v for k, v in spec["config"].items() if k != "num_styles"},
+                                  batch_dynamic=bool(batch_dynamic))
+    writer = BundleWriter(name=Path(out).name.removesuffix(".sfbundle") or "stylizer", method="stylizer",
+                          family="stylizer", interface="stylizer", config=model_config,
+                          loss_network=config.get("loss_network"), opset=opset, step=config.get("step"))
     img_note = {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}
     annotations = {"image": {**img_note, "description": "content image; H and W multiples of 4"},
                    "stylized": {**img_note, "description": "stylized image, same size as the input"}}
@@ -127,12 +133,10 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
                 + (f", style_index {styles.tolist()}" if with_style else ""))
         writer.add_golden(f"{h}x{w}-b{b}", "stylize", feeds, {"stylized": y}, description=desc)
 
-    writer.set(size_constraints={"multiple_of": MULTIPLE, "min_side": MULTIPLE, "padding": "reflect",
-                                 "note": "the runtime reflect-pads H and W up to a multiple of 4 and crops the output back"},
-               tolerances=dict(STYLIZER_TOLERANCES), tolerance_basis=TOLERANCE_BASIS,
-               source_checkpoint=str(Path(ckpt).resolve()), num_styles=num_styles,
-               styles=config.get("train", {}).get("styles"),
-               training={k: v for k, v in config.get("train", {}).items()
-                         if k in ("steps", "size", "batch", "content_weight", "style_weight", "tv_weight", "lr", "seed")},
-               batch_dynamic=bool(batch_dynamic), step=config.get("step"))
+    writer.set_size_constraints(multiple_of=MULTIPLE, min_side=MULTIPLE, padding="reflect",
+                                note="the runtime reflect-pads H and W up to a multiple of 4 and crops the output back")
+    writer.set_tolerances(STYLIZER_TOLERANCE, basis=TOLERANCE_BASIS)
+    writer.set(source_checkpoint=str(Path(ckpt).resolve()),
+               training={k: v for k, v in train.items()
+                         if k in ("steps", "size", "batch", "content_weight", "style_weight", "tv_weight", "lr", "seed")})
     return writer.write(out)

@@ -10,7 +10,7 @@ Graphs (float32; images NCHW RGB in [0, 255]; levels ordered coarse first, e.g. 
 they must be multiples of 2^(max level − 1) (``size_constraints``; the runtime reflect-pads and
 crops). Golden cases: ORT must reproduce the PyTorch NS pipeline (tight image tolerances), and a
 case per size compares ``stylize_pair`` with the PyTorch *exact* (eigendecomposition) pipeline
-under its own, looser tolerance (module constant NS_VS_EXACT_TOLERANCES, measured basis below).
+under its own, looser tolerance (module constant NS_VS_EXACT_TOLERANCE, measured basis below).
 """
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from .bundle_writer import FP32_IMAGE_TOLERANCES, BundleWriter
-from .onnx_export import export_onnx
+from ...runtime.errors import StyleForgeError
+from ...runtime.families.wct import WCTConfig
+from ...runtime.manifest import Tolerance
+from ..core.bundle_writer import FP32_IMAGE_TOLERANCE, BundleWriter
+from ..core.onnx_export import export_onnx
 
 DEFAULT_GOLDEN_SIZES = [(64, 64), (48, 80)]
 GOLDEN_ALPHA = 0.8
@@ -32,7 +34,7 @@ GOLDEN_ALPHA = 0.8
 #: cosine 0.99982 — the worst case, since untrained decoders amplify feature differences. The
 #: limits leave ~2.5× on mean_abs and p99 and 10 dB on PSNR; max_abs is not constrained (a
 #: flipped switch or a clamp edge moves one pixel a lot without being wrong).
-NS_VS_EXACT_TOLERANCES = {"max_abs": 255.0, "mean_abs": 2.0, "p99_abs": 16.0, "min_cosine": 0.999, "min_psnr": 35.0}
+NS_VS_EXACT_TOLERANCE = Tolerance(max_abs=255.0, mean_abs=2.0, p99_abs=16.0, min_cosine=0.999, min_psnr=35.0)
 #: Statistics outputs (mean, colouring matrix): ORT vs PyTorch, relative to the largest entry. With
 #: the full-rank golden style (golden_style_side) a trained 5-level bundle measured max_abs ≤ 1.4e-4
 #: absolute (PSNR ≥ 97 dB) on every statistic; before, a rank-deficient 64² golden style gave 0.72 %
@@ -93,7 +95,7 @@ def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def golden_pair(h: int, w: int, style_hw: tuple[int, int] | None = None):
     """Deterministic (content, style) float32 1×3×H×W in [0, 255] from the bundled images."""
-    from ..train.samples import sample_image
+    from ...train.core.samples import sample_image
 
     sh, sw = style_hw or (h, w)
     c = _resize(sample_image("astronaut"), h, w)
@@ -124,9 +126,9 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
     """Export the WCT folder `ckpt` (level runs) to the bundle directory `out`; returns `out`."""
     import torch
 
-    from ..train.wct_pipeline import WCTPipeline
-    from ..train.wct_trainer import describe_training, load_wct_dir
-    from ..train.wct_transforms import DEFAULT_REG, DROP_EIG, NS_ITERS
+    from ...train.wct.pipeline import WCTPipeline
+    from ...train.wct.trainer import describe_training, load_wct_dir
+    from ...train.wct.transforms import DEFAULT_REG, DROP_EIG, NS_ITERS
 
     if wct not in ("ns", "plugin"):
         raise StyleForgeError(f"--wct {wct!r}: choose ns or plugin")
@@ -161,7 +163,7 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
         # The statistics graphs have no plugin form: they stay plain NS ONNX (ORT-runnable, validated);
         # stylize_pair carries one styleforge::WhitenColor node per level, for TensorRT engines only.
         try:
-            from ..kernels.trt_plugin import emit_wct_node
+            from ...kernels.trt_plugin import emit_wct_node
         except ImportError:
             raise StyleForgeError("--wct plugin: the TensorRT WCT plugin emitter (styleforge.kernels.trt_plugin."
                                   "emit_wct_node) is not available in this build; export with --wct ns") from None
@@ -172,8 +174,14 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
                                              dynamic_axes={"content": img_axes, "image": img_axes,
                                                            "style": {2: "style_height", 3: "style_width"}}, opset=opset)
 
-    config = {"levels": sorted(levels), "photo": info["photo"], "size_multiple": mult}
-    writer = BundleWriter(name=Path(out).stem, family="wct", config=config, loss_network=info["loss_network"], opset=opset)
+    config = WCTConfig(levels=sorted(levels), levels_order=list(levels), photo=info["photo"], mode=wct, ns_iters=NS_ITERS,
+                       reg=DEFAULT_REG, drop_eig=DROP_EIG,
+                       regulariser="reg·tr(Σ)/C·I added to both content and style covariances",
+                       training=describe_training(ckpt), decoder_steps={str(k): int(v) for k, v in info["steps"].items()},
+                       plugin_graphs=["stylize_pair"] if wct == "plugin" else [])
+    writer = BundleWriter(name=Path(out).stem, method="photowct" if info["photo"] else "wct", family="wct",
+                          interface="wct", config=config, loss_network=info["loss_network"], opset=opset,
+                          step=max(info["steps"].values()) if info["steps"] else None)
     img_ann = {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}
     ann = {"content": img_ann, "style": img_ann, "image": img_ann,
            "alpha": {"description": "style strength per level, coarse first (" + ", ".join(f"relu{l}_1" for l in levels) + ")"}}
@@ -192,8 +200,8 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
                           "style statistics of the bundled 'mosaic' texture")
         for name, v in zip(names, st):
             scale = float(np.abs(v).max()) or 1.0
-            stats_tol[name] = {**{k: v * scale for k, v in STATS_TOL.items()}, "min_cosine": STATS_MIN_COSINE,
-                               "min_psnr": 0.0}
+            stats_tol[name] = Tolerance(**{k: v * scale for k, v in STATS_TOL.items()}, min_cosine=STATS_MIN_COSINE,
+                                        min_psnr=0.0)
         exact_cases = []
         for h, w in sizes:
             c, s = golden_pair(h, w, (style_side, style_side))
@@ -209,18 +217,14 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
             # the PyTorch exact pipeline (eigh statistics and whitening) on the same images
             ye = (exact(tc / 255.0, ts / 255.0, alpha0) * 255.0).numpy()
             writer.add_golden(f"ns_vs_exact_{h}x{w}", "stylize", {"content": c, "alpha": alpha0.numpy(), **dict(zip(names, st))},
-                              {"image": ye}, "reference: PyTorch EXACT (eigh) pipeline; looser tolerance (NS vs exact)")
-            writer.manifest["golden"][-1]["tolerances"] = dict(NS_VS_EXACT_TOLERANCES)
+                              {"image": ye}, "reference: PyTorch EXACT (eigh) pipeline; looser tolerance (NS vs exact)",
+                              reference="pytorch-exact", tolerance=NS_VS_EXACT_TOLERANCE)
             exact_cases.append(f"ns_vs_exact_{h}x{w}")
 
-    writer.set(
-        size_constraints={"multiple_of": mult, "min_side": mult},
-        tolerances={"default": dict(FP32_IMAGE_TOLERANCES), "per_output": stats_tol},
-        wct={"levels": sorted(levels), "levels_order": levels, "photo": info["photo"], "mode": wct,
-             "ns_iters": NS_ITERS, "reg": DEFAULT_REG, "drop_eig": DROP_EIG,
-             "regulariser": "reg·tr(Σ)/C·I added to both content and style covariances",
-             "alpha": "per level, coarse first", "training": describe_training(ckpt), "decoder_steps": info["steps"],
-             "ns_vs_exact_cases": exact_cases, "ns_vs_exact_tolerances": NS_VS_EXACT_TOLERANCES,
-             "plugin_graphs": ["stylize_pair"] if wct == "plugin" else []},
-    )
+    config.ns_vs_exact_cases = exact_cases
+    writer.set_size_constraints(multiple_of=mult, min_side=mult, padding="reflect")
+    writer.set_tolerances(FP32_IMAGE_TOLERANCE, per_output=stats_tol,
+                          basis="images: ORT vs PyTorch NS pipeline; statistics: relative to their largest entry "
+                                "(export/wct/exporter.py STATS_TOL); ns_vs_exact cases: NS_VS_EXACT_TOLERANCE")
+    writer.set(source_checkpoint=str(Path(ckpt).resolve()))
     return writer.write(out)

@@ -18,7 +18,7 @@ class OrtSession:
         opts.log_severity_level = 3
         if threads:
             opts.intra_op_num_threads = int(threads)
-        path = bundle.file(graph["file"])
+        path = bundle.file(graph.file)
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
         except Exception as e:  # onnxruntime raises its own exception types

@@ -40,14 +40,14 @@ def compute_capability() -> str:
     return f"{props.major}.{props.minor}"
 
 
-def select_engine(manifest: dict, role: str, cc: str, trt_version: str) -> dict:
-    """The manifest's engine entry for this graph role, GPU and TensorRT major.minor, or a clear error."""
+def select_engine(manifest, role: str, cc: str, trt_version: str):
+    """The manifest's engine record for this graph role, GPU and TensorRT major.minor, or a clear error."""
     want = ".".join(trt_version.split(".")[:2])
-    candidates = [e for e in manifest.get("engines", []) if e.get("role") == role]
+    candidates = [e for e in manifest.engines if e.role == role]
     for e in candidates:
-        if str(e.get("compute_capability")) == cc and ".".join(str(e.get("tensorrt", "")).split(".")[:2]) == want:
+        if str(e.compute_capability) == cc and ".".join(str(e.tensorrt).split(".")[:2]) == want:
             return e
-    have = ", ".join(f"{e.get('file')} (sm {e.get('compute_capability')}, TensorRT {e.get('tensorrt')})" for e in candidates) or "none"
+    have = ", ".join(f"{e.file} (sm {e.compute_capability}, TensorRT {e.tensorrt})" for e in candidates) or "none"
     raise BundleError(f"no TensorRT engine for graph {role!r} on compute capability {cc} with TensorRT {trt_version} "
                       f"(engines in bundle: {have}); build one with `styleforge engine build BUNDLE`")
 
@@ -68,13 +68,13 @@ class TensorRTSession:
     def __init__(self, bundle, graph: dict, **_):
         trt, cudart = _modules()
         self.trt, self.cudart = trt, cudart
-        entry = select_engine(bundle.manifest, graph["role"], compute_capability(), trt.__version__)
+        entry = select_engine(bundle.manifest, graph.role, compute_capability(), trt.__version__)
         _register_styleforge_plugins()
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
-        self.engine = self.runtime.deserialize_cuda_engine(bundle.file(entry["file"]).read_bytes())
+        self.engine = self.runtime.deserialize_cuda_engine(bundle.file(entry.file).read_bytes())
         if self.engine is None:
-            raise BundleError(f"{entry['file']}: TensorRT could not deserialise this engine (built by another TensorRT, "
+            raise BundleError(f"{entry.file}: TensorRT could not deserialise this engine (built by another TensorRT, "
                               "or it needs the styleforge::WhitenColor plugin, which needs tensorrt>=10.7)")
         self.context = self.engine.create_execution_context()
         self.stream = _check(cudart.cudaStreamCreate())

@@ -1,8 +1,10 @@
 """The `styleforge` command: a thin argparse layer over the Python API.
 
-Every subcommand lives in a command module (listed in COMMAND_MODULES) that defines its
-arguments with argparse alone and imports heavy libraries (torch, onnx) only inside the
-function that runs it, so runtime subcommands start without torch.
+Every subcommand lives in a command module with a ``register(cli)`` function, found by a package
+scan (:func:`command_modules`): each family's ``train/<family>/commands.py`` and
+``export/<family>/commands.py``, and every module of ``runtime/cli/``. A command module defines its
+arguments with argparse alone and imports heavy libraries (torch, onnx) only inside the function
+that runs it, so runtime subcommands start without torch.
 """
 from __future__ import annotations
 
@@ -10,23 +12,11 @@ import argparse
 import importlib
 import sys
 
+from ..discovery import children, has_module
 from ..errors import StyleForgeError
 
-#: Modules with a ``register(cli)`` function. Add yours here.
-COMMAND_MODULES = [
-    "styleforge.train.commands.stylizer",
-    "styleforge.train.commands.wct",
-    "styleforge.train.commands.gan",
-    "styleforge.train.commands.optimize",
-    "styleforge.export.commands",
-    "styleforge.export.engine_commands",
-    "styleforge.runtime.cli.run_commands",
-    "styleforge.runtime.cli.wct_commands",
-    "styleforge.runtime.cli.gan_commands",
-    "styleforge.runtime.cli.translate_commands",
-    "styleforge.runtime.cli.color_commands",
-    "styleforge.train.commands.samples",
-]
+#: Layers whose subpackages may hold a ``commands`` module (the runtime's own commands are runtime/cli/*).
+COMMAND_LAYERS = ("styleforge.train", "styleforge.export")
 
 #: Order of the top-level commands in ``styleforge --help`` (the pipeline's order); others follow.
 HELP_ORDER = ["train", "optimize", "export", "validate", "engine", "stylize", "texture", "generate", "translate",
@@ -59,10 +49,14 @@ class CLI:
             self._groups[name] = p.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
         return self._groups[name]
 
-    def command(self, name: str, *, help: str, group: str | None = None, description: str | None = None):
+    def command(self, name: str, *, help: str, group: str | None = None, description: str | None = None,
+                hidden: bool = False):
         subs = self.group(group) if group else self._top
-        return subs.add_parser(name, help=help, description=description or help,
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = subs.add_parser(name, help=argparse.SUPPRESS if hidden else help, description=description or help,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        if hidden:  # argparse keeps a listing entry for SUPPRESS help; drop it
+            subs._choices_actions = [a for a in subs._choices_actions if a.dest != name]
+        return p
 
 
 def _version() -> str:
@@ -74,10 +68,21 @@ def _version() -> str:
         return "unknown"
 
 
+def command_modules() -> list[str]:
+    """Every module that registers commands, found by scanning the layers (no hand-kept list)."""
+    mods = []
+    for layer in COMMAND_LAYERS:
+        if has_module(layer):
+            mods += [f"{layer}.{c}.commands" for c in children(layer) if has_module(f"{layer}.{c}.commands")]
+    return mods + [f"{__name__}.{c}" for c in children(__name__)]
+
+
 def build_cli() -> CLI:
     cli = CLI()
-    for mod in COMMAND_MODULES:
-        importlib.import_module(mod).register(cli)
+    for mod in command_modules():
+        module = importlib.import_module(mod)
+        if hasattr(module, "register"):
+            module.register(cli)
     rank = {name: i for i, name in enumerate(HELP_ORDER)}
     cli._top._choices_actions.sort(key=lambda a: rank.get(a.dest, len(rank)))
     return cli

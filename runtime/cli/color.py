@@ -20,7 +20,7 @@ def _load(spec: str, max_side=None):
 
     if spec.startswith("sample:"):
         try:
-            from styleforge.train.samples import resolve_image
+            from styleforge.train.core.samples import resolve_image
         except ImportError as e:  # pragma: no cover - training extras missing
             raise StyleForgeError(f"{spec}: sample images need the training extras ({e})") from None
         return resolve_image(spec, max_side=max_side)

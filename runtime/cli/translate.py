@@ -1,10 +1,9 @@
 """`styleforge translate`: run an image-to-image bundle (pix2pix, CycleGAN) on images (no torch)."""
 from __future__ import annotations
 
-TRANSLATE_EPILOG = """\
-INPUT may be image files or folders (their images, not recursive). With one input image --out is
-the output file; with several, --out is a folder (created) and each result is saved as
-<stem>.png there. Images of any size are accepted: each is reflect-padded to the bundle's size
+from .image_io import IO_EPILOG, add_image_io_arguments, plan_io
+
+TRANSLATE_EPILOG = IO_EPILOG + """ Images of any size are accepted: each is reflect-padded to the bundle's size
 multiple (see `size_constraints` in its manifest), translated, and cropped back to its own size.
 All inputs are read and checked before anything is written: a bad input (missing, empty, not an
 image, truncated, absurd size) prints one line naming the file and the reason, writes nothing,
@@ -18,13 +17,8 @@ def register(cli) -> None:
     p = cli.command("translate", help="translate images with a pix2pix or CycleGAN bundle (no torch)")
     p.epilog = TRANSLATE_EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("bundle", help="path to NAME.sfbundle (family: translator)")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
-    p.add_argument("--out", required=True, help="output file (one input) or folder (several)")
-    p.add_argument("--max-side", type=int, default=None, metavar="PX", help="downsize inputs so the longer side fits")
+    add_image_io_arguments(p, bundle_help="path to NAME.sfbundle (interface: translator)")
     p.add_argument("--reverse", action="store_true", help="CycleGAN bundles: translate B → A instead of A → B")
-    p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime")
     p.set_defaults(func=run_translate)
 
 
@@ -32,7 +26,6 @@ def run_translate(args) -> int:
     from ..errors import StyleForgeError
     from ..images import load_image, save_image
     from ..model import load
-    from .run_commands import plan_io
 
     inputs, outs, _ = plan_io(args.inputs, args.out, args.max_side)
     model = load(args.bundle, backend=args.backend, threads=args.threads)

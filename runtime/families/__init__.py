@@ -1,8 +1,6 @@
-"""Runtime families: importing this package registers each one (see runtime/model.py)."""
-from importlib import import_module
+"""Runtime interfaces (stylizer, wct, generator, translator): the image handling around a bundle's graphs.
 
-#: modules under styleforge.runtime.families that register a family; add yours here.
-FAMILY_MODULES = ["stylizer", "generator", "wct", "translator"]
-
-for _name in FAMILY_MODULES:
-    import_module(f"{__name__}.{_name}")
+Each module here registers one interface with ``@register_interface(name)`` (runtime/model.py); they
+are found by a package scan (:func:`styleforge.runtime.discovery.import_children`), so adding an
+interface is adding a module.
+"""

@@ -12,28 +12,50 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass, field
+
 from ..errors import StyleForgeError
 from ..images import to_hwc_uint8
-from ..model import RuntimeModel, register_family
+from ..model import RuntimeModel, register_interface
 
 
-@register_family("generator")
+@dataclass
+class DissectLayer:
+    """A generator layer that has a ``generate_dissect.<name>`` graph (``unit_scale`` input)."""
+
+    name: str
+    channels: int
+    side: int
+
+
+@dataclass
+class GeneratorConfig:
+    """``model.config`` of a latent-space generator bundle."""
+
+    nz: int
+    resolution: int
+    channels: int = 3
+    n_classes: int = 0
+    classes: list[str] | None = None
+    data: str | None = None
+    generator: str = "g_ema"                 # which checkpoint module was exported
+    latent: str = "z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)"
+    dissect_layers: list[DissectLayer] = field(default_factory=list)
+
+
+@register_interface("generator", config=GeneratorConfig)
 class GeneratorModel(RuntimeModel):
     @property
-    def config(self) -> dict:
-        return self.manifest["model"]["config"]
-
-    @property
     def nz(self) -> int:
-        return int(self.config["nz"])
+        return int(self.config.nz)
 
     @property
     def n_classes(self) -> int:
-        return int(self.config.get("n_classes") or 0)
+        return int(self.config.n_classes or 0)
 
     @property
-    def dissect_layers(self) -> list[dict]:
-        return list(self.config.get("dissect_layers") or [])
+    def dissect_layers(self) -> list[DissectLayer]:
+        return list(self.config.dissect_layers)
 
     def latents(self, seeds) -> np.ndarray:
         return np.stack([np.random.default_rng(int(s)).standard_normal(self.nz) for s in seeds]).astype(np.float32)
@@ -52,7 +74,7 @@ class GeneratorModel(RuntimeModel):
         bad = labels[(labels < 0) | (labels >= self.n_classes)]
         if bad.size:
             raise StyleForgeError(f"label {int(bad[0])} out of range: this generator has classes 0..{self.n_classes - 1}"
-                                  f" ({', '.join(map(str, self.config.get('classes') or []))})")
+                                  f" ({', '.join(map(str, self.config.classes or []))})")
         return labels
 
     def _feeds(self, z, labels):
@@ -77,17 +99,17 @@ class GeneratorModel(RuntimeModel):
     def __call__(self, z, labels=None):
         return self.generate(z, labels)
 
-    def layer(self, name: str) -> dict:
+    def layer(self, name: str) -> DissectLayer:
         for layer in self.dissect_layers:
-            if layer["name"] == name:
+            if layer.name == name:
                 return layer
-        names = ", ".join(l["name"] for l in self.dissect_layers) or "(none: exported without dissection graphs)"
+        names = ", ".join(l.name for l in self.dissect_layers) or "(none: exported without dissection graphs)"
         raise StyleForgeError(f"--layer {name!r}: not a dissectable layer of {self.bundle.name}; choose one of: {names}")
 
     def generate_dissect(self, z, layer: str, unit_scale=None, labels=None, batch: int = 64):
         """(images float32 N×3×R×R in [0, 255], activation N×C×S×S) with layer's channels scaled."""
         info = self.layer(layer)
-        scale = np.ones(info["channels"], np.float32) if unit_scale is None else np.asarray(unit_scale, np.float32)
+        scale = np.ones(info.channels, np.float32) if unit_scale is None else np.asarray(unit_scale, np.float32)
         feeds = self._feeds(z, labels)
         imgs, acts = [], []
         for i in range(0, len(feeds["z"]), batch):

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from ..errors import StyleForgeError
 from ..images import as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
-from ..model import RuntimeModel, register_family
+from ..model import RuntimeModel, register_interface
 
 PRESERVE_COLOR = ("luminance", "histogram")
 #: keyword arguments meant for other families (WCT / PhotoWCT): refused here with a clear message
@@ -60,7 +63,18 @@ def preserve_colors(stylized: np.ndarray, content: np.ndarray, mode: str) -> np.
     return np.asarray(fn(stylized, content), dtype=np.uint8)  # stylized gets the content's Lab statistics
 
 
-@register_family("stylizer")
+@dataclass
+class StylizerConfig:
+    """``model.config`` of a stylizer bundle."""
+
+    num_styles: int = 1
+    styles: list[str] | None = None          # the style images it was trained on, by index
+    network: str = "transformer_net"         # registered model name of the network
+    network_config: dict[str, Any] = field(default_factory=dict)  # its constructor arguments
+    batch_dynamic: bool = True
+
+
+@register_interface("stylizer", config=StylizerConfig)
 class StylizerModel(RuntimeModel):
     """A feed-forward stylizer bundle: one ``stylize`` graph, one or several styles."""
 
@@ -68,11 +82,11 @@ class StylizerModel(RuntimeModel):
 
     @property
     def num_styles(self) -> int:
-        return int(self.manifest.get("num_styles", self.manifest["model"]["config"].get("num_styles", 1)))
+        return int(self.config.num_styles)
 
     @property
     def _takes_style_index(self) -> bool:
-        return any(i["name"] == "style_index" for i in self.bundle.graph(self.role)["inputs"])
+        return self.bundle.graph(self.role).input("style_index") is not None
 
     def _check_kwargs(self, kwargs: dict) -> None:
         given = [k for k, v in kwargs.items() if v is not None]
@@ -98,7 +112,7 @@ class StylizerModel(RuntimeModel):
     @property
     def _fixed_batch(self) -> int | None:
         """The graph's batch size when it is not symbolic (exported with --no-batch-dynamic)."""
-        dim = next(i for i in self.bundle.graph(self.role)["inputs"] if i["name"] == "image")["shape"][0]
+        dim = self.bundle.graph(self.role).input("image").shape[0]
         return dim if isinstance(dim, int) and dim > 0 else None
 
     def _run_same_size(self, images: list[np.ndarray], styles: np.ndarray) -> list[np.ndarray]:

@@ -13,20 +13,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from ..errors import StyleForgeError
 from ..images import MIN_SIDE, as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
-from ..model import RuntimeModel, register_family
+from ..model import RuntimeModel, register_interface
 
 
-@register_family("translator")
+@dataclass
+class TranslatorConfig:
+    """``model.config`` of an image-to-image bundle."""
+
+    directions: dict[str, str] = field(default_factory=lambda: {"translate": "A->B"})  # role -> direction
+    generator: str = ""                      # registered model name of the generator
+    generator_config: dict[str, Any] = field(default_factory=dict)
+    resolution: int | None = None            # training crop size
+    data: Any = None                         # what it was trained on
+    value_range: str = "graph I/O in [0, 255]"
+    dropout_at_inference: str = "none"
+    norm: str = ""
+
+
+@register_interface("translator", config=TranslatorConfig)
 class TranslatorModel(RuntimeModel):
     @property
-    def config(self) -> dict:
-        return self.manifest["model"]["config"]
-
-    @property
     def roles(self) -> list[str]:
-        return [g["role"] for g in self.manifest["graphs"]]
+        return self.manifest.roles
 
     @property
     def reversible(self) -> bool:
@@ -36,7 +49,7 @@ class TranslatorModel(RuntimeModel):
         if not reverse:
             return "translate"
         if not self.reversible:
-            raise StyleForgeError(f"{self.bundle.name}: this {self.config.get('method', 'translator')} bundle translates "
+            raise StyleForgeError(f"{self.bundle.name}: this {self.manifest.model.method} bundle translates "
                                   "one way only (A→B); --reverse needs a CycleGAN bundle")
         return "translate_reverse"
 

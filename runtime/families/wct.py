@@ -16,9 +16,11 @@ from collections import OrderedDict
 
 import numpy as np
 
+from dataclasses import dataclass, field
+
 from ..errors import StyleForgeError
 from ..images import as_rgb_array, load_image, pad_to_multiple, to_hwc_uint8, to_nchw_float
-from ..model import RuntimeModel, register_family
+from ..model import RuntimeModel, register_interface
 
 PHOTO_SMOOTH = (None, "fast", "exact")
 
@@ -30,14 +32,33 @@ def resolve_style(style, max_side: int | None = None) -> np.ndarray:
     if isinstance(style, (str, bytes)) or hasattr(style, "__fspath__"):
         s = str(style)
         if s.startswith("sample:"):
-            from ...train.samples import resolve_image  # numpy + scikit-image; no torch
+            from ...train.core.samples import resolve_image  # numpy + scikit-image; no torch
 
             return resolve_image(s, max_side=max_side)
         return load_image(s, max_side=max_side)
     return as_rgb_array(style)
 
 
-@register_family("wct")
+@dataclass
+class WCTConfig:
+    """``model.config`` of a WCT bundle: its levels and the whitening–colouring policy its graphs hold."""
+
+    levels: list[int]                        # relu{L}_1 levels, ascending
+    levels_order: list[int]                  # the order the graphs apply them (coarse first)
+    photo: bool = False                      # PhotoWCT unpooling
+    mode: str = "ns"                         # ns (portable Newton–Schulz graph) | plugin (TensorRT node)
+    ns_iters: int = 20
+    reg: float = 0.0
+    drop_eig: float = 0.0
+    regulariser: str = ""
+    alpha: str = "per level, coarse first"
+    training: str = ""
+    decoder_steps: dict[str, int] = field(default_factory=dict)
+    ns_vs_exact_cases: list[str] = field(default_factory=list)
+    plugin_graphs: list[str] = field(default_factory=list)
+
+
+@register_interface("wct", config=WCTConfig)
 class WCTModel(RuntimeModel):
     cache_size = 16
     #: Style images are downsized so their longer side fits (statistics barely change; time does).
@@ -45,8 +66,8 @@ class WCTModel(RuntimeModel):
 
     def __init__(self, bundle, backend: str = "auto", **options):
         super().__init__(bundle, backend, **options)
-        self.wct = self.manifest.get("wct", {})
-        self.levels = list(self.wct.get("levels_order", self.wct.get("levels", [])))
+        self.wct = self.config
+        self.levels = list(self.config.levels_order or self.config.levels)
         self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
         self.cache_hits = 0
 
@@ -104,7 +125,7 @@ class WCTModel(RuntimeModel):
     @staticmethod
     def smooth(out: np.ndarray, content: np.ndarray, photo_smooth):
         if photo_smooth == "fast":
-            from ..photo_smooth import smooth_fast
+            from ..guided_filter import smooth_fast
 
             return smooth_fast(out, content)
         if photo_smooth == "exact":
@@ -112,7 +133,7 @@ class WCTModel(RuntimeModel):
                 import scipy  # noqa: F401
             except ImportError:
                 raise StyleForgeError("photo_smooth='exact' needs SciPy (pip install scipy); use 'fast' without it") from None
-            from ...train.photo_smooth import smooth_exact  # numpy + SciPy only
+            from ...train.wct.matting_smooth import smooth_exact  # numpy + SciPy only
 
             return smooth_exact(out, content)
         return out

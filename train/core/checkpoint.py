@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..runtime.atomic import atomic_dir, write_text
-from ..runtime.errors import StyleForgeError
+from ...runtime.atomic import atomic_dir, write_text
+from ...runtime.errors import StyleForgeError
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -48,21 +48,6 @@ def read_config(path: str | Path) -> dict:
         return json.loads((ckpt / CONFIG).read_text("utf-8"))
     except json.JSONDecodeError as e:
         raise StyleForgeError(f"{ckpt / CONFIG}: not valid JSON ({e})") from None
-
-
-#: Hooks for inputs that are not a single checkpoint (e.g. a WCT folder of per-level runs):
-#: callables path -> (family, path) or None, tried in order before the plain checkpoint rule.
-FAMILY_DETECTORS: list = [lambda p: __import__("styleforge.train.wct_trainer", fromlist=["_"]).detect_wct_dir(p)]
-
-
-def detect_family(path: str | Path) -> tuple[str, Path]:
-    """(family, checkpoint path) for `path`; used by ``styleforge export``."""
-    for detector in FAMILY_DETECTORS:
-        found = detector(Path(path))
-        if found:
-            return found
-    ckpt = resolve_checkpoint(path)
-    return read_config(ckpt)["family"], ckpt
 
 
 def _flatten_optimizer(prefix: str, sd: dict, tensors: dict, meta: dict) -> None:

@@ -1,15 +1,84 @@
-"""`styleforge samples --out DIR`: write the bundled sample images as PNG files."""
+"""`styleforge train …` generated from every family's declared methods and options dataclasses, and
+`styleforge samples --out DIR` (the bundled sample images as PNG files). Argparse only at import time."""
+from __future__ import annotations
+
+import argparse
+from functools import partial
 
 
 def register(cli) -> None:
     p = cli.command("samples", help="write the bundled sample images (photos and textures) as PNG files")
     p.add_argument("--out", required=True, help="folder to write into")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run_samples)
+    register_train_commands(cli)
 
 
-def run(args) -> int:
-    from ..samples import write_samples
+def run_samples(args) -> int:
+    from .samples import write_samples
 
     for path in write_samples(args.out):
         print(path)
+    return 0
+
+
+def train_command_groups() -> dict[str, list]:
+    """``{subcommand: [(family, method), …]}`` over every declared method."""
+    from .family import train_families
+
+    groups: dict[str, list] = {}
+    for fam in train_families().values():
+        for m in fam.methods:
+            if m.command:
+                groups.setdefault(m.command, []).append((fam, m))
+    return groups
+
+
+def register_train_commands(cli) -> None:
+    from .options import add_arguments, add_union_arguments
+
+    for command, members in sorted(train_command_groups().items()):
+        hidden = all(fam.hidden for fam, _ in members)
+        methods = {m.name: (fam, m) for fam, m in members}
+        out_help = "run folder (checkpoints/, previews/, run.json)"
+        if len(members) == 1:
+            fam, m = members[0]
+            p = cli.command(command, group="train", help=m.summary, description=m.description or m.summary,
+                            hidden=hidden)
+            p.add_argument("--out", required=True, help=out_help)
+            add_arguments(p, fam.resolve(m.options))
+            p.set_defaults(func=partial(run_train, methods=methods, single=m.name))
+        else:
+            names = " | ".join(methods)
+            p = cli.command(command, group="train", help=f"train a {command.upper()} family ({names})",
+                            description=f"Train one of: {names}. Each flag below says which of them take it and "
+                                        "their defaults; a flag the chosen family does not take is refused.",
+                            hidden=hidden)
+            p.add_argument("--family", required=True, metavar="NAME", help=names)
+            p.add_argument("--out", required=True, help=out_help)
+            add_union_arguments(p, {name: fam.resolve(m.options) for name, (fam, m) in methods.items()})
+            p.set_defaults(func=partial(run_train, methods=methods, single=None))
+
+
+def run_train(args: argparse.Namespace, *, methods: dict, single: str | None) -> int:
+    from ...runtime.errors import StyleForgeError
+    from .family import find_method
+    from .options import cli_fields, given
+
+    name = single or args.family
+    if name not in methods:
+        fam, m = find_method(name, command=next(iter(methods.values()))[1].command)  # raises the listing error
+    fam, m = methods[name]
+    options_cls = fam.resolve(m.options)
+    values = given(args, options_cls)
+    if single is None:  # union parser: refuse flags the chosen method does not take
+        own = {f.name for f, _ in cli_fields(options_cls)}
+        foreign = sorted(k for k in vars(args) if k not in own
+                         and k not in ("family", "out", "func", "command") and not k.endswith("_command"))
+        if foreign:
+            flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+            raise StyleForgeError(f"{flags}: not an option of --family {name}")
+    trainer_cls = fam.resolve(m.trainer)
+    trainer = trainer_cls(trainer_cls.run_dir(args.out, values), values)
+    ckpt = trainer.fit()
+    print(trainer.report(ckpt))
     return 0

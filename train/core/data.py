@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from ..runtime.images import list_images, load_image
+from ...runtime.errors import StyleForgeError
+from ...runtime.images import list_images, load_image
 
 
 class CropDataset:

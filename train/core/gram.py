@@ -16,7 +16,7 @@ import torch
 def _kernel_ops():
     """The CUDA kernel ops if the kernels package provides them and they are switched on, else None."""
     try:
-        from ..kernels import torch_ops
+        from ...kernels import torch_ops
     except ImportError:
         return None
     return torch_ops if torch_ops.enabled() else None

@@ -1,11 +1,12 @@
 """Models by name (as pix2pix/CycleGAN's ``define_G``): ``build_model("transformer_net", width_mult=0.25)``.
 
-A model class registers itself with ``@register_model("name")``; its constructor's keyword
-arguments are its JSON config, so a checkpoint's config rebuilds it exactly.
+A model class registers itself with ``@register_model("name")`` in a module its family declares
+(``TrainFamily.model_modules``); its constructor's keyword arguments are its JSON config, so a
+checkpoint's config rebuilds it exactly.
 """
 from __future__ import annotations
 
-from ..runtime.errors import StyleForgeError, unknown_name
+from ...runtime.errors import StyleForgeError, unknown_name
 
 MODELS: dict[str, type] = {}
 
@@ -21,7 +22,12 @@ def register_model(name: str):
 
 
 def _import_model_modules() -> None:
-    from . import models  # noqa: F401  (registers every model family)
+    """Import each family's declared model modules (their ``@register_model`` classes register on import)."""
+    from .family import train_families
+
+    for fam in train_families().values():
+        for mod in fam.model_modules:
+            fam.resolve(mod)
 
 
 def build_model(name: str, **config):

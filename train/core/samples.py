@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from ..runtime.images import as_rgb_array, load_image, save_image
+from ...runtime.errors import StyleForgeError
+from ...runtime.images import as_rgb_array, load_image, save_image
 
 #: Photographs shipped with scikit-image (content images).
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")

@@ -9,44 +9,73 @@ previews beside them, and resumes from the latest checkpoint with ``resume=True`
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..runtime.atomic import write_text
-from ..runtime.errors import StyleForgeError
-from ..runtime.images import save_image
-from .checkpoint import load_train_state, resolve_checkpoint, save_checkpoint
+from ...runtime.atomic import write_text
+from ...runtime.errors import StyleForgeError
+from ...runtime.images import save_image
+from .checkpoint import load_train_state, read_config, resolve_checkpoint, save_checkpoint
+from .options import RUN_ONLY, RunOptions, make_options
 from .registry import build_model
 
 
 class Trainer:
+    """Subclasses set ``family`` (the checkpoint's family), ``Options`` (their options dataclass) and
+    implement the hooks below; ``Trainer(out_dir, options_or_dict, **overrides)`` builds and runs them."""
+
     family: str = "base"
+    Options: type = RunOptions
     loss_names: tuple[str, ...] = ()
 
-    def __init__(self, out_dir: str | Path, *, steps: int, seed: int = 0, checkpoint_every: int = 200,
-                 preview_every: int | None = None, resume: bool = False, device: str = "cpu",
-                 config: dict | None = None, progress: bool = True):
+    def __init__(self, out_dir: str | Path, options=None, /, **overrides):
         import torch
 
-        if steps <= 0:
-            raise StyleForgeError(f"--steps must be positive, got {steps}")
         self.out_dir = Path(out_dir)
-        self.steps, self.seed, self.device = steps, seed, torch.device(device)
-        self.checkpoint_every = max(1, checkpoint_every)
-        self.preview_every = preview_every or self.checkpoint_every
-        self.resume, self.progress = resume, progress
-        self.train_config = dict(config or {})
+        self.options, self.given = make_options(self.Options, options, overrides, what=f"train {self.family}")
+        if self.options.resume:
+            self.options = self._with_resumed_options(self.options, self.given)
+        o = self.options
+        if o.steps <= 0:
+            raise StyleForgeError(f"--steps must be positive, got {o.steps}")
+        self.steps, self.seed, self.device = int(o.steps), int(o.seed), torch.device(o.device)
+        self.checkpoint_every = max(1, int(o.checkpoint_every or max(1, self.steps // 4)))
+        self.preview_every = int(o.preview_every or self.checkpoint_every)
+        self.resume, self.progress = bool(o.resume), bool(o.progress)
+        self.opts: dict = dataclasses.asdict(o)  # what the family code reads; check_options may derive values in it
+        self.check_options(o)
+        self.train_config = {k: v for k, v in self.opts.items() if k not in RUN_ONLY}
         self.model_specs: dict[str, dict] = {}
         self.modules: dict[str, torch.nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict = {}
         self.history: list[dict] = []
         self.step = 0
-        torch.manual_seed(seed)
+        torch.manual_seed(self.seed)
         self.build()
+
+    def _with_resumed_options(self, options, given: set):
+        """On --resume, options not given again come from the run's checkpoint (its ``train`` config)."""
+        try:
+            old = read_config(resolve_checkpoint(self.out_dir)).get("train", {})
+        except StyleForgeError:
+            return options
+        names = {f.name for f in dataclasses.fields(options)}
+        keep = {k: v for k, v in old.items() if k in names and k not in given and k not in ("steps", *RUN_ONLY)}
+        return dataclasses.replace(options, **keep)
+
+    @classmethod
+    def run_dir(cls, out: str | Path, options) -> Path:
+        """Where a run of these options lives under ``--out`` (WCT puts each level in OUT/level{L})."""
+        return Path(out)
+
+    def report(self, checkpoint: Path) -> str:
+        """The line ``styleforge train`` prints at the end."""
+        return f"wrote {checkpoint}"
 
     # --- what subclasses declare -------------------------------------------------------------
     def build(self) -> None:
@@ -60,6 +89,10 @@ class Trainer:
 
     def preview(self, step: int) -> np.ndarray | None:
         return None
+
+    def check_options(self, options) -> None:
+        """Refuse bad option values with one line before anything is built; may fill derived values into
+        ``self.opts`` (recorded in the checkpoint's ``train`` config)."""
 
     def extra_config(self) -> dict:
         """Extra fields for the checkpoint config (e.g. ``loss_network``)."""

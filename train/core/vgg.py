@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..runtime.errors import StyleForgeError
+from ...runtime.errors import StyleForgeError
 
 #: Channel plan per architecture; "M" is a 2×2 max-pool.
 CFGS = {

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from ..runtime.images import IMAGE_SUFFIXES, load_image
+from ...runtime.errors import StyleForgeError
+from ...runtime.images import IMAGE_SUFFIXES, load_image
 
 BUILTINS = ("builtin:digits", "builtin:lfw")
 

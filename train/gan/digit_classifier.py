@@ -41,7 +41,7 @@ def preprocess(images: np.ndarray) -> torch.Tensor:
 
 def digits_uint8(side: int = SIDE) -> tuple[np.ndarray, np.ndarray]:
     """The digits as N×1×side×side float in [0, 255] (like a generator output) and labels."""
-    from .gan_data import digits
+    from .data import digits
 
     x, y, _ = digits(side)
     return (x + 1) * 127.5, y
@@ -75,7 +75,7 @@ def train_classifier(seed: int = 0, steps: int = 300, batch: int = 64) -> tuple[
 def save_classifier(model: DigitClassifier, path: str | Path) -> None:
     from safetensors.torch import save_file
 
-    from ..runtime.atomic import atomic_path
+    from ...runtime.atomic import atomic_path
 
     with atomic_path(Path(path)) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
@@ -84,7 +84,7 @@ def save_classifier(model: DigitClassifier, path: str | Path) -> None:
 def load_classifier(path: str | Path) -> DigitClassifier:
     from safetensors.torch import load_file
 
-    from ..runtime.errors import StyleForgeError
+    from ...runtime.errors import StyleForgeError
 
     try:
         sd = load_file(str(path))

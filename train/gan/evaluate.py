@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from ..runtime.frechet import frechet_distance_features
+from ...runtime.errors import StyleForgeError
+from ...runtime.frechet import frechet_distance_features
 
 
 def real_images(source: str | None, resolution: int, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Real set as N×C×R×R float in [0, 255] and its labels."""
-    from .gan_data import GANData
+    from .data import GANData
 
     d = GANData(source, resolution, channels)
     return (d.x + 1) * 127.5, d.y
@@ -26,30 +26,30 @@ def real_images(source: str | None, resolution: int, channels: int = 1) -> tuple
 
 def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = None, classifier=None,
                     inception_weights=None, labels=None) -> dict:
-    from ..runtime.model import load
+    from ...runtime.model import load
     from .digit_classifier import features_and_logits, load_classifier, train_classifier
 
     model = load(bundle, backend="ort-cpu")
     if model.family != "generator":
         raise StyleForgeError(f"{bundle}: a {model.family!r} bundle; eval gan needs a generator bundle")
     cfg = model.config
-    source = data or cfg.get("data") or "builtin:digits"
+    source = data or cfg.data or "builtin:digits"
     if classifier:
         clf, clf_acc = load_classifier(classifier), None
     else:
         clf, clf_acc = train_classifier()
-    real, real_y = real_images(source, int(cfg["resolution"]))
+    real, real_y = real_images(source, int(cfg.resolution))
     z = model.sample_latents(n, seed)
     fake_labels = (np.arange(n) % model.n_classes) if model.n_classes else None
     fake = model.generate_raw(z, fake_labels)
     f_real, _ = features_and_logits(clf, real)
     f_fake, logits = features_and_logits(clf, fake)
-    report = {"bundle": str(bundle), "gan_family": cfg.get("gan_family"), "samples": n, "real": source,
+    report = {"bundle": str(bundle), "gan_family": model.manifest.model.method, "samples": n, "real": source,
               "real_samples": int(len(real)), "classifier_heldout_accuracy": clf_acc,
               "fd_digits": frechet_distance_features(f_fake, f_real)}
     if model.n_classes:
         pred = logits.argmax(1)
-        classes = cfg.get("classes") or []
+        classes = cfg.classes or []
         per = {}
         for k in (labels if labels is not None else range(model.n_classes)):
             sel = fake_labels == k

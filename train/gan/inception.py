@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..runtime.errors import StyleForgeError
+from ...runtime.errors import StyleForgeError
 
 
 class BasicConv2d(nn.Module):

@@ -15,14 +15,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .registry import register_model
+from ..core.registry import register_model
 
 
 def n_levels(resolution: int) -> int:
     """Number of resolutions 4, 8, …, resolution (resolution a power of two ≥ 8)."""
     lv = math.log2(resolution / 4)
     if resolution < 8 or lv != int(lv):
-        from ..runtime.errors import StyleForgeError
+        from ...runtime.errors import StyleForgeError
 
         raise StyleForgeError(f"--resolution must be a power of two >= 8 (8, 16, 32, 64, ...), got {resolution}")
     return int(lv) + 1

@@ -14,8 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .gan_models import LatentGenerator, n_levels
-from .registry import register_model
+from .models import LatentGenerator, n_levels
+from ..core.registry import register_model
 
 
 class EqConv2d(nn.Module):
@@ -138,16 +138,16 @@ class PGANDiscriminator(nn.Module):
         return self.out(h).flatten()
 
 
-from .gan_trainers import GANTrainer, gradient_penalty  # noqa: E402  (trainer below needs the models above)
+from .options import PGANOptions  # noqa: E402
+from .trainers import GANTrainer, gradient_penalty  # noqa: E402  (trainer below needs the models above)
 
 
 class PGANTrainer(GANTrainer):
     """Progressive growing, WGAN-GP loss (λ = 10, drift 1e-3), Adam 1e-3 betas (0, 0.99), EMA."""
 
     family = "pgan"
-    default_steps = 2400
+    Options = PGANOptions
     loss_names = ("d", "g", "gp", "level", "alpha")
-    defaults = {"lr": 1e-3, "n_critic": 1, "gp_lambda": 10.0, "betas": (0.0, 0.99), "fade_steps": None}
     g_model = "pgan_generator"
     d_model = "pgan_discriminator"
 
@@ -155,25 +155,10 @@ class PGANTrainer(GANTrainer):
         o = self.opts
         return {"channels": self.data.channels, "resolution": int(o["resolution"]), "width_mult": float(o["width_mult"])}
 
-    def __init__(self, out_dir, opts: dict | None = None, **kw):
-        self._fade_given = bool((opts or {}).get("fade_steps"))
-        super().__init__(out_dir, opts, **kw)
-
     def build(self) -> None:
         super().build()
-        self.opts["fade_steps"] = self.train_config["fade_steps"] = self.phase_len()  # recorded in the checkpoint
-
-    def try_resume(self) -> bool:
-        """Keep the resumed run's growth schedule (unless --fade-steps is given again)."""
-        from .checkpoint import read_config, resolve_checkpoint
-
-        try:
-            fs = read_config(resolve_checkpoint(self.out_dir)).get("train", {}).get("fade_steps")
-        except Exception:  # noqa: BLE001  (no checkpoint: the base reports it)
-            fs = None
-        if fs and not self._fade_given:
-            self.opts["fade_steps"] = self.train_config["fade_steps"] = int(fs)
-        return super().try_resume()
+        # the growth schedule is recorded in the checkpoint (and kept on --resume unless given again)
+        self.opts["fade_steps"] = self.train_config["fade_steps"] = self.phase_len()
 
     def phase_len(self) -> int:
         L = n_levels(int(self.opts["resolution"]))

@@ -1,7 +1,7 @@
 """Trainers of the latent-space GAN families: dcgan, wgan, wgan-gp, cgan (pgan lives in pgan.py).
 
-Each is a :class:`~styleforge.train.trainer.Trainer` built as ``Cls(out_dir, opts, steps=…, …)``
-(see gan_registry.py). One *step* is one generator update (after ``n_critic`` critic updates).
+Each is a :class:`~styleforge.train.core.trainer.Trainer` built as ``Cls(out_dir, opts, steps=…, …)``
+(see train/gan/__init__.py). One *step* is one generator update (after ``n_critic`` critic updates).
 Every family keeps an EMA copy of the generator (``g_ema``, decay ``--ema``, warmed up as
 min(ema, (1+t)/(10+t))); previews, exports and the quality measure use it.
 """
@@ -14,11 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..runtime.images import make_grid, save_image
-from .gan_data import GANData
-from .trainer import Trainer
-
-COMMON_DEFAULTS = {"data": None, "resolution": 16, "batch": 64, "width_mult": 0.5, "nz": 64, "ema": 0.999, "channels": None}
+from ...runtime.images import make_grid, save_image
+from .data import GANData
+from ..core.trainer import Trainer
+from .options import CGANOptions, DCGANOptions, GANOptions, WGANGPOptions, WGANOptions
 
 
 def to_uint8_tiles(img: torch.Tensor, min_side: int = 32) -> list[np.ndarray]:
@@ -33,33 +32,14 @@ def to_uint8_tiles(img: torch.Tensor, min_side: int = 32) -> list[np.ndarray]:
 
 class GANTrainer(Trainer):
     family = "gan"            # progress-bar label; the checkpoint's family is "generator" (extra_config)
-    defaults: dict = {}
+    Options = GANOptions
     conditional = False
     g_model = "dcgan_generator"
     d_model = "dcgan_discriminator"
     d_norm = "batch"
 
-    def __init__(self, out_dir, opts: dict | None = None, **kw):
-        given = {k: v for k, v in (opts or {}).items() if v is not None and k != "func"}
-        self.opts = {**COMMON_DEFAULTS, **self.defaults, **self.resumed_options(out_dir, kw.get("resume")), **given}
+    def check_options(self, options) -> None:
         self.opts["family"] = self.family
-        kw.setdefault("preview_every", kw.get("checkpoint_every") or 200)
-        if self.opts.get("device") and "device" not in kw:
-            kw["device"] = self.opts["device"]
-        super().__init__(out_dir, config=self.opts, **kw)
-
-    @staticmethod
-    def resumed_options(out_dir, resume) -> dict:
-        """With --resume, options not given again come from the run's checkpoint (resolution, width, …)."""
-        if not resume:
-            return {}
-        from .checkpoint import read_config, resolve_checkpoint
-        from ..runtime.errors import StyleForgeError
-
-        try:
-            return dict(read_config(resolve_checkpoint(out_dir)).get("train", {}))
-        except StyleForgeError:
-            return {}
 
     # --- building -------------------------------------------------------------------------------
     def generator_config(self) -> dict:
@@ -156,9 +136,8 @@ class DCGANTrainer(GANTrainer):
     """DCGAN: BCE (non-saturating generator loss), Adam 2e-4, β1 0.5."""
 
     family = "dcgan"
-    default_steps = 1500
+    Options = DCGANOptions
     loss_names = ("d", "g", "d_real", "d_fake")
-    defaults = {"lr": 2e-4}
 
     def _d(self, x, y):
         return self.d(x, y) if self.conditional else self.d(x)
@@ -190,7 +169,7 @@ class CGANTrainer(DCGANTrainer):
     concatenated to the image in D, or a projection discriminator with ``--projection``."""
 
     family = "cgan"
-    default_steps = 1500
+    Options = CGANOptions
     conditional = True
 
 
@@ -200,9 +179,8 @@ class WGANTrainer(GANTrainer):
     minutes-long run (measured, docs/gan.md); the default is 2e-4."""
 
     family = "wgan"
-    default_steps = 1000
+    Options = WGANOptions
     loss_names = ("d", "g", "w")
-    defaults = {"lr": 2e-4, "n_critic": 5, "clip": 0.01}
     d_norm = "none"
 
     def build_optimizers(self) -> None:
@@ -254,9 +232,8 @@ class WGANGPTrainer(WGANTrainer):
     n_critic 5, Adam 1e-4 with betas (0, 0.9)."""
 
     family = "wgan-gp"
-    default_steps = 600
+    Options = WGANGPOptions
     loss_names = ("d", "g", "w", "gp")
-    defaults = {"lr": 1e-4, "n_critic": 5, "gp_lambda": 10.0, "betas": (0.0, 0.9)}
     d_norm = "layer"
 
     def build_optimizers(self) -> None:

@@ -23,17 +23,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..runtime.errors import StyleForgeError
-from .pix2pix import (ImageToImageTrainer, _norm, check_patchgan_size, init_weights, set_requires_grad,
-                      to_uint8_images, width)
-from .registry import register_model
+from ...runtime.errors import StyleForgeError
+from ..core.registry import register_model
+from .common import (ImageToImageTrainer, check_patchgan_size, init_weights, norm_layer, set_requires_grad,
+                     to_uint8_images, width)
+from .options import CycleGANOptions
 
 
 class ResnetBlock(nn.Module):
     def __init__(self, ch: int, norm: str):
         super().__init__()
-        self.block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), _norm(norm, ch), nn.ReLU(True),
-                                   nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), _norm(norm, ch))
+        self.block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), norm_layer(norm, ch), nn.ReLU(True),
+                                   nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), norm_layer(norm, ch))
 
     def forward(self, x):
         return x + self.block(x)
@@ -48,15 +49,15 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         ngf = width(64, width_mult)
         bias = norm != "batch"
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=bias), _norm(norm, ngf), nn.ReLU(True)]
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)]
         for i in range(2):
             m = 2 ** i
-            layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1, bias=bias), _norm(norm, ngf * m * 2), nn.ReLU(True)]
+            layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1, bias=bias), norm_layer(norm, ngf * m * 2), nn.ReLU(True)]
         layers += [ResnetBlock(ngf * 4, norm) for _ in range(n_blocks)]
         for i in range(2):
             m = 2 ** (2 - i)
             layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1, bias=bias),
-                       _norm(norm, ngf * m // 2), nn.ReLU(True)]
+                       norm_layer(norm, ngf * m // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_weights(self)
@@ -102,14 +103,12 @@ class ImagePool:
 
 class CycleGANTrainer(ImageToImageTrainer):
     family = "cyclegan"
+    Options = CycleGANOptions
     loss_names = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
-    default_steps = 2500  # `train gan` without --steps
-    DEFAULTS = {"resolution": 64, "batch": 1, "width_mult": 0.25, "lr": 2e-4, "n_blocks": 6, "n_layers": 3,
-                "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "decay_start": None, "data": None}
 
-    def resolve_options(self, steps: int) -> None:
+    def check_options(self, options) -> None:
         if self.opts["decay_start"] is None:
-            self.opts["decay_start"] = steps // 2
+            self.opts["decay_start"] = self.steps // 2
         if int(self.opts["resolution"]) % 4:
             raise StyleForgeError(f"cyclegan: --resolution {self.opts['resolution']} must be a multiple of 4")
 
@@ -133,7 +132,7 @@ class CycleGANTrainer(ImageToImageTrainer):
             self.add_optimizer(name, optim, torch.optim.lr_scheduler.LambdaLR(optim, rule))
         self.pool_A = ImagePool(int(o["pool_size"]))  # fakes made by G_A (domain B), judged by D_A
         self.pool_B = ImagePool(int(o["pool_size"]))
-        from .i2i_data import UnpairedDataset, center_crop, default_textures
+        from .data import UnpairedDataset, center_crop, default_textures
 
         if o["data"]:
             self.data = UnpairedDataset.from_folder(o["data"], res, seed=self.seed)
@@ -211,7 +210,7 @@ class CycleGANTrainer(ImageToImageTrainer):
 
     @torch.no_grad()
     def translate(self, images: list[np.ndarray], reverse: bool = False) -> list[np.ndarray]:
-        from .i2i_data import _to_tensor
+        from .data import _to_tensor
 
         g = self.netG_B if reverse else self.netG_A
         g.eval()
@@ -222,7 +221,7 @@ class CycleGANTrainer(ImageToImageTrainer):
 
     def preview(self, step: int) -> np.ndarray | None:
         """Row per image: A, G_A(A), G_B(G_A(A)) then B, G_B(B), G_A(G_B(B))."""
-        from ..runtime.images import make_grid
+        from ...runtime.images import make_grid
 
         tiles = []
         for a, b in zip(self.preview_a, self.preview_b):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from ..runtime.images import IMAGE_SUFFIXES, load_image
+from ...runtime.errors import StyleForgeError
+from ...runtime.images import IMAGE_SUFFIXES, load_image
 
 
 def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
@@ -203,7 +203,7 @@ def default_edges2photos(size: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
     Edges are computed at that scale (Canny, σ = 2) so they match what the crops show.
     """
-    from .samples import PHOTOS, sample_image
+    from ..core.samples import PHOTOS, sample_image
 
     pairs = []
     for name in PHOTOS:
@@ -214,7 +214,7 @@ def default_edges2photos(size: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def default_edges2photos_preview(size: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Whole (centre-square) photos at 2×size and their edge maps, for previews and the gallery."""
-    from .samples import PHOTOS, sample_image
+    from ..core.samples import PHOTOS, sample_image
 
     out = []
     for name in PHOTOS:
@@ -229,7 +229,7 @@ DEFAULT_DOMAINS = ("grass", "gravel")
 
 def default_textures(size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Domain A = grass, domain B = gravel (scikit-image textures, 512², grey), scaled to 3×size."""
-    from .samples import sample_image
+    from ..core.samples import sample_image
 
     a, b = (_resize_short(sample_image(n), 3 * size) for n in DEFAULT_DOMAINS)
     return [a], [b]

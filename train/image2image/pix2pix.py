@@ -24,31 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..runtime.errors import StyleForgeError
-from .registry import register_model
-from .trainer import Trainer
-
-
-def _norm(kind: str, ch: int) -> nn.Module:
-    if kind == "instance":
-        return nn.InstanceNorm2d(ch, affine=False, track_running_stats=False)
-    if kind == "batch":
-        return nn.BatchNorm2d(ch)
-    if kind == "none":
-        return nn.Identity()
-    raise StyleForgeError(f"unknown norm {kind!r}; choose one of: batch, instance, none")
-
-
-def init_weights(module: nn.Module, gain: float = 0.02) -> None:
-    """pix2pix/CycleGAN initialisation: conv weights N(0, 0.02), biases 0, norm scales N(1, 0.02)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, gain)
-            nn.init.zeros_(m.bias)
+from ...runtime.errors import StyleForgeError
+from ..core.registry import register_model
+from .common import (ImageToImageTrainer, check_patchgan_size, init_weights, norm_layer, set_requires_grad,
+                     to_uint8_images, width)
+from .options import Pix2PixOptions
 
 
 def unet_depth(resolution: int) -> int:
@@ -59,10 +39,6 @@ def unet_depth(resolution: int) -> int:
     if d < 3:
         raise StyleForgeError(f"pix2pix: --resolution {resolution} must be a multiple of 8 (U-Net depth ≥ 3)")
     return d
-
-
-def width(base: int, width_mult: float) -> int:
-    return max(1, int(round(base * width_mult)))
 
 
 @register_model("pix2pix_unet")
@@ -85,7 +61,7 @@ class UNetGenerator(nn.Module):
                 continue
             layers = [nn.LeakyReLU(0.2, True), nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias)]
             if i < depth - 1:  # the innermost block has no norm (its output may be 1×1)
-                layers.append(_norm(norm, ch[i]))
+                layers.append(norm_layer(norm, ch[i]))
             self.down.append(nn.Sequential(*layers))
         n_drop = min(3, max(0, depth - 3)) if dropout > 0 else 0
         self.up = nn.ModuleList()
@@ -94,7 +70,7 @@ class UNetGenerator(nn.Module):
             if i == 0:
                 self.up.append(nn.Sequential(nn.ReLU(True), nn.ConvTranspose2d(cin, out_channels, 4, 2, 1), nn.Tanh()))
                 continue
-            layers = [nn.ReLU(True), nn.ConvTranspose2d(cin, ch[i - 1], 4, 2, 1, bias=bias), _norm(norm, ch[i - 1])]
+            layers = [nn.ReLU(True), nn.ConvTranspose2d(cin, ch[i - 1], 4, 2, 1, bias=bias), norm_layer(norm, ch[i - 1])]
             if i < depth - 1 and (depth - 1 - i) <= n_drop:
                 layers.append(nn.Dropout(dropout))
             self.up.append(nn.Sequential(*layers))
@@ -115,87 +91,10 @@ class UNetGenerator(nn.Module):
         return x
 
 
-@register_model("patchgan")
-class PatchDiscriminator(nn.Module):
-    """PatchGAN: n_layers stride-2 convs then two stride-1 convs; one logit per (70×70 for n=3) patch."""
-
-    def __init__(self, in_channels: int = 6, width_mult: float = 1.0, n_layers: int = 3, norm: str = "instance"):
-        super().__init__()
-        ndf = width(64, width_mult)
-        bias = norm != "batch"
-        layers = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        mult = 1
-        for n in range(1, n_layers):
-            prev, mult = mult, min(2 ** n, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 2, 1, bias=bias), _norm(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-        prev, mult = mult, min(2 ** n_layers, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 1, 1, bias=bias), _norm(norm, ndf * mult), nn.LeakyReLU(0.2, True),
-                   nn.Conv2d(ndf * mult, 1, 4, 1, 1)]
-        self.model = nn.Sequential(*layers)
-        init_weights(self)
-
-    def forward(self, x):
-        return self.model(x)
-
-
-def receptive_field(n_layers: int) -> int:
-    """Receptive field of a PatchGAN with n_layers (3 → 70)."""
-    rf = 1
-    for stride in [1, 1] + [2] * n_layers:  # walked from the output back to the input
-        rf = (rf - 1) * stride + 4
-    return rf
-
-
-def check_patchgan_size(resolution: int, n_layers: int) -> None:
-    """A PatchGAN with n_layers needs crops of at least 3·2**n_layers pixels (24 for n_layers = 3)."""
-    need = 3 * 2 ** n_layers
-    if n_layers < 1 or resolution < need:
-        raise StyleForgeError(f"--resolution {resolution} is too small for a PatchGAN with --n-layers {n_layers} "
-                              f"(needs at least {need} px); raise --resolution or lower --n-layers")
-
-
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
-
-
-def opt(opts: dict, key: str, default):
-    """An option from the CLI's opts dict; None (flag not given) means the family default."""
-    v = opts.get(key)
-    return default if v is None else v
-
-
-def to_uint8_images(t: torch.Tensor) -> list[np.ndarray]:
-    """N×3×H×W in [-1, 1] → list of H×W×3 uint8."""
-    a = ((t.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return list(a)
-
-
-class ImageToImageTrainer(Trainer):
-    """Shared option handling of pix2pix and CycleGAN: ``DEFAULTS`` filled from the CLI's opts dict
-    (None = not given), recorded in the checkpoint config; subclasses may adjust them in ``resolve_options``."""
-
-    DEFAULTS: dict = {}
-
-    def __init__(self, out_dir, opts: dict | None = None, **kw):
-        opts = dict(opts or {})
-        self.opts = {k: opt(opts, k, v) for k, v in self.DEFAULTS.items()}
-        self.resolve_options(int(kw.get("steps", 0) or 0))
-        kw.setdefault("config", {**{k: v for k, v in opts.items() if v is not None}, **self.opts})
-        if opts.get("device") and "device" not in kw:
-            kw["device"] = opts["device"]
-        super().__init__(out_dir, **kw)
-
-    def resolve_options(self, steps: int) -> None:
-        """Derive or check options once the defaults are in ``self.opts``."""
-
-
 class Pix2PixTrainer(ImageToImageTrainer):
     family = "pix2pix"
+    Options = Pix2PixOptions
     loss_names = ("G_GAN", "G_L1", "D_real", "D_fake")
-    default_steps = 5000  # `train gan` without --steps: ~4 min on an idle 2-core CPU at the defaults
-    DEFAULTS = {"resolution": 64, "batch": 4, "width_mult": 0.25, "lr": 2e-4, "lambda_l1": 100.0, "n_layers": 3,
-                "norm": "instance", "data": None}
 
     def build(self) -> None:
         o = self.opts
@@ -208,7 +107,7 @@ class Pix2PixTrainer(ImageToImageTrainer):
         lr = float(o["lr"])
         self.add_optimizer("optG", torch.optim.Adam(self.netG.parameters(), lr=lr, betas=(0.5, 0.999)))
         self.add_optimizer("optD", torch.optim.Adam(self.netD.parameters(), lr=lr, betas=(0.5, 0.999)))
-        from .i2i_data import PairedDataset, center_crop, default_edges2photos, default_edges2photos_preview
+        from .data import PairedDataset, center_crop, default_edges2photos, default_edges2photos_preview
 
         if o["data"]:
             self.data = PairedDataset.from_folder(o["data"], res, seed=self.seed)
@@ -253,7 +152,7 @@ class Pix2PixTrainer(ImageToImageTrainer):
     @torch.no_grad()
     def translate(self, images_a: list[np.ndarray]) -> list[np.ndarray]:
         """Eval-mode translation of uint8 images whose sides are multiples of the U-Net's size rule."""
-        from .i2i_data import _to_tensor
+        from .data import _to_tensor
 
         self.netG.eval()
         try:
@@ -264,7 +163,7 @@ class Pix2PixTrainer(ImageToImageTrainer):
 
     def preview(self, step: int) -> np.ndarray | None:
         """Rows of (A, G(A), B) for up to four images (eval mode: no dropout)."""
-        from ..runtime.images import make_grid
+        from ...runtime.images import make_grid
 
         tiles = []
         for a, b in self.preview_pairs[:4]:

@@ -1,4 +1,4 @@
-"""``styleforge optimize invert|texture|stylize|sweep|dfi``: thin wrappers over styleforge.train.optimize.
+"""``styleforge optimize invert|texture|stylize|sweep|dfi``: thin wrappers over styleforge.train.optimize.methods.
 
 Only argparse at import time; torch and the methods are imported when a command runs.
 """
@@ -110,7 +110,7 @@ def _stylize_args(p) -> None:
 def _opts(args):
     from pathlib import Path
 
-    from ..optimize import LoopOptions
+    from .methods import LoopOptions
 
     snap = args.snapshot_dir
     if args.snapshot_every and not snap:
@@ -133,7 +133,7 @@ def _check_out(path: str) -> None:
 
 
 def _load(spec: str, max_side: int | None = None):
-    from ..samples import resolve_image
+    from ..core.samples import resolve_image
 
     return resolve_image(spec, max_side=max_side)
 
@@ -148,7 +148,7 @@ def _done(args, image, res_or_net: str, extra: dict | None = None) -> int:
 
 
 def run_invert(args) -> int:
-    from ..optimize import invert
+    from .methods import invert
 
     _check_out(args.out)
     img = _load(args.image)
@@ -157,7 +157,7 @@ def run_invert(args) -> int:
 
 
 def run_texture(args) -> int:
-    from ..optimize import STYLE_LAYERS, texture
+    from .methods import STYLE_LAYERS, texture
 
     _check_out(args.out)
     style = _load(args.style)
@@ -167,7 +167,7 @@ def run_texture(args) -> int:
 
 
 def _stylize_kw(args) -> dict:
-    from ..optimize import STYLE_LAYERS
+    from .methods import STYLE_LAYERS
 
     return dict(content_weight=args.content_weight, style_blend=args.style_blend, preserve_color=args.preserve_color,
                 style_layers=args.style_layers or STYLE_LAYERS, content_layer=args.content_layer,
@@ -175,7 +175,7 @@ def _stylize_kw(args) -> dict:
 
 
 def run_stylize(args) -> int:
-    from ..optimize import stylize
+    from .methods import stylize
 
     _check_out(args.out)
     content = _load(args.content)
@@ -185,7 +185,7 @@ def run_stylize(args) -> int:
 
 
 def run_sweep(args) -> int:
-    from ..optimize import sweep
+    from .methods import sweep
 
     _check_out(args.out)
     content = _load(args.content)
@@ -202,8 +202,8 @@ def run_dfi(args) -> int:
     import numpy as np
 
     from ...runtime.errors import StyleForgeError
-    from ..optimize import DFI_LAYERS, dfi
-    from ..optimize_faces import ATTRIBUTES, make_dataset, probe_face, read_attributes
+    from .methods import DFI_LAYERS, dfi
+    from .faces import ATTRIBUTES, make_dataset, probe_face, read_attributes
 
     _check_out(args.out)
     size = args.size

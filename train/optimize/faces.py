@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
+from ...runtime.errors import StyleForgeError
 
 ATTRIBUTES = ("glasses", "moustache", "smiling")
 #: Regions (fractions of the side: x0, y0, x1, y1) the probes read.
@@ -119,8 +119,8 @@ def probe_face(size: int = 64, **attributes) -> np.ndarray:
 
 def write_dataset(out_dir: str | Path, n: int = DEFAULT_COUNT, size: int = 64, seed: int = DEFAULT_SEED) -> Path:
     """Write the faces as PNG files and ``attributes.csv`` into ``out_dir``; returns the CSV's path."""
-    from ..runtime.atomic import write_text
-    from ..runtime.images import save_image
+    from ...runtime.atomic import write_text
+    from ...runtime.images import save_image
 
     out = Path(out_dir)
     images, attrs = make_dataset(n, size, seed)
@@ -191,10 +191,10 @@ def attribute_probe(img: np.ndarray, attribute: str) -> float:
 
 
 def main(argv=None) -> int:
-    """``python -m styleforge.train.optimize_faces DIR [--count N] [--size S] [--seed K]``."""
+    """``python -m styleforge.train.optimize.faces DIR [--count N] [--size S] [--seed K]``."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m styleforge.train.optimize_faces", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m styleforge.train.optimize.faces", description=main.__doc__)
     p.add_argument("out_dir")
     p.add_argument("--count", type=int, default=DEFAULT_COUNT)
     p.add_argument("--size", type=int, default=64)

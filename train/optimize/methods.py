@@ -24,8 +24,8 @@ with ``step`` (1-based, counted across scales), ``scale`` (long side), each *wei
 term by name, and ``total`` (their sum). The losses logged for step k are those of the image
 entering step k (i.e. after k−1 updates); :attr:`Result.final` holds the losses of the result.
 
-Gram matrices come from :mod:`styleforge.train.gram` only (``gram_matrix``, ``style_loss``:
-``G = F Fᵀ / (C·H·W)``, fp32). The loss network is :class:`styleforge.train.vgg.VGG` —
+Gram matrices come from :mod:`styleforge.train.core.gram` only (``gram_matrix``, ``style_loss``:
+``G = F Fᵀ / (C·H·W)``, fp32). The loss network is :class:`styleforge.train.core.vgg.VGG` —
 fixed-seed random weights unless ``vgg_weights`` names a torchvision/safetensors file; every
 :class:`Result` says which (``loss_network``).
 """
@@ -43,10 +43,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..runtime.errors import StyleForgeError
-from ..runtime.images import make_grid, save_image
-from .gram import gram_matrix, style_loss
-from .vgg import VGG, content_loss, layer_names, total_variation
+from ...runtime.errors import StyleForgeError
+from ...runtime.images import make_grid, save_image
+from ..core.gram import gram_matrix, style_loss
+from ..core.vgg import VGG, content_loss, layer_names, total_variation
 
 DEFAULT_ARCH = "vgg19"
 #: Gatys et al.'s style layers (the first ReLU of each block) and content layer.
@@ -457,7 +457,7 @@ def stylize(content: np.ndarray, styles: np.ndarray | Sequence[np.ndarray], *, s
         raise StyleForgeError("--style-weight and --content-weight must be >= 0")
     style_layers = _check_layers(style_layers, opts.arch, "--style-layers")
     _check_layers([content_layer], opts.arch, "--content-layer")
-    from ..runtime.color_transfer import luminance_transfer, reinhard_transfer
+    from ...runtime.color_transfer import luminance_transfer, reinhard_transfer
 
     img = resize_image(content, size) if size else content
     if preserve_color == "histogram":

@@ -27,14 +27,14 @@ def _log(msg: str) -> None:
 
 def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=False, progress=True) -> Path:
     """Run the demo into folder `out`; returns the path of ``report.html``."""
-    from ..export.api import export_checkpoint
-    from ..export.benchmark import benchmark_bundle, format_bench
-    from ..runtime.atomic import write_text
-    from ..runtime.images import save_image
-    from ..runtime.model import load
-    from ..runtime.validation import format_report, validate_bundle
-    from .samples import PHOTOS, resolve_image
-    from .stylizer_trainer import train_stylizer
+    from ...export.core.api import export_checkpoint
+    from ...runtime.latency import benchmark_bundle, format_bench
+    from ...runtime.atomic import write_text
+    from ...runtime.images import save_image
+    from ...runtime.model import load
+    from ...runtime.validation import format_report, validate_bundle
+    from ..core.samples import PHOTOS, resolve_image
+    from .trainer import train_stylizer
 
     cfg = dict(QUICK if quick else DEMO)
     if steps is not None:

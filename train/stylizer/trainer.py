@@ -8,7 +8,7 @@ targets come from ``train/gram.py`` only.
 
 Python API::
 
-    from styleforge.train.stylizer_trainer import train_stylizer
+    from styleforge.train.stylizer.trainer import train_stylizer
     ckpt = train_stylizer(["sample:mosaic", "my_style.jpg"], "runs/two", steps=400, size=128)
 """
 from __future__ import annotations
@@ -16,14 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..runtime.errors import ImageError, StyleForgeError
-from ..runtime.images import make_grid
-from .data import CropDataset
-from .gram import gram_matrix, style_loss
-from .samples import resolve_image
-from .trainer import Trainer
-from .vgg import VGG, content_loss, total_variation
-from .stylizer_defaults import DEFAULTS
+from ...runtime.errors import ImageError, StyleForgeError
+from ...runtime.images import make_grid
+from ..core.data import CropDataset
+from ..core.gram import gram_matrix, style_loss
+from ..core.samples import resolve_image
+from ..core.trainer import Trainer
+from ..core.vgg import VGG, content_loss, total_variation
+from .options import StylizerOptions
 
 CONTENT_LAYER = "relu2_2"
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -54,31 +54,29 @@ def load_style_images(styles, size: int) -> list[np.ndarray]:
 
 class StylizerTrainer(Trainer):
     family = "stylizer"
+    Options = StylizerOptions
     loss_names = ("content", "style", "tv", "total")
 
-    def __init__(self, out_dir, *, styles, content_dir=None, steps=DEFAULTS["steps"], size=DEFAULTS["size"],
-                 batch=DEFAULTS["batch"], content_weight=DEFAULTS["content_weight"],
-                 style_weight=DEFAULTS["style_weight"], tv_weight=DEFAULTS["tv_weight"], lr=DEFAULTS["lr"],
-                 vgg_weights=None, width_mult=DEFAULTS["width_mult"], num_res_blocks=DEFAULTS["num_res_blocks"],
-                 seed=DEFAULTS["seed"], style_size=None, checkpoint_every=DEFAULTS["checkpoint_every"],
-                 resume=False, progress=True, device="cpu", max_content_images=None):
-        if size < 16 or size % 4:
-            raise StyleForgeError(f"--size must be a multiple of 4 and at least 16, got {size}")
-        if batch <= 0:
-            raise StyleForgeError(f"--batch must be positive, got {batch}")
-        self.styles = [str(s) for s in styles]
-        self.content_dir, self.size, self.batch_size = content_dir, size, batch
-        self.weights = {"content": float(content_weight), "style": float(style_weight), "tv": float(tv_weight)}
-        self.lr, self.vgg_weights, self.width_mult = lr, vgg_weights, width_mult
-        self.num_res_blocks, self.style_size = num_res_blocks, style_size or size
-        self.max_content_images = max_content_images
-        config = {"styles": self.styles, "content_dir": str(content_dir) if content_dir else None, "steps": steps,
-                  "size": size, "batch": batch, "content_weight": content_weight, "style_weight": style_weight,
-                  "tv_weight": tv_weight, "lr": lr, "vgg_weights": str(vgg_weights) if vgg_weights else None,
-                  "width_mult": width_mult, "num_res_blocks": num_res_blocks, "seed": seed,
-                  "style_size": self.style_size, "content_layer": CONTENT_LAYER, "style_layers": list(STYLE_LAYERS)}
-        super().__init__(out_dir, steps=steps, seed=seed, checkpoint_every=checkpoint_every, resume=resume,
-                         device=device, config=config, progress=progress)
+    def check_options(self, o: StylizerOptions) -> None:
+        if o.size < 16 or o.size % 4:
+            raise StyleForgeError(f"--size must be a multiple of 4 and at least 16, got {o.size}")
+        if o.batch <= 0:
+            raise StyleForgeError(f"--batch must be positive, got {o.batch}")
+        if not o.styles:
+            raise StyleForgeError("give at least one --style image")
+        self.styles = [str(s) for s in o.styles]
+        self.content_dir, self.size, self.batch_size = o.content_dir, o.size, o.batch
+        self.weights = {"content": float(o.content_weight), "style": float(o.style_weight), "tv": float(o.tv_weight)}
+        self.lr, self.vgg_weights, self.width_mult = o.lr, o.vgg_weights, o.width_mult
+        self.num_res_blocks, self.style_size = o.num_res_blocks, o.style_size or o.size
+        self.max_content_images = o.max_content_images
+        self.opts.update(styles=self.styles, style_size=self.style_size, content_layer=CONTENT_LAYER,
+                         style_layers=list(STYLE_LAYERS),
+                         content_dir=str(o.content_dir) if o.content_dir else None,
+                         vgg_weights=str(o.vgg_weights) if o.vgg_weights else None)
+        self.opts.pop("max_content_images", None)
+        self.opts.pop("checkpoint_every", None)
+        self.opts.pop("preview_every", None)
 
     # --- Trainer hooks -------------------------------------------------------------------------
     def build(self) -> None:
@@ -113,7 +111,7 @@ class StylizerTrainer(Trainer):
 
     def try_resume(self) -> bool:
         """Refuse clearly to resume a run with other styles or another network shape."""
-        from .checkpoint import read_config, resolve_checkpoint
+        from ..core.checkpoint import read_config, resolve_checkpoint
 
         try:
             old = read_config(resolve_checkpoint(self.out_dir))
@@ -171,8 +169,8 @@ class StylizerTrainer(Trainer):
 def train_stylizer(styles, out, **options):
     """Train (or with ``resume=True`` continue) a stylizer; returns the final checkpoint path.
 
-    `styles`: image paths or ``sample:NAME`` (one per style index). Options: see
-    :data:`DEFAULTS` plus ``content_dir``, ``vgg_weights``, ``resume``, ``progress``.
+    `styles`: image paths or ``sample:NAME`` (one per style index). Options: the fields of
+    :class:`~styleforge.train.stylizer.options.StylizerOptions`.
     """
     if isinstance(styles, (str, bytes)) or not hasattr(styles, "__iter__"):
         styles = [styles]

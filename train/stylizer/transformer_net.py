@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .registry import register_model
+from ..core.registry import register_model
 
 
 class CondInstanceNorm(nn.Module):

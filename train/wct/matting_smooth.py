@@ -6,13 +6,13 @@ W is the matting affinity of the content photo (Levin et al. 2008: 3×3 windows,
 matrix, Y the PhotoWCT output. One sparse solve per colour channel (SciPy): slow, memory grows
 with 81 entries per pixel, meant for reference and small images (≤ ~256²). numpy + SciPy only
 (no torch), so the runtime can call it too. The fast approximation is
-styleforge.runtime.photo_smooth.smooth_fast.
+styleforge.runtime.guided_filter.smooth_fast.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
+from ...runtime.errors import StyleForgeError
 
 
 def matting_affinity(img: np.ndarray, eps: float = 1e-7, r: int = 1):

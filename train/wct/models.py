@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .registry import register_model
-from .vgg import VGG, layer_names
+from ..core.registry import register_model
+from ..core.vgg import VGG, layer_names
 
 LEVELS = (1, 2, 3, 4, 5)
 TAPS = tuple(f"relu{l}_1" for l in LEVELS)
@@ -86,7 +86,7 @@ class WCTEncoder(nn.Module):
 def _encoder_plan(level: int) -> list:
     """Encoder ops up to relu{level}_1: ("conv", cin, cout) / ("pool",)."""
     names = layer_names("vgg19")
-    from .vgg import CFGS
+    from ..core.vgg import CFGS
 
     plan, cin, k = [], 3, 0
     for v in CFGS["vgg19"]:

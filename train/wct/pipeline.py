@@ -3,7 +3,7 @@
 At each level L (deepest first): encode the current image to relu{L}_1, whiten–colour the
 features towards the style (per-level alpha blend), decode back to an image. Texture synthesis
 starts from noise and runs the same cascade with alpha = 1, several passes. Images are RGB in
-[0, 1] here; the export graphs (export/wct.py) wrap this with the bundles' [0, 255] convention.
+[0, 1] here; the export graphs (export/wct/exporter.py) wrap this with the bundles' [0, 255] convention.
 The same module runs in every mode (``exact`` | ``ns`` | ``adain``), so the NS graph and the
 exact reference differ only in the transform.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .wct_transforms import (DEFAULT_REG, DROP_EIG, NS_ITERS, apply_style_stats, masked_whiten_color,
+from .transforms import (DEFAULT_REG, DROP_EIG, NS_ITERS, apply_style_stats, masked_whiten_color,
                              style_stats)
 
 
@@ -100,8 +100,8 @@ def noise_like_style(style: torch.Tensor, hw: tuple[int, int], generator) -> tor
 
 
 def load_pipeline(path, mode: str = "ns", **kw) -> tuple[WCTPipeline, dict]:
-    """A :class:`WCTPipeline` from a WCT folder of level runs (see train/wct_trainer.py)."""
-    from .wct_trainer import load_wct_dir
+    """A :class:`WCTPipeline` from a WCT folder of level runs (see train/wct/trainer.py)."""
+    from .trainer import load_wct_dir
 
     encoder, decoders, info = load_wct_dir(path)
     return WCTPipeline(encoder, decoders, photo=info["photo"], mode=mode, **kw).eval(), info

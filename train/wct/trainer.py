@@ -3,7 +3,7 @@
 Loss = ‖D(E(x)) − x‖² (pixels, [0, 1]) + feature_weight · ‖E(D(E(x))) − E(x)‖² (Li et al. 2017).
 Each level is its own run ``OUT/level{L}`` (checkpoints, previews, resume from train/trainer.py);
 a folder holding such runs is what ``styleforge export`` turns into one WCT bundle
-(:func:`detect_wct_dir`, registered in train/checkpoint.py FAMILY_DETECTORS).
+(:func:`is_wct_dir`, declared in export/wct/__init__.py).
 """
 from __future__ import annotations
 
@@ -11,38 +11,49 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import StyleForgeError
-from .trainer import Trainer
+from ...runtime.errors import StyleForgeError
+from ..core.trainer import Trainer
+from .options import WCTDecoderOptions
 
 FAMILY = "wct-decoder"
 
 
 class WCTDecoderTrainer(Trainer):
     family = FAMILY
+    Options = WCTDecoderOptions
     loss_names = ("pixel", "feature", "total")
 
-    def __init__(self, out_dir, *, level: int, size: int = 256, batch_size: int = 4, lr: float = 1e-3,
-                 feature_weight: float = 1.0, width_mult: float = 1.0, photo: bool = False,
-                 vgg_weights: str | None = None, content_dir: str | None = None, **kw):
-        if level not in (1, 2, 3, 4, 5):
-            raise StyleForgeError(f"--level must be 1..5, got {level}")
-        mult = 2 ** (level - 1)
-        if size % mult:
-            raise StyleForgeError(f"--size {size}: level {level} needs a multiple of {mult}")
-        self.level, self.size, self.batch_size, self.lr = level, size, batch_size, lr
-        self.feature_weight, self.width_mult, self.photo = feature_weight, width_mult, photo
-        self.vgg_weights = str(Path(vgg_weights).resolve()) if vgg_weights else None
-        self.content_dir = content_dir
-        config = {"level": level, "size": size, "batch_size": batch_size, "lr": lr, "feature_weight": feature_weight,
-                  "width_mult": width_mult, "photo": photo, "vgg_weights": self.vgg_weights,
-                  "content_dir": str(content_dir) if content_dir else None, "steps": kw.get("steps")}
-        super().__init__(out_dir, config=config, **kw)
+    def check_options(self, o: WCTDecoderOptions) -> None:
+        if o.level not in (1, 2, 3, 4, 5):
+            raise StyleForgeError(f"--level must be 1..5, got {o.level}")
+        if not 0 < o.width_mult <= 1:
+            raise StyleForgeError(f"--width-mult must be in (0, 1], got {o.width_mult}")
+        mult = 2 ** (o.level - 1)
+        if o.size % mult:
+            raise StyleForgeError(f"--size {o.size}: level {o.level} needs a multiple of {mult}")
+        self.level, self.size, self.batch_size, self.lr = o.level, o.size, o.batch_size, o.lr
+        self.feature_weight, self.width_mult, self.photo = o.feature_weight, o.width_mult, o.photo
+        self.vgg_weights = str(Path(o.vgg_weights).resolve()) if o.vgg_weights else None
+        self.content_dir = o.content_dir
+        self.opts.update(vgg_weights=self.vgg_weights, content_dir=str(o.content_dir) if o.content_dir else None)
+        for k in ("seed", "checkpoint_every", "preview_every"):
+            self.opts.pop(k, None)
+
+    @classmethod
+    def run_dir(cls, out, options) -> Path:
+        """Each level is its own run: OUT/level{L}."""
+        level = options.get("level") if isinstance(options, dict) else options.level
+        return Path(out) / f"level{level}"
+
+    def report(self, checkpoint) -> str:
+        last = self.history[-1] if self.history else {}
+        return f"wrote {checkpoint}" + (f" (pixel {last['pixel']:.4g}, feature {last['feature']:.4g})" if last else "")
 
     def build(self) -> None:
         import torch
 
-        from .data import CropDataset
-        from .wct_models import WCTEncoder
+        from ..core.data import CropDataset
+        from .models import WCTEncoder
 
         self.encoder = WCTEncoder(self.level, weights=self.vgg_weights).to(self.device)
         self.add_model("decoder", "wct_decoder", level=self.level, width_mult=self.width_mult, photo=self.photo)
@@ -83,7 +94,7 @@ class WCTDecoderTrainer(Trainer):
     def preview(self, step: int) -> np.ndarray | None:
         import torch
 
-        from ..runtime.images import make_grid, to_hwc_uint8
+        from ...runtime.images import make_grid, to_hwc_uint8
 
         self.decoder.eval()
         with torch.no_grad():
@@ -98,7 +109,7 @@ class WCTDecoderTrainer(Trainer):
 # ---------------------------------------------------------------------------------------------
 
 def _run_config(run: Path) -> dict | None:
-    from .checkpoint import read_config, resolve_checkpoint
+    from ..core.checkpoint import read_config, resolve_checkpoint
 
     try:
         cfg = read_config(resolve_checkpoint(run))
@@ -127,21 +138,20 @@ def find_level_runs(path: str | Path) -> dict[int, Path]:
     return runs
 
 
-def detect_wct_dir(path: Path):
-    """FAMILY_DETECTORS hook: a folder of wct-decoder runs (or one such run) exports as family ``wct``."""
+def is_wct_dir(path: Path) -> bool:
+    """The export hook (export/wct/__init__.py): a folder of wct-decoder runs, or one such run."""
     try:
-        runs = find_level_runs(path)
+        return bool(find_level_runs(path))
     except StyleForgeError:
         raise
     except Exception:
-        return None
-    return ("wct", Path(path)) if runs else None
+        return False
 
 
 def load_wct_dir(path: str | Path):
     """(encoder, {level: decoder}, info) from a WCT folder; all decoders must agree on photo and VGG weights."""
-    from .checkpoint import load_modules, resolve_checkpoint
-    from .wct_models import WCTEncoder
+    from ..core.checkpoint import load_modules, resolve_checkpoint
+    from .models import WCTEncoder
 
     runs = find_level_runs(path)
     if not runs:
@@ -177,4 +187,4 @@ def describe_training(path: str | Path) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["WCTDecoderTrainer", "detect_wct_dir", "find_level_runs", "load_wct_dir", "describe_training"]
+__all__ = ["WCTDecoderTrainer", "is_wct_dir", "find_level_runs", "load_wct_dir", "describe_training"]

@@ -1,0 +1,47 @@
+"""How an exporter declares itself: ``EXPORTER = ExportFamily(...)`` in ``export/<family>/__init__.py``,
+found by a package scan (:func:`export_families`). ``styleforge export PATH`` asks each declared
+``detect`` hook first (inputs that are not one checkpoint, e.g. a WCT folder of level runs), then
+matches the checkpoint config's ``family`` against each exporter's ``checkpoint_families``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...runtime.discovery import collect, resolve
+from ...runtime.errors import unknown_name
+
+
+@dataclass(frozen=True)
+class ExportFamily:
+    name: str
+    checkpoint_families: tuple[str, ...]   # values of a checkpoint config's "family" this exporter takes
+    exporter: str                          # "module:function": (checkpoint, out, **options) -> Path
+    detect: str | None = None              # "module:function": Path -> bool, for folders that are not one checkpoint
+    package: str = field(default="", compare=False)
+
+    def resolve(self, spec: str):
+        return resolve(spec, self.package)
+
+
+def export_families() -> dict[str, ExportFamily]:
+    out = {}
+    for name, fam in collect("styleforge.export", "EXPORTER").items():
+        object.__setattr__(fam, "package", f"styleforge.export.{name}")
+        out[name] = fam
+    return out
+
+
+def find_exporter(path: str | Path):
+    """(exporter function, checkpoint family, path to hand it) for a checkpoint, run folder or detected folder."""
+    from ...train.core.checkpoint import read_config, resolve_checkpoint
+
+    families = export_families()
+    for fam in families.values():
+        if fam.detect and fam.resolve(fam.detect)(Path(path)):
+            return fam.resolve(fam.exporter), fam.checkpoint_families[0], Path(path)
+    ckpt = resolve_checkpoint(path)
+    family = read_config(ckpt)["family"]
+    for fam in families.values():
+        if family in fam.checkpoint_families:
+            return fam.resolve(fam.exporter), family, ckpt
+    raise unknown_name("model family to export", family, [f for fam in families.values() for f in fam.checkpoint_families])

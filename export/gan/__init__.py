@@ -1,0 +1,4 @@
+"""Latent-space GAN checkpoints (dcgan, wgan, wgan-gp, cgan, pgan) → ``generator`` bundles. docs/gan.md."""
+from ..core.family import ExportFamily
+
+EXPORTER = ExportFamily(name="gan", checkpoint_families=("generator",), exporter="exporter:export_generator")

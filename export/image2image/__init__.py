@@ -1,0 +1,5 @@
+"""pix2pix and CycleGAN checkpoints → ``translator`` bundles. docs/image2image.md."""
+from ..core.family import ExportFamily
+
+EXPORTER = ExportFamily(name="image2image", checkpoint_families=("pix2pix", "cyclegan"),
+                        exporter="exporter:export_translator")

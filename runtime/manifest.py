@@ -1,0 +1,392 @@
+"""The bundle manifest, typed: the one contract between torch-land (export) and the runtime.
+
+``manifest.json`` is parsed into these dataclasses by :func:`parse_manifest` and written from them by
+:func:`manifest_to_json`; both check it (:meth:`Manifest.check`). Unknown fields, missing fields,
+wrong types and a newer ``schema_version`` are refused with one line naming the field. The model's
+``config`` is typed per runtime interface: each interface module registers its config dataclass
+(``@register_interface("stylizer", config=StylizerConfig)`` in runtime/model.py). Torch-free.
+
+Schema history: 1 (untyped; family fields scattered at the top level) → 2 (this module). A version-1
+manifest is upgraded in memory when read (:func:`upgrade_v1`), so bundles written by older
+StyleForge versions still load; it is never rewritten on disk by reading.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BundleError
+
+SCHEMA_VERSION = 2
+MANIFEST = "manifest.json"
+#: runtime interfaces known without importing their modules (the registry adds the rest)
+INTERFACE_CONFIGS: dict[str, type] = {}
+
+
+# --- the pieces -------------------------------------------------------------------------------------
+
+@dataclass
+class Tolerance:
+    """Limits on one output's error against its reference (None: not checked). Images are on [0, 255]."""
+
+    max_abs: float | None = None
+    mean_abs: float | None = None
+    p99_abs: float | None = None
+    min_cosine: float | None = None
+    min_psnr: float | None = None
+
+    def merged(self, other: "Tolerance | None") -> "Tolerance":
+        """This tolerance with `other`'s set limits taking precedence."""
+        if other is None:
+            return self
+        return Tolerance(**{k: (v if v is not None else getattr(self, k)) for k, v in dataclasses.asdict(other).items()})
+
+
+@dataclass
+class TolerancePolicy:
+    """The limits validation must meet: a default, per-output overrides, and the measurement they rest on."""
+
+    default: Tolerance
+    per_output: dict[str, Tolerance] = field(default_factory=dict)
+    basis: str = ""
+
+    def for_output(self, name: str, case: Tolerance | None = None) -> Tolerance:
+        return self.default.merged(self.per_output.get(name)).merged(case)
+
+
+@dataclass
+class TensorSpec:
+    """One graph input or output. ``shape`` holds ints (fixed) and names (symbolic: batch, height, …)."""
+
+    name: str
+    dtype: str
+    shape: list[int | str]
+    layout: str | None = None            # NCHW, NHWC, …
+    range: list[float] | None = None     # [lo, hi] of the values
+    color_order: str | None = None       # RGB
+    description: str = ""
+
+
+@dataclass
+class GraphSpec:
+    role: str
+    file: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    opset: int
+
+    def input(self, name: str) -> TensorSpec | None:
+        return next((t for t in self.inputs if t.name == name), None)
+
+    def output(self, name: str) -> TensorSpec | None:
+        return next((t for t in self.outputs if t.name == name), None)
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.inputs]
+
+
+@dataclass
+class GoldenCase:
+    """Inputs and the reference outputs a backend must reproduce (arrays in ``file``, an .npz)."""
+
+    name: str
+    file: str
+    graph: str
+    inputs: list[str]
+    outputs: list[str]
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    description: str = ""
+    reference: str = "pytorch"           # what made the outputs: pytorch, pytorch-exact, imported, …
+    tolerance: Tolerance | None = None   # overrides the policy for this case
+
+
+@dataclass
+class SizeConstraints:
+    """What H and W a graph accepts: multiples of ``multiple_of``, at least ``min_side``, or ``fixed_size``."""
+
+    multiple_of: int = 1
+    min_side: int = 1
+    fixed_size: list[int] | None = None
+    padding: str = "reflect"             # how the runtime reaches the multiple (then crops back)
+    note: str = ""
+
+
+@dataclass
+class EngineRecord:
+    """A TensorRT engine built for one graph on one GPU and TensorRT version."""
+
+    role: str
+    file: str
+    tensorrt: str
+    compute_capability: str
+    precision: str
+    profiles: list[dict[str, list[list[int]]]] = field(default_factory=list)
+    gpu: str | None = None
+
+
+@dataclass
+class ValidationRecord:
+    report: str
+    passed: bool
+    time: str
+
+
+@dataclass
+class ModelInfo:
+    """Who the model is: its bundle name, training method and family, and the runtime interface that runs it."""
+
+    name: str
+    method: str        # dcgan, pix2pix, stylizer, wct, … (or "imported")
+    family: str        # training family package: stylizer, wct, gan, image2image, …
+    interface: str     # runtime interface: stylizer, wct, generator, translator, graph
+    config: Any = None  # the interface's config dataclass (parsed through INTERFACE_CONFIGS)
+    step: int | None = None  # training step of the checkpoint it came from
+
+
+@dataclass
+class GraphConfig:
+    """Config of the bare ``graph`` interface: nothing beyond the graphs."""
+
+
+@dataclass
+class Manifest:
+    schema_version: int
+    model: ModelInfo
+    graphs: list[GraphSpec]
+    files: dict[str, str]
+    tolerances: TolerancePolicy
+    precision: str
+    opset: int
+    producer: dict[str, str]
+    size_constraints: SizeConstraints = field(default_factory=SizeConstraints)
+    golden: list[GoldenCase] = field(default_factory=list)
+    engines: list[EngineRecord] = field(default_factory=list)
+    validation: dict[str, ValidationRecord] = field(default_factory=dict)
+    loss_network: str | None = None
+    exporter: str | None = None            # torch.onnx exporter that made the graphs (torchscript, dynamo)
+    source_checkpoint: str | None = None
+    training: dict[str, Any] = field(default_factory=dict)   # the training options, for the record
+    lineage: dict[str, Any] | None = None  # for a converted bundle: parent, precision, conversion
+
+    # --- lookups ---------------------------------------------------------------------------------
+    def graph(self, role: str) -> GraphSpec:
+        for g in self.graphs:
+            if g.role == role:
+                return g
+        raise BundleError(f"bundle has no graph with role {role!r} (it has: {', '.join(g.role for g in self.graphs)})")
+
+    @property
+    def roles(self) -> list[str]:
+        return [g.role for g in self.graphs]
+
+    # --- checks -----------------------------------------------------------------------------------
+    def check(self, where: str = MANIFEST) -> "Manifest":
+        """Cross-field consistency; raises BundleError naming the problem."""
+        if self.schema_version > SCHEMA_VERSION:
+            raise BundleError(f"{where}: schema version {self.schema_version} is newer than this runtime understands "
+                              f"({SCHEMA_VERSION}); upgrade styleforge")
+        if not self.graphs:
+            raise BundleError(f"{where}: no graphs")
+        roles = [g.role for g in self.graphs]
+        if len(set(roles)) != len(roles):
+            raise BundleError(f"{where}: graph roles repeat ({', '.join(roles)})")
+        for rel in list(self.files) + [g.file for g in self.graphs] + [c.file for c in self.golden] + \
+                [e.file for e in self.engines] + [v.report for v in self.validation.values()]:
+            check_relative_path(rel, where)
+        for g in self.graphs:
+            if g.file not in self.files:
+                raise BundleError(f"{where}: graph {g.file} has no sha256 in the manifest")
+        for c in self.golden:
+            if c.graph not in roles:
+                raise BundleError(f"{where}: golden case {c.name} refers to graph {c.graph!r}, which the bundle lacks")
+            if c.file not in self.files:
+                raise BundleError(f"{where}: golden case file {c.file} has no sha256 in the manifest")
+        for e in self.engines:
+            if e.role not in roles:
+                raise BundleError(f"{where}: engine {e.file} is for graph {e.role!r}, which the bundle lacks")
+        want = INTERFACE_CONFIGS.get(self.model.interface)
+        if want is not None and not isinstance(self.model.config, want):
+            raise BundleError(f"{where}: model.config is not a {want.__name__} (interface {self.model.interface})")
+        if self.size_constraints.multiple_of < 1 or self.size_constraints.min_side < 1:
+            raise BundleError(f"{where}: size_constraints.multiple_of and min_side must be at least 1")
+        return self
+
+
+def check_relative_path(rel: str, where: str = MANIFEST) -> None:
+    """A manifest path must stay inside the bundle: relative, no '..', no drive or backslash tricks."""
+    parts = rel.replace("\\", "/").split("/")
+    if not rel or rel.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts or "" in parts:
+        raise BundleError(f"{where}: file path {rel!r} points outside the bundle; refusing it")
+
+
+# --- generic strict (de)serialisation ---------------------------------------------------------------
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _parse(tp, value, path: str, where: str):
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _parse(a, value, path, where)
+            except BundleError as e:
+                errors.append(str(e))
+        raise BundleError(errors[0] if len(errors) == 1 else f"{where}: {path} has an unexpected value {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise BundleError(f"{where}: {path} must be a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp) or (Any,)
+        return [_parse(item, v, f"{path}[{i}]", where) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise BundleError(f"{where}: {path} must be an object, got {type(value).__name__}")
+        _, vt = typing.get_args(tp) or (str, Any)
+        return {str(k): _parse(vt, v, f"{path}.{k}", where) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, path, where)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BundleError(f"{where}: {path} must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BundleError(f"{where}: {path} must be an integer, got {value!r}")
+        return value
+    if tp in (str, bool):
+        if not isinstance(value, tp):
+            raise BundleError(f"{where}: {path} must be a {_type_name(tp)}, got {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls, data, path: str = "", where: str = MANIFEST):
+    """Build dataclass `cls` from a JSON object, refusing unknown and missing fields (named by their path)."""
+    if not isinstance(data, dict):
+        raise BundleError(f"{where}: {path or 'the manifest'} must be an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise BundleError(f"{where}: unknown field {'.'.join(filter(None, [path, unknown[0]]))}"
+                          + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                          + "; written by a newer or foreign tool?")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        sub = f"{path}.{f.name}" if path else f.name
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
+                raise BundleError(f"{where}: missing field {sub}")
+            continue
+        kwargs[f.name] = _parse(hints[f.name], data[f.name], sub, where)
+    return cls(**kwargs)
+
+
+def to_dict(obj):
+    """A dataclass tree as JSON-ready data (dataclasses.asdict keeps nested config dataclasses too)."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+# --- the manifest as a whole ----------------------------------------------------------------------
+
+def _ensure_interfaces() -> None:
+    from .model import _import_families  # registers every interface's config class
+
+    _import_families()
+
+
+def parse_manifest(data: dict, where: str = MANIFEST) -> Manifest:
+    """A typed, checked Manifest from the parsed JSON of ``manifest.json``."""
+    if not isinstance(data, dict):
+        raise BundleError(f"{where}: the manifest must be a JSON object")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BundleError(f"{where}: missing or bad schema_version")
+    if version > SCHEMA_VERSION:
+        raise BundleError(f"{where}: schema version {version} is newer than this runtime understands "
+                          f"({SCHEMA_VERSION}); upgrade styleforge")
+    if version < 2:
+        data = upgrade_v1(data, where)
+    _ensure_interfaces()
+    manifest = from_dict(Manifest, data, "", where)
+    interface = manifest.model.interface
+    config_cls = INTERFACE_CONFIGS.get(interface)
+    if config_cls is None:
+        raise BundleError(f"{where}: unknown runtime interface {interface!r} (this runtime has: "
+                          f"{', '.join(sorted(INTERFACE_CONFIGS))}); upgrade styleforge")
+    manifest.model.config = from_dict(config_cls, manifest.model.config or {}, "model.config", where)
+    return manifest.check(where)
+
+
+def manifest_to_json(manifest: Manifest) -> str:
+    """The manifest as ``manifest.json`` text, after checking it (what a writer must call)."""
+    manifest.check("manifest being written")
+    return json.dumps(to_dict(manifest), indent=2) + "\n"
+
+
+# --- schema 1 → 2 -------------------------------------------------------------------------------------
+
+_V1_INTERFACE_FAMILY = {"stylizer": "stylizer", "wct": "wct", "generator": "gan", "translator": "image2image", "graph": "graph"}
+
+
+def _tolerance(d) -> dict:
+    return {k: d[k] for k in ("max_abs", "mean_abs", "p99_abs", "min_cosine", "min_psnr") if k in d and d[k] is not None}
+
+
+def upgrade_v1(old: dict, where: str = MANIFEST) -> dict:
+    """A schema-1 manifest (before the typed contract) as schema 2, in memory."""
+    try:
+        d = json.loads(json.dumps(old))
+        model = d.pop("model")
+        interface = model.get("family", "graph")
+        cfg = dict(model.get("config") or {})
+        method = {"stylizer": "stylizer", "wct": "wct", "graph": "graph"}.get(interface)
+        step = d.pop("step", None) if "step" in d else cfg.pop("step", None)
+        if interface == "stylizer":
+            cfg = {"num_styles": int(d.pop("num_styles", cfg.get("num_styles", 1))), "styles": d.pop("styles", None),
+                   "network": cfg.pop("model", "transformer_net"),
+                   "network_config": {k: v for k, v in cfg.items() if k != "num_styles"},
+                   "batch_dynamic": bool(d.pop("batch_dynamic", True))}
+        elif interface == "wct":
+            w = dict(d.pop("wct", {}))
+            w.pop("ns_vs_exact_tolerances", None)
+            cfg = w
+        elif interface == "generator":
+            method = cfg.pop("gan_family", None) or "generator"
+        elif interface == "translator":
+            method = cfg.pop("method", None) or "translator"
+        tol = d.pop("tolerances", {})
+        basis = d.pop("tolerance_basis", "") or tol.get("basis", "")
+        default = tol.get("default", tol)
+        per = {k: _tolerance(v) for k, v in tol.get("per_output", {}).items()}
+        d["tolerances"] = {"default": _tolerance(default), "per_output": per, "basis": basis}
+        for c in d.get("golden", []):
+            if "tolerances" in c:
+                c["tolerance"] = _tolerance(c.pop("tolerances"))
+                c["reference"] = "pytorch-exact" if c["name"].startswith("ns_vs_exact") else "pytorch"
+        sc = d.get("size_constraints") or {}
+        d["size_constraints"] = {"multiple_of": int(sc.get("multiple_of", sc.get("multiple", 1)) or 1),
+                                 "min_side": int(sc.get("min_side", 1) or 1), "fixed_size": sc.get("fixed_size"),
+                                 "padding": sc.get("padding", sc.get("pad", "reflect")),
+                                 "note": sc.get("note", sc.get("rule", ""))}
+        d["training"] = d.pop("training", {}) or {}
+        d["model"] = {"name": model.get("name", "model"), "method": method, "interface": interface,
+                      "family": _V1_INTERFACE_FAMILY.get(interface, interface), "config": cfg, "step": step}
+        d["schema_version"] = SCHEMA_VERSION
+        return d
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise BundleError(f"{where}: a schema-1 manifest this runtime cannot upgrade ({e})") from None
