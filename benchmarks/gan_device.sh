@@ -5,8 +5,7 @@
 # Works from a bare checkout: links the source folders into a `styleforge` namespace on PYTHONPATH.
 cd "$(dirname "$0")/.."
 R=$PWD
-mkdir -p /tmp/pkg/styleforge && for d in train export runtime kernels; do ln -sfn $R/$d /tmp/pkg/styleforge/$d; done
-export PYTHONPATH=/tmp/pkg${GAN_EXTRA_PYTHONPATH:+:$GAN_EXTRA_PYTHONPATH}
+export PYTHONPATH="$(python3 $R/benchmarks/sfpath.py)${GAN_EXTRA_PYTHONPATH:+:$GAN_EXTRA_PYTHONPATH}"
 python -c "import sys, torch, numpy, PIL, onnx, onnxruntime, sklearn, safetensors, tqdm; print(sys.version, torch.__version__, torch.cuda.is_available())" || exit 3
 nproc; lscpu | grep "Model name"
 job() { # cores name family steps extra-json device

@@ -12,11 +12,8 @@ PY="${PYTHON:-python3}"
 DRY=0; [ "${1:-}" = "--dry-run" ] && DRY=1
 
 # styleforge.{train,export,runtime,kernels} map onto the repo's folders (pyproject package-dir);
-# without installing, a folder of symlinks on PYTHONPATH gives the same namespace.
-SFPATH="$(mktemp -d)/sfpath"
-mkdir -p "$SFPATH/styleforge"
-for d in train export runtime kernels; do ln -s "$REPO/$d" "$SFPATH/styleforge/$d"; done
-export PYTHONPATH="$SFPATH${PYTHONPATH:+:$PYTHONPATH}"
+# without installing, benchmarks/sfpath.py makes a folder of symlinks for PYTHONPATH with the same namespace.
+export PYTHONPATH="$("$PY" "$REPO/benchmarks/sfpath.py")${PYTHONPATH:+:$PYTHONPATH}"
 export STYLEFORGE_KERNEL_CACHE="${STYLEFORGE_KERNEL_CACHE:-$OUT/.kcache}"
 export PYTHONUNBUFFERED=1
 

@@ -10,23 +10,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 
 def _import_styleforge():
-    try:
-        import styleforge.train.core.registry  # noqa: F401
-    except ImportError:  # not installed: map the source folders as the package does
-        root = Path(__file__).resolve().parents[1]
-        tmp = Path(tempfile.mkdtemp()) / "styleforge"
-        tmp.mkdir()
-        for sub in ("train", "export", "runtime", "kernels"):
-            os.symlink(root / sub, tmp / sub)
-        sys.path.insert(0, str(tmp.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import sfpath
+
+    sfpath.install()
 
 
 def main() -> int:

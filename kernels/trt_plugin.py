@@ -188,18 +188,16 @@ def emit_wct_node(pipe, *, levels=None, opset: int = 17) -> dict[str, bytes]:
             self.pipe = pipe
 
         def forward(self, content, style, alpha):
-            p = self.pipe
-            x = content / 255.0
-            taps = p.encoder.taps(style / 255.0, levels)
-            for i, level in enumerate(levels):
-                f, sw = p._encode(x, level)
+            taps = self.pipe.encoder.taps(style / 255.0, levels)
+
+            def transform(i, level, f):  # the plugin node whitens-colours; the alpha blend stays plain ONNX
                 fc = f.flatten(2)
                 out = whiten_color_node(fc, taps[level].flatten(2), alpha=1.0, reg=reg, floor=floor,
                                         color_floor=color_floor, iters=iters)
                 a = alpha.reshape(-1)[i]
-                out = a * out + (1.0 - a) * fc
-                x = p.decoders[str(level)](out.reshape_as(f), sw).clamp(0.0, 1.0)
-            return x * 255.0
+                return a * out + (1.0 - a) * fc
+
+            return self.pipe.cascade(content / 255.0, transform, levels) * 255.0
 
     m = PluginPair().eval()
     mult = int(getattr(pipe, "size_multiple", 16))

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_path
-from .errors import ImageError
+from .errors import ImageError, StyleForgeError
 
 #: Largest image we agree to decode (pixels). Larger ones are refused, not swapped to death.
 MAX_PIXELS = 64_000_000
@@ -155,4 +155,30 @@ def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
             out.extend(found)
         else:
             out.append(p)
+    return out
+
+
+def parse_sizes(text, *, flag: str = "--sizes", min_side: int = 8, square: bool = True) -> list[tuple[int, int]]:
+    """'256,512' or '256x384,512' → [(256, 256), (256, 384), (512, 512)] (a bare N is N×N when `square`);
+    a list of ints or (h, w) pairs passes through. Bad items are refused naming `flag`."""
+    if isinstance(text, (list, tuple)):
+        return [(int(s), int(s)) if np.ndim(s) == 0 else (int(s[0]), int(s[1])) for s in text]
+    out = []
+    for item in str(text).split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        try:
+            if "x" not in item and not square:
+                raise ValueError
+            h, w = item.split("x") if "x" in item else (item, item)
+            h, w = int(h), int(w)
+        except ValueError:
+            example = "256,512 or 256x384" if square else "64x80"
+            raise StyleForgeError(f"bad size {item!r} in {flag}; expected e.g. {example}") from None
+        if h < min_side or w < min_side:
+            raise StyleForgeError(f"{flag}: {item} is too small (at least {min_side})")
+        out.append((h, w))
+    if not out:
+        raise StyleForgeError(f"{flag}: no sizes given")
     return out

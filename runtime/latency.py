@@ -1,8 +1,11 @@
-"""Latency of a bundle on a runtime backend (numpy + onnxruntime only; never torch).
+"""Latency of a bundle on a runtime backend (numpy + onnxruntime; torch only for the eager baseline).
 
-``bench_runtime(bundle, sizes=[(256, 256)], batch=1)`` times the raw ``stylize`` graph (the
-same tensor the PyTorch eager side gets, see ``styleforge.export.core.eager_bench``) and returns
-median / p90 / p99 latency and images per second for each size.
+``bench_runtime(bundle, sizes=[(256, 256)], batch=1)`` times the raw ``stylize`` graph (the same tensor
+the PyTorch eager side gets, see ``styleforge.export.core.eager_bench``) and returns median / p90 / p99
+latency and images per second for each size. ``benchmark_bundle`` runs both sides in one run:
+
+    from styleforge.runtime.latency import benchmark_bundle, format_bench
+    print(format_bench(benchmark_bundle("mosaic.sfbundle", sizes="256,512", runs=20)))
 """
 from __future__ import annotations
 
@@ -13,28 +16,7 @@ import time
 import numpy as np
 
 from .errors import StyleForgeError
-
-
-def parse_sizes(text) -> list[tuple[int, int]]:
-    """'256,512' or '256x384,512' → [(256, 256), (256, 384), (512, 512)]."""
-    if isinstance(text, (list, tuple)):
-        return [(int(s), int(s)) if np.ndim(s) == 0 else (int(s[0]), int(s[1])) for s in text]
-    out = []
-    for item in str(text).split(","):
-        item = item.strip().lower()
-        if not item:
-            continue
-        try:
-            h, w = item.split("x") if "x" in item else (item, item)
-            h, w = int(h), int(w)
-        except ValueError:
-            raise StyleForgeError(f"bad size {item!r} in --sizes; expected e.g. 256,512 or 256x384") from None
-        if h < 8 or w < 8:
-            raise StyleForgeError(f"--sizes: {item} is too small (at least 8)")
-        out.append((h, w))
-    if not out:
-        raise StyleForgeError("--sizes: no sizes given")
-    return out
+from .images import parse_sizes
 
 
 def latency_stats(seconds: list[float], batch: int) -> dict:
@@ -113,16 +95,6 @@ def benchmark_bundle(bundle, *, sizes="256,512", batch: int = 1, runs: int = 20,
 
 
 def format_bench(report: dict) -> str:
-    lines = [f"{report['bundle']}: {report['backend']} vs PyTorch eager, batch {report['results'][0]['batch']}, "
-             f"{report['runs']} runs after {report['warmup']} warm-up",
-             f"{'size':<11}{'engine':<16}{'median ms':>10}{'p90 ms':>9}{'p99 ms':>9}{'img/s':>9}"]
-    for r in report["results"]:
-        size = "x".join(map(str, r["size"]))
-        for key, label in (("runtime", report["backend"]), ("torch_eager", "torch eager")):
-            if key in r:
-                s = r[key]
-                lines.append(f"{size:<11}{label:<16}{s['median_ms']:>10.2f}{s['p90_ms']:>9.2f}{s['p99_ms']:>9.2f}"
-                             f"{s['images_per_s']:>9.2f}")
-        if "speedup" in r:
-            lines.append(f"{size:<11}{'ratio':<16}{'eager/runtime = ' + format(r['speedup'], '.2f') + 'x':>28}")
-    return "\n".join(lines)
+    from .tables import bench_table, render_text
+
+    return render_text(bench_table(report))

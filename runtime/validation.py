@@ -110,15 +110,6 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
 
 def format_report(report: dict) -> str:
     """A fixed-width table of the report, one row per (case, output)."""
-    lines = [f"{report['model']} ({report['family']}) on {report['backend']}",
-             f"{'case':<22}{'output':<10}{'max_abs':>10}{'mean_abs':>10}{'p99_abs':>10}{'cosine':>10}{'psnr':>8}  result"]
-    for c in report["cases"]:
-        for o in c["outputs"]:
-            if "shape_mismatch" in o:
-                lines.append(f"{c['case']:<22}{o['output']:<10} shape mismatch {o['shape_mismatch']}  FAIL")
-                continue
-            res = "ok" if o["passed"] else "FAIL (" + ", ".join(o["failed"]) + ")"
-            lines.append(f"{c['case']:<22.22}{o['output']:<10.10}{o['max_abs']:>10.3g}{o['mean_abs']:>10.3g}"
-                         f"{o['p99_abs']:>10.3g}{o['cosine']:>10.6f}{o['psnr']:>8.1f}  {res}")
-    lines.append("PASS" if report["passed"] else "FAIL" + (f": {report['error']}" if "error" in report else ""))
-    return "\n".join(lines)
+    from .tables import render_text, validation_table
+
+    return render_text(validation_table(report))

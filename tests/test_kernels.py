@@ -108,7 +108,7 @@ def test_torch_ops_cpu_path_and_switch(monkeypatch):
     m2, c2 = wcov(x.reshape(2, 8, 30)[0].float(), 1e-4, 1e-3)
     assert mean.shape == m2.shape and torch.allclose(cov, c2, atol=1e-6)
     monkeypatch.setenv("STYLEFORGE_KERNELS", "0")
-    assert not torch_ops.enabled() and gram_mod._kernel_ops() is None
+    assert not torch_ops.enabled() and gram_mod.kernel_ops() is None
     monkeypatch.delenv("STYLEFORGE_KERNELS")
     torch_ops.set_enabled(False)
     assert not torch_ops.enabled()
@@ -383,7 +383,7 @@ def test_gpu_style_loss_and_gradients(size, b, dt):
     # train/core/gram.py picks the kernels up for CUDA tensors
     from styleforge.train.core import gram as gram_mod
 
-    assert gram_mod._kernel_ops() is torch_ops
+    assert gram_mod.kernel_ops() is torch_ops
 
 
 _RANK_DEFICIENT = pytest.mark.xfail(reason="known: fp32 relu5_1 at 256² (N = 256 < C = 512, rank-deficient "

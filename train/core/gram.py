@@ -13,8 +13,9 @@ from typing import Mapping, Sequence
 import torch
 
 
-def _kernel_ops():
-    """The CUDA kernel ops if the kernels package provides them and they are switched on, else None."""
+def kernel_ops():
+    """The CUDA kernel ops (styleforge.kernels.torch_ops) if they are available and switched on, else None.
+    The one switch every CUDA fast path of train/ consults (``STYLEFORGE_KERNELS=0`` turns them off)."""
     try:
         from ...kernels import torch_ops
     except ImportError:
@@ -34,7 +35,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     if features.dim() not in (3, 4):
         raise ValueError(f"gram_matrix expects B×C×H×W or B×C×N features, got shape {tuple(features.shape)}")
     if features.is_cuda:
-        ops = _kernel_ops()
+        ops = kernel_ops()
         if ops is not None:
             return ops.gram(features)
     return gram_matrix_reference(features)
@@ -64,7 +65,7 @@ def style_loss(features: Mapping[str, torch.Tensor] | Sequence[torch.Tensor],
     if not (len(feats) == len(tgts) == len(ws)):
         raise ValueError("style_loss: features, targets and weights differ in length")
     if feats and feats[0].is_cuda:
-        ops = _kernel_ops()
+        ops = kernel_ops()
         if ops is not None and hasattr(ops, "style_loss"):
             return ops.style_loss(feats, tgts, ws)
     total = feats[0].new_zeros((), dtype=torch.float32) if feats else torch.zeros(())

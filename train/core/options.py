@@ -94,7 +94,10 @@ def _add(parser, f, hint, *, help_text: str, required: bool) -> None:
     names = [flag_of(f, hint), *f.metadata.get("aliases", ())]
     kw = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
     if tp is bool:  # a switch: --x sets True (default False); --no-x sets False (default True)
-        kw["action"] = "store_false" if names[0].startswith("--no-") else "store_true"
+        negative = names[0].startswith("--no-")
+        kw["action"] = "store_false" if negative else "store_true"
+        if negative:
+            kw["help"] = "turn off: " + help_text
     else:
         kw.update(type=tp, required=required)
         if is_list:

@@ -46,10 +46,21 @@ class LatentGenerator(nn.Module):
 
     nz: int
     n_classes: int
+    chs: list[int]   # channels of block0 (4×4), block1 (8×8), …
 
     def blocks_and_sizes(self) -> list[tuple[str, int, int]]:
         """(name, channels, side) of every dissectable layer."""
-        raise NotImplementedError
+        return [(f"block{i}", ch, 4 * 2 ** i) for i, ch in enumerate(self.chs)]
+
+    @staticmethod
+    def dissect_tap(h, i: int, layer: str | None, unit_scale, act):
+        """After block i: if it is the dissected `layer`, scale its channels by `unit_scale` and record it.
+        Returns (h, act) — the one dissection hook every latent generator calls."""
+        if layer != f"block{i}":
+            return h, act
+        if unit_scale is not None:
+            h = h * unit_scale.reshape(1, -1, 1, 1)
+        return h, h
 
     def synthesize(self, z, label=None, layer: str | None = None, unit_scale=None):
         """Image in [-1, 1] (N×C×R×R) and, if `layer` is given, that layer's activation after
@@ -80,9 +91,6 @@ class DCGANGenerator(LatentGenerator):
         self.to_img = nn.ConvTranspose2d(c_in, channels, 4, 2, 1)
         dcgan_init(self)
 
-    def blocks_and_sizes(self):
-        return [(f"block{i}", ch, 4 * 2 ** i) for i, ch in enumerate(self.chs)]
-
     def synthesize(self, z, label=None, layer=None, unit_scale=None):
         h = z
         if self.embed is not None:
@@ -92,11 +100,7 @@ class DCGANGenerator(LatentGenerator):
         h = h.reshape(h.shape[0], h.shape[1], 1, 1)
         act = None
         for i, block in enumerate(self.blocks):
-            h = block(h)
-            if layer == f"block{i}":
-                if unit_scale is not None:
-                    h = h * unit_scale.reshape(1, -1, 1, 1)
-                act = h
+            h, act = self.dissect_tap(block(h), i, layer, unit_scale, act)
         return torch.tanh(self.to_img(h)), act
 
 

@@ -73,9 +73,6 @@ class PGANGenerator(LatentGenerator):
         self.register_buffer("level", torch.tensor(self.L - 1, dtype=torch.long))
         self.register_buffer("alpha", torch.tensor(1.0))
 
-    def blocks_and_sizes(self):
-        return [(f"block{i}", ch, 4 * 2 ** i) for i, ch in enumerate(self.chs)]
-
     def synthesize(self, z, label=None, layer=None, unit_scale=None, full=True, level=None, alpha=None):
         level = int(self.level) if level is None else level
         alpha = float(self.alpha) if alpha is None else alpha
@@ -84,11 +81,7 @@ class PGANGenerator(LatentGenerator):
         for i in range(level + 1):
             if i == level:
                 prev = h
-            h = self.blocks[i](h)
-            if layer == f"block{i}":
-                if unit_scale is not None:
-                    h = h * unit_scale.reshape(1, -1, 1, 1)
-                act = h
+            h, act = self.dissect_tap(self.blocks[i](h), i, layer, unit_scale, act)
         img = self.to_rgb[level](h)
         if alpha < 1.0 and level > 0:
             skip = F.interpolate(self.to_rgb[level - 1](prev), scale_factor=2, mode="nearest")

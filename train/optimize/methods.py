@@ -482,6 +482,18 @@ def _replace(opts: LoopOptions, **kw) -> LoopOptions:
     return replace(opts, **kw)
 
 
+def _per_run(opts: LoopOptions, tag: str) -> LoopOptions:
+    """Options for one run of several (a sweep weight, a DFI strength): its own JSON log ``LOG.<tag>.jsonl``
+    and snapshot folder ``SNAPSHOTS/<tag>``."""
+    o = opts
+    if opts.log_json:
+        p = Path(opts.log_json)
+        o = _replace(o, log_json=p.with_name(f"{p.stem}.{tag}{p.suffix or '.jsonl'}"))
+    if opts.snapshot_dir:
+        o = _replace(o, snapshot_dir=Path(opts.snapshot_dir) / tag)
+    return o
+
+
 def sweep(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], style_weights: Sequence[float], *,
           size: int | None = 256, opts: LoopOptions | None = None, labels: bool = True,
           **stylize_kw) -> tuple[np.ndarray, list[Result]]:
@@ -496,12 +508,7 @@ def sweep(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], style_w
         raise StyleForgeError("--style-weights: give at least one weight")
     results = []
     for i, w in enumerate(style_weights):
-        o = opts
-        if opts.log_json:
-            p = Path(opts.log_json)
-            o = _replace(opts, log_json=p.with_name(f"{p.stem}.w{i}{p.suffix or '.jsonl'}"))
-        if opts.snapshot_dir:
-            o = _replace(o, snapshot_dir=Path(opts.snapshot_dir) / f"w{i}")
+        o = _per_run(opts, f"w{i}")
         results.append(stylize(content, style, size=size, style_weight=float(w), opts=o, **stylize_kw))
     h, w_ = results[0].image.shape[:2]
     styles = [style] if isinstance(style, np.ndarray) else list(style)
@@ -608,12 +615,7 @@ def dfi(image: np.ndarray, dataset: Sequence[np.ndarray], labels: Sequence[int] 
                 raise StyleForgeError("dfi: --scales is not supported (the features are fixed at --size)")
             return target
 
-        o = opts
-        if opts.log_json:
-            p = Path(opts.log_json)
-            o = _replace(opts, log_json=p.with_name(f"{p.stem}.s{i}{p.suffix or '.jsonl'}"))
-        if opts.snapshot_dir:
-            o = _replace(o, snapshot_dir=Path(opts.snapshot_dir) / f"s{i}")
+        o = _per_run(opts, f"s{i}")
         obj = FeatureObjective(layers, targets, weight=feature_weight, name="feature")
         results.append(optimize_image(obj, vgg, (size, size), _replace(o, scales=None, init="content"), init_image=src,
                                       tv_weight=tv, desc=f"dfi strength={a:g}"))

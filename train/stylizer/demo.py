@@ -106,27 +106,10 @@ def _rel(path: Path, base: Path) -> str:
 
 
 def _report_html(out: Path, *, cfg, loss_network, bundle, report, bench, pictures, preview, history, timings) -> str:
+    from ...runtime.tables import bench_table, render_html, validation_table
+
     e = html.escape
-    rows = []
-    for c in report["cases"]:
-        for o in c["outputs"]:
-            if "shape_mismatch" in o:
-                rows.append(f"<tr><td>{e(c['case'])}</td><td>{e(o['output'])}</td><td colspan=5>shape mismatch</td><td>FAIL</td></tr>")
-                continue
-            rows.append(f"<tr><td>{e(c['case'])}</td><td>{e(o['output'])}</td><td>{o['max_abs']:.3g}</td>"
-                        f"<td>{o['mean_abs']:.3g}</td><td>{o['p99_abs']:.3g}</td><td>{o['cosine']:.7f}</td>"
-                        f"<td>{o['psnr']:.1f}</td><td class={'ok' if o['passed'] else 'fail'}>{'pass' if o['passed'] else 'FAIL'}</td></tr>")
     tol = report["cases"][0]["outputs"][0]["tolerance"] if report["cases"] else {}
-    brows = []
-    for r in bench["results"]:
-        size = "×".join(map(str, r["size"]))
-        for key, label in (("runtime", f"runtime ({bench['backend']})"), ("torch_eager", "PyTorch eager")):
-            if key in r:
-                s = r[key]
-                brows.append(f"<tr><td>{size}</td><td>{e(label)}</td><td>{s['median_ms']:.2f}</td><td>{s['p90_ms']:.2f}</td>"
-                             f"<td>{s['p99_ms']:.2f}</td><td>{s['images_per_s']:.2f}</td></tr>")
-        if "speedup" in r:
-            brows.append(f"<tr><td>{size}</td><td colspan=5>eager / runtime median latency = <b>{r['speedup']:.2f}×</b></td></tr>")
     pics = "".join(
         f"<figure><img src='{_rel(c, out)}'><img src='{_rel(s, out)}'><img src='{_rel(l, out)}'>"
         f"<figcaption>{e(n)}: content | stylized | stylized, luminance only</figcaption></figure>"
@@ -158,11 +141,10 @@ exported to <code>{e(Path(bundle).name)}</code>, validated on ONNX Runtime, and 
 {f'<h2>Last training preview</h2><img src="{_rel(preview, out)}">' if preview else ''}
 <h2>Training losses (weighted)</h2><table><tr><th>term</th><th>step 1</th><th>step {last.get('step', '')}</th></tr>{loss_rows}</table>
 <h2>Validation: ONNX Runtime CPU vs PyTorch outputs stored at export</h2>
-<table><tr><th>case</th><th>output</th><th>max abs</th><th>mean abs</th><th>p99 abs</th><th>cosine</th><th>PSNR dB</th><th>result</th></tr>
-{''.join(rows)}</table>
+{render_html(validation_table(report))}
 <p>Tolerances: {e(json.dumps(tol))}. Overall: <b class={'ok' if report['passed'] else 'fail'}>{'PASS' if report['passed'] else 'FAIL'}</b></p>
 <h2>Latency (batch 1, {bench['runs']} runs after {bench['warmup']} warm-up; milliseconds)</h2>
-<table><tr><th>size</th><th>engine</th><th>median</th><th>p90</th><th>p99</th><th>images/s</th></tr>{''.join(brows)}</table>
+{render_html(bench_table(bench))}
 <p>Machine: {e(str(bench['machine']))}</p>
 </body></html>
 """

@@ -49,18 +49,23 @@ class WCTPipeline(nn.Module):
             return self.encoder(x, level, photo=True)
         return self.encoder(x, level), None
 
+    def cascade(self, content: torch.Tensor, transform, levels=None) -> torch.Tensor:
+        """The coarse-to-fine loop every form of WCT shares (PyTorch, the NS graph, the TensorRT plugin graph):
+        at each level encode, ``transform(i, level, f)`` the features f (B×C×H×W → B×C×N), decode, clamp."""
+        x = content
+        for i, level in enumerate(levels or self.levels):
+            f, sw = self._encode(x, level)
+            out = transform(i, level, f)
+            x = self.decoders[str(level)](out.reshape_as(f), sw).clamp(0.0, 1.0)
+        return x
+
     def stylize(self, content: torch.Tensor, stats, alpha=1.0) -> torch.Tensor:
         """content B×3×H×W in [0, 1] (H, W multiples of ``size_multiple``) → stylised image in [0, 1].
 
         `alpha`: a number, a per-level sequence (coarse first) or a tensor of either.
         """
-        x = content
-        for i, level in enumerate(self.levels):
-            f, sw = self._encode(x, level)
-            mean_s, color_s = stats[i]
-            out = apply_style_stats(f.flatten(2), mean_s, color_s, self._alpha(alpha, i), self.mode, **self.kw)
-            x = self.decoders[str(level)](out.reshape_as(f), sw).clamp(0.0, 1.0)
-        return x
+        return self.cascade(content, lambda i, level, f: apply_style_stats(
+            f.flatten(2), stats[i][0], stats[i][1], self._alpha(alpha, i), self.mode, **self.kw))
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha=1.0) -> torch.Tensor:
         return self.stylize(content, self.encode_style(style), alpha)
@@ -69,15 +74,13 @@ class WCTPipeline(nn.Module):
                        style_mask: torch.Tensor, alpha=1.0, min_region: int = 16) -> torch.Tensor:
         """Region-to-region transfer (batch 1): label k of `content_mask` takes the style of label k of
         `style_mask` (integer label images of any size). Tiny or unmatched regions keep their content."""
-        x = content
-        for i, level in enumerate(self.levels):
-            f, sw = self._encode(x, level)
+        def transform(i, level, f):
             fs = self.encoder(style, level)
-            out = masked_whiten_color(f[0].flatten(1), fs[0].flatten(1), content_mask, style_mask,
-                                      tuple(f.shape[-2:]), tuple(fs.shape[-2:]), self.mode,
-                                      self._alpha(alpha, i), min_region=min_region, **self.kw)
-            x = self.decoders[str(level)](out.reshape_as(f), sw).clamp(0.0, 1.0)
-        return x
+            return masked_whiten_color(f[0].flatten(1), fs[0].flatten(1), content_mask, style_mask,
+                                       tuple(f.shape[-2:]), tuple(fs.shape[-2:]), self.mode,
+                                       self._alpha(alpha, i), min_region=min_region, **self.kw)
+
+        return self.cascade(content, transform)
 
     def texture(self, style: torch.Tensor, size: tuple[int, int] = (256, 256), passes: int = 3,
                 seed: int = 0) -> torch.Tensor:

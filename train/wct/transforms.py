@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import torch
 
+from ..core.gram import kernel_ops
+
 #: Default Newton–Schulz iteration count (measured; docs/wct.md "NS iterations vs error").
 NS_ITERS = 20
 #: Relative ridge added to both covariances (× mean eigenvalue).
@@ -58,15 +60,6 @@ ADAIN_EPS = 1e-5
 MODES = ("exact", "ns", "adain")
 
 
-def _kernel_ops():
-    """The CUDA kernel ops if the kernels package provides them and they are switched on, else None."""
-    try:
-        from ...kernels import torch_ops
-    except ImportError:
-        return None
-    return torch_ops if torch_ops.enabled() else None
-
-
 def _count(f: torch.Tensor) -> torch.Tensor:
     """N (positions) as a tensor, shape B×1×1 or 1×1, so ONNX export keeps it dynamic."""
     return torch.ones_like(f[..., :1, :]).sum(-1, keepdim=True)
@@ -79,7 +72,7 @@ def covariance(f: torch.Tensor, reg: float = 0.0, floor: float = 0.0) -> tuple[t
     ridge ``(reg · tr(Σ)/C + floor) · I`` of the module docstring (none by default).
     """
     if f.is_cuda:
-        ops = _kernel_ops()
+        ops = kernel_ops()
         if ops is not None and hasattr(ops, "covariance"):
             return ops.covariance(f, reg=reg, floor=floor)
     mean = f.mean(-1, keepdim=True)
@@ -191,7 +184,7 @@ def whiten_color(fc: torch.Tensor, fs: torch.Tensor, mode: str = "exact", alpha:
     cut-off of exact mode. See the module docstring for the policy.
     """
     if fc.is_cuda:
-        ops = _kernel_ops()
+        ops = kernel_ops()
         if ops is not None and hasattr(ops, "whiten_color"):
             return ops.whiten_color(fc, fs, alpha=alpha, mode=mode, reg=reg, drop=drop, iters=iters)
     if fc.dim() != fs.dim() or fc.dim() not in (2, 3) or fc.shape[-2] != fs.shape[-2]:

@@ -1,0 +1,71 @@
+"""Reports as tables: each report kind is turned into rows once (:func:`validation_table`,
+:func:`bench_table`); the terminal (:func:`render_text`) and report.html (:func:`render_html`) draw the
+same rows. A row shorter than the header is a note spanning the remaining columns."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    title: str = ""
+    footer: str = ""
+
+
+def validation_table(report: dict) -> Table:
+    """One row per (golden case, output) of a validation report."""
+    t = Table(["case", "output", "max_abs", "mean_abs", "p99_abs", "cosine", "psnr", "result"],
+              title=f"{report['model']} ({report['family']}) on {report['backend']}",
+              footer="PASS" if report["passed"] else "FAIL" + (f": {report['error']}" if "error" in report else ""))
+    for c in report["cases"]:
+        for o in c["outputs"]:
+            if "shape_mismatch" in o:
+                t.rows.append([c["case"], o["output"], f"shape mismatch {o['shape_mismatch']}  FAIL"])
+                continue
+            res = "ok" if o["passed"] else "FAIL (" + ", ".join(o["failed"]) + ")"
+            t.rows.append([c["case"], o["output"], f"{o['max_abs']:.3g}", f"{o['mean_abs']:.3g}", f"{o['p99_abs']:.3g}",
+                           f"{o['cosine']:.6f}", f"{o['psnr']:.1f}", res])
+    return t
+
+
+def bench_table(report: dict) -> Table:
+    """One row per (size, engine) of a ``benchmark_bundle`` report, and the eager/runtime ratio per size."""
+    t = Table(["size", "engine", "median ms", "p90 ms", "p99 ms", "img/s"],
+              title=f"{report['bundle']}: {report['backend']} vs PyTorch eager, batch {report['results'][0]['batch']}, "
+                    f"{report['runs']} runs after {report['warmup']} warm-up")
+    for r in report["results"]:
+        size = "x".join(map(str, r["size"]))
+        for key, label in (("runtime", report["backend"]), ("torch_eager", "PyTorch eager")):
+            if key in r:
+                s = r[key]
+                t.rows.append([size, label, f"{s['median_ms']:.2f}", f"{s['p90_ms']:.2f}", f"{s['p99_ms']:.2f}",
+                               f"{s['images_per_s']:.2f}"])
+        if "speedup" in r:
+            t.rows.append([size, f"ratio: eager / runtime median latency = {r['speedup']:.2f}x"])
+    return t
+
+
+def render_text(t: Table) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in t.rows if len(r) == len(t.header)]) for i, h in enumerate(t.header)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    lines = ([t.title] if t.title else []) + [fmt(t.header)]
+    for r in t.rows:
+        lines.append(fmt(r) if len(r) == len(t.header) else "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
+    return "\n".join(lines + ([t.footer] if t.footer else []))
+
+
+def render_html(t: Table) -> str:
+    e = html.escape
+    head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>"
+    body = []
+    for r in t.rows:
+        cells = [f"<td>{e(c)}</td>" for c in r[:-1]]
+        span = len(t.header) - len(r) + 1
+        last = r[-1]
+        cls = " class=fail" if "FAIL" in last else (" class=ok" if last == "ok" else "")
+        cells.append(f"<td{cls}{f' colspan={span}' if span > 1 else ''}>{e(last)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
