@@ -1,0 +1,4 @@
+"""Template family checkpoints → ``translator`` bundles (see train/template/__init__.py)."""
+from ..core.family import ExportFamily
+
+EXPORTER = ExportFamily(name="template", checkpoint_families=("template",), exporter="exporter:export_template")

@@ -1,0 +1,56 @@
+"""Template checkpoint → a ``translator`` bundle: one graph (role ``translate``) whose I/O follows the
+toolkit's convention (float32 NCHW RGB in [0, 255]; the network's [-1, 1] scaling is inside the graph),
+golden cases at sizes the training did not use, and a tolerance with its measured basis."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...runtime.families.translator import TranslatorConfig
+from ...runtime.manifest import Tolerance
+from ..core.bundle_writer import BundleWriter
+from ..core.onnx_export import export_onnx
+
+#: ORT CPU vs PyTorch fp32 on [0, 255] (tests/test_template.py measures max_abs < 1e-3); 0.05 leaves margin.
+TOLERANCE = Tolerance(max_abs=0.05, mean_abs=0.005, p99_abs=0.02, min_cosine=0.99999, min_psnr=80.0)
+
+
+def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+    import torch
+
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
+    from ...train.core.samples import PHOTOS, sample_image
+
+    ckpt = resolve_checkpoint(ckpt)
+    modules, config = load_modules(ckpt)
+    net = modules["net"]
+
+    class Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, image):
+            return (self.net(image / 127.5 - 1.0) + 1.0) * 127.5
+
+    graph = Graph().eval()
+    axes = {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"}
+    onnx_bytes = export_onnx(graph, (torch.zeros(1, 3, 32, 32),), input_names=["image"], output_names=["translated"],
+                             dynamic_axes={"image": axes, "translated": axes}, opset=opset)
+    spec = config["models"]["net"]
+    w = BundleWriter(name=Path(out).stem, method="template", family="template", interface="translator",
+                     config=TranslatorConfig(generator=spec["name"], generator_config=spec["config"]),
+                     opset=opset, step=config.get("step"))
+    img = {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}
+    w.add_graph("translate", onnx_bytes, annotations={"image": img, "translated": img})
+    for k, (h, wd) in enumerate(golden_sizes or [(24, 40), (34, 18)]):
+        photo = sample_image(PHOTOS[k % len(PHOTOS)])[:h, :wd]
+        x = photo.transpose(2, 0, 1)[None].astype(np.float32)
+        with torch.no_grad():
+            y = graph(torch.from_numpy(x)).numpy()
+        w.add_golden(f"{h}x{wd}", "translate", {"image": x}, {"translated": y}, description=f"photo crop {h}x{wd}")
+    w.set_size_constraints(multiple_of=net.size_multiple, min_side=net.size_multiple, padding="reflect")
+    w.set_tolerances(TOLERANCE, basis="ORT CPU vs PyTorch fp32 on [0,255]: max_abs < 1e-3 measured")
+    w.set(source_checkpoint=str(Path(ckpt).resolve()), training=dict(config.get("train", {})))
+    return w.write(out)
