@@ -46,16 +46,47 @@ class Tolerance:
         return Tolerance(**{k: (v if v is not None else getattr(self, k)) for k, v in dataclasses.asdict(other).items()})
 
 
+#: The tolerance profiles validation chooses between (see :func:`profile_name`).
+PROFILES = ("cpu-fp32", "gpu-tf32", "fp16", "int8")
+
+
 @dataclass
-class TolerancePolicy:
-    """The limits validation must meet: a default, per-output overrides, and the measurement they rest on."""
+class ToleranceProfile:
+    """Limits for one way of running a bundle (a backend kind × precision), with the measurement they rest on."""
 
     default: Tolerance
     per_output: dict[str, Tolerance] = field(default_factory=dict)
     basis: str = ""
 
-    def for_output(self, name: str, case: Tolerance | None = None) -> Tolerance:
-        return self.default.merged(self.per_output.get(name)).merged(case)
+
+@dataclass
+class TolerancePolicy:
+    """The limits validation must meet. ``default``/``per_output``/``basis`` are the ``cpu-fp32`` profile (fp32
+    graph on ONNX Runtime CPU: the tightest); ``profiles`` holds the others by name (``gpu-tf32``: fp32 graphs
+    on GPU backends, whose convolutions use TF32; ``fp16``, ``int8``: precision variants), each measured."""
+
+    default: Tolerance
+    per_output: dict[str, Tolerance] = field(default_factory=dict)
+    basis: str = ""
+    profiles: dict[str, ToleranceProfile] = field(default_factory=dict)
+
+    def profile(self, name: str = "cpu-fp32") -> ToleranceProfile:
+        """The named profile; ``cpu-fp32`` (or a name the bundle lacks) is the default one."""
+        if name in self.profiles:
+            return self.profiles[name]
+        return ToleranceProfile(default=self.default, per_output=self.per_output, basis=self.basis)
+
+    def for_output(self, name: str, case: Tolerance | None = None, profile: str = "cpu-fp32") -> Tolerance:
+        prof = self.profile(profile)
+        return prof.default.merged(prof.per_output.get(name)).merged(case)
+
+
+def profile_name(backend: str, precision: str) -> str:
+    """The tolerance profile for running a bundle of `precision` on `backend`: the precision's own profile for
+    fp16/int8 variants, ``gpu-tf32`` for fp32 on a GPU backend, else ``cpu-fp32``."""
+    if precision in ("fp16", "int8"):
+        return precision
+    return "cpu-fp32" if backend in ("ort-cpu", "cpu") or backend.endswith("-cpu") else "gpu-tf32"
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .bundle import open_bundle, update_bundle
-from .manifest import Tolerance, ValidationRecord
+from .manifest import Tolerance, ValidationRecord, profile_name
 
 METRICS = ("max_abs", "mean_abs", "p99_abs", "cosine", "psnr")
 
@@ -65,6 +65,7 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
     model = RuntimeModel(open_bundle(path), backend=backend, **options)  # raw graphs only: any family validates
     bundle = model.bundle
     tolerances = bundle.tolerances
+    profile = profile_name(backend, bundle.manifest.precision)
     cases = []
     for case in bundle.golden:
         graph = bundle.graph(case.graph)
@@ -74,7 +75,7 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
         dt = time.perf_counter() - t0
         outs = []
         for name, exp in expected.items():
-            tol = tolerances.for_output(name, case.tolerance)
+            tol = tolerances.for_output(name, case.tolerance, profile)
             m = compare(got[name], exp, _output_range(graph, name))
             failed = check(m, tol)
             outs.append({"output": name, "shape": list(exp.shape), **m,
@@ -90,6 +91,8 @@ def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True
         "family": bundle.interface,
         "method": bundle.method,
         "backend": backend,
+        "tolerance_profile": profile,
+        "tolerance_basis": tolerances.profile(profile).basis,
         "providers": backend_name if isinstance(backend_name, list) else [backend],
         "cases": cases,
         "passed": bool(cases) and all(c["passed"] for c in cases),

@@ -246,3 +246,17 @@ def test_writer_refuses_a_bad_manifest_before_writing(tmp_path):
     with pytest.raises(BundleError, match="refers to graph 'missing_role'"):
         w.write(tmp_path / "x.sfbundle")
     assert not (tmp_path / "x.sfbundle").exists()
+
+
+def test_tolerance_profiles_are_chosen_by_backend_and_precision():
+    from styleforge.runtime.manifest import Tolerance, TolerancePolicy, ToleranceProfile, profile_name
+
+    assert profile_name("ort-cpu", "fp32") == "cpu-fp32"
+    assert profile_name("ort-cuda", "fp32") == profile_name("tensorrt", "fp32") == "gpu-tf32"
+    assert profile_name("ort-cpu", "int8") == "int8" and profile_name("tensorrt", "fp16") == "fp16"
+    pol = TolerancePolicy(default=Tolerance(max_abs=1e-3), per_output={"act": Tolerance(max_abs=1e-2)},
+                          profiles={"gpu-tf32": ToleranceProfile(default=Tolerance(max_abs=0.5, min_psnr=60))})
+    assert pol.for_output("image").max_abs == 1e-3 and pol.for_output("act").max_abs == 1e-2
+    assert pol.for_output("image", profile="gpu-tf32").max_abs == 0.5
+    assert pol.for_output("image", Tolerance(max_abs=9.0), profile="gpu-tf32").max_abs == 9.0  # a case's own limit wins
+    assert pol.for_output("image", profile="int8").max_abs == 1e-3  # a profile the bundle lacks: the strict default

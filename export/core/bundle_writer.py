@@ -16,7 +16,7 @@ import numpy as np
 
 from ...runtime.atomic import atomic_dir
 from ...runtime.manifest import (MANIFEST, SCHEMA_VERSION, GoldenCase, GraphSpec, Manifest, ModelInfo, SizeConstraints,
-                                 TensorSpec, Tolerance, TolerancePolicy, manifest_to_json)
+                                 TensorSpec, Tolerance, TolerancePolicy, ToleranceProfile, manifest_to_json)
 from .onnx_export import DEFAULT_OPSET, graph_io
 
 #: Default tolerance for fp32 graphs whose outputs are images in [0, 255].
@@ -96,8 +96,11 @@ class BundleWriter:
     def set_size_constraints(self, **fields) -> None:
         self.manifest.size_constraints = SizeConstraints(**fields)
 
-    def set_tolerances(self, default: Tolerance, *, per_output: dict[str, Tolerance] | None = None, basis: str = "") -> None:
-        self.manifest.tolerances = TolerancePolicy(default=default, per_output=dict(per_output or {}), basis=basis)
+    def set_tolerances(self, default: Tolerance, *, per_output: dict[str, Tolerance] | None = None, basis: str = "",
+                       profiles: dict[str, ToleranceProfile] | None = None) -> None:
+        """The ``cpu-fp32`` limits (`default`, `per_output`, `basis`) and the other named profiles (``gpu-tf32``, …)."""
+        self.manifest.tolerances = TolerancePolicy(default=default, per_output=dict(per_output or {}), basis=basis,
+                                                   profiles=dict(profiles or {}))
 
     def set(self, **fields) -> None:
         """Set other typed manifest fields (``source_checkpoint``, ``training``, ``loss_network``, …)."""
