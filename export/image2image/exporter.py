@@ -52,6 +52,26 @@ def _wrap(g):
     return TranslateGraph().eval()
 
 
+def _roles(ckpt, family: str) -> list[tuple[str, str, str]]:
+    """(graph role, generator attribute, direction) per graph of a pix2pix or CycleGAN checkpoint."""
+    if family == "pix2pix":
+        return [("translate", "netG", "A->B")]
+    if family == "cyclegan":
+        return [("translate", "netG_A", "A->B"), ("translate_reverse", "netG_B", "B->A")]
+    raise StyleForgeError(f"{ckpt}: family {family!r} is not an image-to-image family (pix2pix, cyclegan)")
+
+
+def torch_graphs(ckpt) -> dict:
+    """The PyTorch modules behind ``translate`` (and ``translate_reverse``) (ExportFamily.torch_graphs)."""
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
+    from ..core.family import TorchGraph
+
+    ckpt = resolve_checkpoint(ckpt)
+    modules, config = load_modules(ckpt)
+    return {role: TorchGraph(_wrap(modules[attr]), ["image"], ["translated"])
+            for role, attr, _ in _roles(ckpt, config["family"])}
+
+
 def _domain_images(family: str, train_cfg: dict, reverse: bool) -> list[np.ndarray]:
     """Images from the graph's input domain for golden cases (bundled images; edge maps for default pix2pix)."""
     from ...train.core.samples import PHOTOS, sample_image
@@ -94,12 +114,7 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
     modules, config = load_modules(ckpt)
     family = config["family"]
     train_cfg = config.get("train", {})
-    if family == "pix2pix":
-        roles = [("translate", "netG", "A->B")]
-    elif family == "cyclegan":
-        roles = [("translate", "netG_A", "A->B"), ("translate_reverse", "netG_B", "B->A")]
-    else:
-        raise StyleForgeError(f"{ckpt}: family {family!r} is not an image-to-image family (pix2pix, cyclegan)")
+    roles = _roles(ckpt, family)
     g0 = modules[roles[0][1]]
     multiple = int(getattr(g0, "size_multiple", config.get("size_multiple", 4)))
     res = int(train_cfg.get("resolution") or multiple)

@@ -16,15 +16,9 @@ from ..core.onnx_export import export_onnx
 TOLERANCE = Tolerance(max_abs=0.05, mean_abs=0.005, p99_abs=0.02, min_cosine=0.99999, min_psnr=80.0)
 
 
-def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+def _graph(net):
+    """The exported module: [0, 255] image in and out around the [-1, 1] network."""
     import torch
-
-    from ...train.core.checkpoint import load_modules, resolve_checkpoint
-    from ...train.core.samples import PHOTOS, sample_image
-
-    ckpt = resolve_checkpoint(ckpt)
-    modules, config = load_modules(ckpt)
-    net = modules["net"]
 
     class Graph(torch.nn.Module):
         def __init__(self):
@@ -34,7 +28,28 @@ def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
         def forward(self, image):
             return (self.net(image / 127.5 - 1.0) + 1.0) * 127.5
 
-    graph = Graph().eval()
+    return Graph().eval()
+
+
+def torch_graphs(ckpt) -> dict:
+    """The PyTorch module behind the ``translate`` graph (ExportFamily.torch_graphs)."""
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
+    from ..core.family import TorchGraph
+
+    modules, _ = load_modules(resolve_checkpoint(ckpt))
+    return {"translate": TorchGraph(_graph(modules["net"]), ["image"], ["translated"])}
+
+
+def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+    import torch
+
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
+    from ...train.core.samples import PHOTOS, sample_image
+
+    ckpt = resolve_checkpoint(ckpt)
+    modules, config = load_modules(ckpt)
+    net = modules["net"]
+    graph = _graph(net)
     axes = {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"}
     onnx_bytes = export_onnx(graph, (torch.zeros(1, 3, 32, 32),), input_names=["image"], output_names=["translated"],
                              dynamic_axes={"image": axes, "translated": axes}, opset=opset)
