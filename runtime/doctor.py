@@ -58,7 +58,7 @@ def versions() -> dict:
         out["cuda-python"] = (f"{cp or '?'} (CUDA runtime {rv[1] if int(rv[0]) == 0 else '?'}, "
                               f"driver {dv[1] if int(dv[0]) == 0 else '?'})")
     except ImportError:
-        out["cuda-python"] = f"{cp} (no cuda.bindings: needs >= 12.6.2)" if cp else "not installed"
+        out["cuda-python"] = f"{cp} (no cuda.bindings: needs >= 12.6.2.post1)" if cp else "not installed"
     return out
 
 
@@ -158,7 +158,8 @@ def format_doctor(report: dict) -> str:
     lines.append("runners:")
     for r in report["runners"]:
         state = "usable" if r["usable"] else "not usable"
-        lines.append(f"  {r['runner']:<9} {state}: {r['why']}" + ("" if r["usable"] else f"  [needs: {'; '.join(r['needs'])}]"))
+        needs = "" if r["usable"] else f"  [needs: {'; '.join(r['needs'])}]"
+        lines.append(f"  {r['runner']:<9} {state}: {r['why']}{needs}")
     b = report.get("bundle")
     if b:
         lines.append(f"bundle {b['bundle']} ({b['model']}):")

@@ -178,8 +178,8 @@ def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = Non
     if not cases:
         report["error"] = "bundle has no golden cases"
     elif not ran:
-        report["error"] = "no case could run: " + "; ".join(f"{k}: {v}" for k, v in
-                                                            {**run_a.unsupported, **(run_b.unsupported if run_b else {})}.items())
+        why = {**run_a.unsupported, **(run_b.unsupported if run_b else {})}
+        report["error"] = "no case could run: " + "; ".join(f"{k}: {v}" for k, v in why.items())
     if record:
         key = backend if not against else f"{backend}-vs-{against}"
         rel = f"validation-{key}.json"

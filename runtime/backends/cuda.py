@@ -4,7 +4,7 @@ host/device buffers.
 cuda-python imports fine on machines without a GPU or driver; its calls then return
 ``cudaErrorInsufficientDriver`` / ``cudaErrorNoDevice``. So availability is ``cudaGetDeviceCount()``
 succeeding with at least one device — never an import. Calls return ``(err, *values)``
-(``from cuda.bindings import runtime``; cuda-python >= 12.6.2, which has ``cuda.bindings``).
+(``from cuda.bindings import runtime``; cuda-python >= 12.6.2.post1, which has ``cuda.bindings``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import StyleForgeError
 from .base import Verdict
 
-CUDA_PYTHON_NEED = "cuda-python>=12.6.2 (pip install 'styleforge[gpu]')"
+CUDA_PYTHON_NEED = "cuda-python>=12.6.2.post1 (pip install 'styleforge[gpu]')"
 
 
 def cudart():

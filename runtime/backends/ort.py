@@ -17,6 +17,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ from ..errors import BundleError, StyleForgeError
 from . import plugin_roles, register_runner
 from .base import Runner, Verdict
 
-GPU_ORT_INSTALL = "pip uninstall -y onnxruntime && pip install 'styleforge[gpu-ort]'"
+#: onnxruntime-gpu and onnxruntime install the same `onnxruntime` module: only the GPU build may remain
+GPU_ORT_INSTALL = "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
 PROVIDER_LIBS = {"CUDAExecutionProvider": "onnxruntime_providers_cuda",
                  "TensorrtExecutionProvider": "onnxruntime_providers_tensorrt"}
 
@@ -72,7 +74,8 @@ def provider_status(provider: str) -> Verdict:
         ctypes.CDLL(str(lib))
     except OSError as e:
         text = str(e)
-        missing = text.split(":")[1].strip() if text.count(":") >= 2 else text
+        m = re.search(r"([\w.+-]+\.(?:so|dll)[\w.]*)\s*: cannot open", text)  # dlerror: "libX.so.12: cannot open ..."
+        missing = m.group(1) if m else text
         hint = ("install TensorRT's libraries for this onnxruntime (pip install 'styleforge[tensorrt]')"
                 if provider == "TensorrtExecutionProvider" else
                 "install the CUDA 12 and cuDNN 9 libraries (pip install 'onnxruntime-gpu[cuda,cudnn]') or put them on "
@@ -223,11 +226,13 @@ class OrtCudaRunner(OrtGpuRunner):
 
     name = "ort-cuda"
     provider = "CUDAExecutionProvider"
-    needs = ("NVIDIA GPU + driver", "onnxruntime-gpu with CUDA 12 / cuDNN 9 libraries (pip install 'styleforge[gpu-ort]')")
+    needs = ("NVIDIA GPU + driver", "onnxruntime-gpu alone (not beside onnxruntime) with CUDA 12 / cuDNN 9 libraries "
+             "(README 'GPU install')")
 
     def __init__(self, bundle, role: str, *, cuda_options: dict | None = None, **options):
         super().__init__(bundle, role, **options)
-        self.cuda_options = {**CUDA_DEFAULTS, "device_id": str(self.device_id), **{k: str(v) for k, v in (cuda_options or {}).items()}}
+        self.cuda_options = {**CUDA_DEFAULTS, "device_id": str(self.device_id),
+                             **{k: str(v) for k, v in (cuda_options or {}).items()}}
 
     def provider_list(self) -> list:
         _preload_gpu_libraries()
@@ -265,7 +270,7 @@ class OrtTensorRTRunner(OrtGpuRunner):
     name = "ort-trt"
     provider = "TensorrtExecutionProvider"
     needs = ("NVIDIA GPU + driver", "onnxruntime-gpu built with the TensorRT provider",
-             "TensorRT libraries matching that onnxruntime (pip install 'styleforge[gpu-ort,tensorrt]')")
+             "TensorRT libraries matching that onnxruntime (pip install 'styleforge[tensorrt]')")
 
     def __init__(self, bundle, role: str, *, cache_dir=None, trt_options: dict | None = None, **options):
         super().__init__(bundle, role, **options)

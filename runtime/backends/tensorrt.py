@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import BundleError, StyleForgeError
 from . import plugin_roles, register_runner
 from .base import Runner, Verdict
-from .cuda import DeviceBuffer, PinnedBuffer, check, cudart, device_info, probe_device
+from .cuda import CUDA_PYTHON_NEED, DeviceBuffer, PinnedBuffer, check, cudart, device_info, probe_device
 from .engines import select_engine
 from .profiles import choose_bucket, format_bucket, is_batch_dim
 
@@ -133,7 +133,7 @@ class TensorRTRunner(Runner):
     name = "tensorrt"
     device = "cuda"
     thread_policy = "context-pool"
-    needs = ("NVIDIA GPU + driver", TRT_NEED, "cuda-python>=12.6.2",
+    needs = ("NVIDIA GPU + driver", TRT_NEED, CUDA_PYTHON_NEED,
              "an engine in the bundle built for this GPU and this exact TensorRT (styleforge engine build)")
 
     @classmethod
@@ -255,7 +255,8 @@ class TensorRTRunner(Runner):
                 if n > hi:
                     chunks = [(s, min(s + hi, n)) for s in range(0, n, hi)]
                     if chunks[-1][1] - chunks[-1][0] < lo:
-                        raise StyleForgeError(f"batch {n} cannot be split into chunks of {lo}..{hi} (the profile's batch range)")
+                        raise StyleForgeError(f"batch {n} cannot be split into chunks of {lo}..{hi} "
+                                              "(the profile's batch range)")
         ctx = self._checkout()
         try:
             parts = [self._run_chunk(ctx, bucket, arrays if c is None else
