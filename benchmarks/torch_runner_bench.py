@@ -118,11 +118,17 @@ def main(argv=None) -> int:
             ref = base_runner.run(feeds)
             base_ms = None
             for v in variants(cuda):
-                r = base_runner if v == {"device": "cpu"} else TorchRunner(source, role=role, **v)
-                n = max(2, runs // 10) if r.device.type == "cpu" else runs
-                times = time_fn(lambda: r.run(feeds), n, 1 if r.device.type == "cpu" else 5)
-                stats = latency_stats(times, args.batch)
-                got = r.run(feeds)
+                try:
+                    r = base_runner if v == {"device": "cpu"} else TorchRunner(source, role=role, **v)
+                    n = max(2, runs // 10) if r.device.type == "cpu" else runs
+                    times = time_fn(lambda: r.run(feeds), n, 1 if r.device.type == "cpu" else 5)
+                    stats = latency_stats(times, args.batch)
+                    got = r.run(feeds)
+                except Exception as e:  # e.g. a model CUDA graphs cannot capture: a row saying so, the rest goes on
+                    rows.append({"model": model, "size": size, "batch": args.batch, "runner": str(v),
+                                 "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]})
+                    print(json.dumps(rows[-1]), flush=True)
+                    continue
                 diff = max(float(np.abs(got[k].astype(np.float64) - ref[k]).max()) for k in ref)
                 base_ms = base_ms or stats["median_ms"]
                 rows.append({"model": model, "size": size, "batch": args.batch, "runner": r.name, **stats,
@@ -144,6 +150,9 @@ def main(argv=None) -> int:
     lines = [head, f"{'model':9s} {'size':>5s}  {'runner':24s} {'median ms':>10s} {'p90 ms':>9s} {'img/s':>9s} "
                    f"{'x cpu':>7s} {'max|d|':>9s}"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"{r['model']:9s} {r['size']:5d}  {r['runner']:24s} failed: {r['error']}")
+            continue
         lines.append(f"{r['model']:9s} {r['size']:5d}  {r['runner']:24s} {r['median_ms']:10.2f} {r['p90_ms']:9.2f} "
                      f"{r['images_per_s']:9.1f} {r['speedup_vs_cpu_eager']:7.2f} {r['max_abs_vs_cpu_eager']:9.2g}")
     table = "\n".join(lines)

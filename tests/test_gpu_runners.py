@@ -194,6 +194,29 @@ def test_engine_of_another_tensorrt_version_is_refused(engine_bundle, gpu_stubs)
         open_session(bundle, "stylize", "tensorrt")
 
 
+def test_compatible_engines_load_on_other_gpus_and_later_tensorrt(gpu_stubs, scale, monkeypatch):
+    """ampere_plus engines load on any GPU of compute capability >= 8.0; version-compatible engines in later
+    TensorRT of the same major (the runner then allows the plan's embedded lean runtime: host code)."""
+    from styleforge.export.engines.tensorrt_build import BuildOptions, build_bundle_engines
+    from styleforge.runtime.backends import open_session, runner_class
+    from styleforge.runtime.bundle import open_bundle
+
+    path, _ = scale
+    gpu_stubs(cuda="sim", engines=True)
+    (rec,) = build_bundle_engines(path, options=BuildOptions(contexts=1, hardware_compatibility="ampere_plus",
+                                                             version_compatible=True))
+    assert rec.hardware_compatibility == "ampere_plus" and rec.version_compatible and rec.compute_capability == "8.9"
+    x = np.full((1, 3, 8, 8), 100.0, np.float32)
+    monkeypatch.setenv("STYLEFORGE_STUB_CUDA_CC", "9.0")
+    gpu_stubs(cuda="sim", engines=True, version="10.17.0.5")
+    s = open_session(open_bundle(path), "stylize", "auto")
+    assert s.name == "tensorrt" and s.trt_runtime.engine_host_code_allowed
+    np.testing.assert_array_equal(s.run({"image": x})["stylized"], _expected(x))
+    monkeypatch.setenv("STYLEFORGE_STUB_CUDA_CC", "7.5")
+    v = runner_class("tensorrt").supports(open_bundle(path), "stylize")
+    assert not v and "ampere_plus engine needs compute capability >= 8.0, this GPU is 7.5" in v.why
+
+
 def test_plugin_registered_only_for_engines_that_need_it(gpu_stubs, tmp_path):
     """A WhitenColor engine: the runner registers the plugin before deserialising (the simulated TensorRT refuses
     the plugin engine otherwise); an engine without the plugin does not touch tensorrt.plugin."""

@@ -138,8 +138,12 @@ class TorchRunner:
                     self.module(*static)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph), torch.no_grad():
-                out = self.module(*static)
+            try:
+                with torch.cuda.graph(graph), torch.no_grad():
+                    out = self.module(*static)
+            except Exception as e:  # a host sync or an allocation the capture cannot take
+                raise StyleForgeError(f"{self.role}: CUDA graph capture failed for this model "
+                                      f"({type(e).__name__}: {(str(e).splitlines() or [''])[0]}); use mode='eager'") from None
             self._graphs[key] = (graph, static, out)
         graph, static, out = self._graphs[key]
         for s, a in zip(static, args):

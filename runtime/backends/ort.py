@@ -1,10 +1,11 @@
 """ONNX Runtime runners: ``ort-cpu``; ``ort-cuda`` (onnxruntime-gpu's CUDA provider); ``ort-trt`` (its
 TensorRT provider, engines compiled by ONNX Runtime and cached in a folder you choose).
 
-Every run goes through an IOBinding (one per call, so the shared session stays thread-safe: ONNX Runtime
-documents ``InferenceSession.run`` as thread-safe): numpy inputs are bound as CPU inputs, ``OrtValue``
-inputs as they are (device-resident chaining), outputs are allocated on the runner's device.
-``run(feeds)`` copies them to numpy; ``run_device(feeds)`` returns the ``OrtValue``s where they are.
+GPU runners run every call through an IOBinding (one per call, so the shared session stays thread-safe:
+ONNX Runtime documents ``InferenceSession.run`` as thread-safe): numpy inputs are bound as CPU inputs,
+``OrtValue`` inputs as they are (device-resident chaining), outputs are allocated on the runner's device.
+``run(feeds)`` copies them to numpy; ``run_device(feeds)`` (every ORT runner) returns the ``OrtValue``s
+where they are. ``ort-cpu``'s ``run`` is the plain ``session.run``.
 
 No silent CPU fallback: ONNX Runtime's own retry-on-CPU is disabled (``enable_fallback=0``), and a GPU
 runner checks ``session.get_providers()`` after creating the session; when its provider is not active it
@@ -182,8 +183,12 @@ class OrtRunner(Runner):
         return dict(zip(self.output_names, io.get_outputs()))
 
     def run_impl(self, feeds: dict) -> dict:
-        outs = self.run_device(feeds)
-        return {k: v.numpy() for k, v in outs.items()}
+        if self.io_device == "cpu":  # nothing to keep on a device: the plain call (~10 us less per run)
+            try:
+                return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+            except Exception as e:
+                raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
+        return {k: v.numpy() for k, v in self.run_device(feeds).items()}
 
 
 @register_runner

@@ -105,16 +105,28 @@ class _Format(logging.Formatter):
         return f"styleforge: {level}{record.getMessage()}"
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (main() may run many times in one process)."""
+
+    _styleforge = True
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def configure_logging(verbose: int = 0) -> None:
     """StyleForge's log lines go to stderr: warnings always (e.g. a runner that failed to start under auto),
     the runner choices with -v."""
     logger = logging.getLogger("styleforge")
     if not any(getattr(h, "_styleforge", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(_Format())
-        handler._styleforge = True
         logger.addHandler(handler)
-        logger.propagate = False
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
