@@ -180,6 +180,39 @@ def test_tensorrt_runner_errors(engine_bundle):
     assert s._contexts == [] and s.engine is None
 
 
+def test_tensorrt_runner_with_a_static_input_beside_dynamic_ones(gpu_stubs, tmp_path):
+    """A graph with a dynamic image and a fixed-shape input (like WCT's alpha and statistics): profiles hold only
+    the dynamic inputs; TensorRT reports the static one's own shape as its profile; batches still split."""
+    from onnx import TensorProto, helper
+
+    from styleforge.export.core.bundle_writer import BundleWriter
+    from styleforge.export.engines.tensorrt_build import BuildOptions, build_bundle_engines
+    from styleforge.runtime.backends import open_session
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.manifest import GraphConfig
+    from styleforge.runtime.model import _import_families
+
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])
+    g = helper.make_tensor_value_info("gain", TensorProto.FLOAT, [3, 1, 1])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3, "height", "width"])
+    model = helper.make_model(helper.make_graph([helper.make_node("Mul", ["image", "gain"], ["out"])], "g", [x, g], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    _import_families()
+    w = BundleWriter(name="gain", method="gain", family="graph", interface="graph", config=GraphConfig())
+    w.add_graph("apply", model.SerializeToString())
+    path = w.write(tmp_path / "gain.sfbundle")
+    gpu_stubs(cuda="sim", engines=True)
+    (rec,) = build_bundle_engines(path, buckets=[{"image": ((1, 3, 4, 4), (2, 3, 8, 8), (2, 3, 16, 16))}],
+                                  options=BuildOptions(contexts=1))
+    assert list(rec.profiles[0]) == ["image"]
+    s = open_session(open_bundle(path), "apply", "auto")
+    img = np.random.default_rng(4).uniform(0, 1, (3, 3, 8, 12)).astype(np.float32)
+    gain = np.array([1.0, 2.0, 3.0], np.float32).reshape(3, 1, 1)
+    assert s.name == "tensorrt" and s.batched == {"image"}
+    np.testing.assert_allclose(s.run({"image": img, "gain": gain})["out"], img * gain, rtol=1e-6)
+
+
 def test_engine_of_another_tensorrt_version_is_refused(engine_bundle, gpu_stubs):
     """An engine loads only in the exact TensorRT that built it: 10.16.1.11 engine, 10.16.2.3 runtime."""
     from styleforge.runtime.backends import open_session, runner_class
@@ -342,6 +375,8 @@ def test_ort_runners_refuse_plugin_graphs_and_chain_on_the_device(scale):
     once = s.run_device({"image": x})["stylized"]           # an OrtValue, left where the runner computes
     twice = s.run_device({"image": once})["stylized"]       # fed back without a trip through numpy
     np.testing.assert_allclose(twice.numpy(), 40.0)
+    s.plain_run = False  # the GPU runners' run(): through the IOBinding, copied out with copy_outputs_to_cpu
+    np.testing.assert_allclose(s.run({"image": x})["stylized"], 60.0)
     assert {n: c.thread_policy for n, c in RUNNERS.items()} == {
         "ort-cpu": "shared", "ort-cuda": "shared", "ort-trt": "shared", "tensorrt": "context-pool"}
     assert all(c.needs for c in RUNNERS.values())

@@ -100,6 +100,7 @@ class OrtRunner(Runner):
     thread_policy = "shared"
     provider = "CPUExecutionProvider"
     io_device = "cpu"
+    plain_run = True   # run() through session.run; False: through an IOBinding (GPU runners)
     log_severity = 3   # errors only: nothing to hide on the CPU
     needs = ("onnxruntime",)
 
@@ -165,6 +166,10 @@ class OrtRunner(Runner):
     def run_device(self, feeds: dict) -> dict:
         """Run with outputs left on the runner's device as ``onnxruntime.OrtValue`` (inputs may be OrtValues
         too, e.g. the outputs of another graph): no round trip through host memory between graphs."""
+        return dict(zip(self.output_names, self._run_bound(feeds).get_outputs()))
+
+    def _run_bound(self, feeds: dict):
+        """Run through a fresh IOBinding (outputs on the runner's device); returns the binding."""
         if not self.is_active:
             self.activate()
         ort = _ort()
@@ -180,15 +185,15 @@ class OrtRunner(Runner):
             self.session.run_with_iobinding(io)
         except Exception as e:
             raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
-        return dict(zip(self.output_names, io.get_outputs()))
+        return io
 
     def run_impl(self, feeds: dict) -> dict:
-        if self.io_device == "cpu":  # nothing to keep on a device: the plain call (~10 us less per run)
+        if self.plain_run:  # nothing to keep on a device: the plain call (~10 us less per run)
             try:
                 return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
             except Exception as e:
                 raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
-        return {k: v.numpy() for k, v in self.run_device(feeds).items()}
+        return dict(zip(self.output_names, self._run_bound(feeds).copy_outputs_to_cpu()))
 
 
 @register_runner
@@ -200,6 +205,7 @@ class OrtCpuRunner(OrtRunner):
 
 class OrtGpuRunner(OrtRunner):
     io_device = "cuda"
+    plain_run = False
     device = "cuda"
     log_severity = 2   # warnings too: a node placed on the CPU, an engine build, a provider that failed
 

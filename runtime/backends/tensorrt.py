@@ -202,8 +202,9 @@ class TensorRTRunner(Runner):
         if self.dynamic:
             copies = record.contexts if record.profiles and nprof == len(record.profiles) * record.contexts else 1
             self.copies = copies
+            dyn = [n for n, s in shapes.items() if any(d < 0 for d in s)]  # static inputs are not in the profiles
             self.buckets = [{n: tuple(tuple(int(d) for d in dims) for dims in engine.get_tensor_profile_shape(n, b * copies))
-                             for n in self.input_names} for b in range(nprof // copies)]
+                             for n in dyn} for b in range(nprof // copies)]
             pool = copies
         else:
             self.copies, self.buckets = 1, []

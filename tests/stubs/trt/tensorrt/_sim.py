@@ -318,9 +318,10 @@ class ICudaEngine:
     def get_tensor_profile_shape(self, name, index):
         if self.get_tensor_mode(name) != trt.TensorIOMode.INPUT:
             return [Dims([-1])] * 3  # outputs: nbDims = -1 sentinel
-        if not self.h["profiles"]:
-            s = self.get_tensor_shape(name)
-            return [Dims(s)] * 3
+        if not self.h["profiles"] or name not in self.h["profiles"][index]:
+            # a static input: whether TensorRT answers with its dims or an nbDims = -1 sentinel is not documented;
+            # the sentinel here keeps callers from relying on either (read static shapes with get_tensor_shape)
+            return [Dims([-1])] * 3
         return [Dims(s) for s in self.h["profiles"][index][name]]
 
     def create_execution_context(self, strategy=None):
@@ -364,8 +365,14 @@ class IExecutionContext:
     def set_input_shape(self, name, shape) -> bool:
         if self.profile < 0:
             return False
-        mn, _, mx = self.engine.get_tensor_profile_shape(name, self.profile)
         shape = tuple(int(d) for d in shape)
+        static = tuple(self.engine.get_tensor_shape(name))
+        if all(d >= 0 for d in static):  # a static input takes exactly its own shape
+            if shape != static:
+                return False
+            self.shapes[name] = shape
+            return True
+        mn, _, mx = self.engine.get_tensor_profile_shape(name, self.profile)
         if len(shape) != len(mn) or not all(a <= v <= b for a, v, b in zip(mn, shape, mx)):
             return False
         self.shapes[name] = shape
