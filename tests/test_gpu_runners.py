@@ -427,3 +427,23 @@ def test_engine_build_without_engine_support_is_one_line(tmp_path, cli):
     p = cli("doctor", env=stub_env(cuda="nodriver"))
     assert p.returncode == 0 and "tensorrt                 10.16.1.11 (stub: no engine support)" in p.stdout
     assert "tensorrt  not usable: tensorrt 10.16.1.11 imports, but there is no usable GPU" in p.stdout
+
+
+def test_engine_record_fields_are_typed_and_checked(scale):
+    """EngineRecord's new fields have defaults (older records still parse) and bad values are refused in one line."""
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.errors import BundleError
+
+    path, _ = scale
+    m = json.loads((path / "manifest.json").read_text())
+    old = {"role": "stylize", "file": "engines/a.engine", "tensorrt": "10.9.0.34", "compute_capability": "8.9",
+           "precision": "fp32", "profiles": []}
+    m["engines"] = [old]
+    (path / "manifest.json").write_text(json.dumps(m))
+    (rec,) = open_bundle(path, verify=False).manifest.engines
+    assert (rec.hardware_compatibility, rec.version_compatible, rec.contexts, rec.plugins, rec.gpu) == \
+        ("none", False, 1, [], None)
+    m["engines"] = [{**old, "hardware_compatibility": "any_gpu"}]
+    (path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="hardware_compatibility must be one of none, ampere_plus"):
+        open_bundle(path, verify=False)
