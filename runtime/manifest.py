@@ -100,6 +100,10 @@ class TensorSpec:
     range: list[float] | None = None     # [lo, hi] of the values
     color_order: str | None = None       # RGB
     description: str = ""
+    #: an input held fixed (``import-onnx --const``): the bundle file (.npy) the runtime feeds it from
+    value_file: str | None = None
+    #: what an extra input is for the runtime: "style_vector" (one-hot / blend weights of the styles)
+    purpose: str | None = None
 
 
 @dataclass
@@ -176,6 +180,58 @@ class EngineRecord:
 
 
 @dataclass
+class LineageParent:
+    """The bundle a converted bundle was made from: its model name and the sha256 of its ``manifest.json``
+    (which pins every file of it through their hashes)."""
+
+    name: str
+    manifest_sha256: str
+    precision: str = "fp32"
+    path: str = ""                       # where it was when converted (for the record; may have moved)
+
+
+@dataclass
+class SourceModel:
+    """A model StyleForge did not make (``styleforge import-onnx``): the file it came from and its sha256."""
+
+    file: str
+    sha256: str
+
+
+@dataclass
+class CalibrationImage:
+    """One image int8 calibration read: how it was named (path or ``sample:NAME``) and the sha256 of its file
+    (of its decoded RGB pixels for ``sample:`` images, which have no file)."""
+
+    source: str
+    sha256: str
+
+
+@dataclass
+class Conversion:
+    """How a bundle was derived: the tool, the versions of what it used, its options, the graph passes it ran
+    (per graph role) and the calibration images (int8)."""
+
+    tool: str                                            # "styleforge convert", "styleforge import-onnx"
+    versions: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    passes: dict[str, list[str]] = field(default_factory=dict)
+    calibration: list[CalibrationImage] = field(default_factory=list)
+
+
+@dataclass
+class Lineage:
+    """Where a converted or imported bundle came from (``None`` for a bundle exported from a checkpoint):
+    its precision, its parent bundle (``convert``) or source model (``import-onnx``), and the conversion."""
+
+    precision: str
+    conversion: Conversion
+    parent: LineageParent | None = None
+    source_model: SourceModel | None = None
+    io: str = "float-nchw"                               # float-nchw | uint8-nhwc (graph image I/O)
+
+
+@dataclass
 class ValidationRecord:
     report: str
     passed: bool
@@ -217,7 +273,7 @@ class Manifest:
     exporter: str | None = None            # torch.onnx exporter that made the graphs (torchscript, dynamo)
     source_checkpoint: str | None = None
     training: dict[str, Any] = field(default_factory=dict)   # the training options, for the record
-    lineage: dict[str, Any] | None = None  # for a converted bundle: parent, precision, conversion
+    lineage: Lineage | None = None  # converted/imported bundles: parent or source model, precision, conversion
 
     # --- lookups ---------------------------------------------------------------------------------
     def graph(self, role: str) -> GraphSpec:
@@ -261,6 +317,16 @@ class Manifest:
         want = INTERFACE_CONFIGS.get(self.model.interface)
         if want is not None and not isinstance(self.model.config, want):
             raise BundleError(f"{where}: model.config is not a {want.__name__} (interface {self.model.interface})")
+        if self.lineage is not None and self.lineage.precision != self.precision:
+            raise BundleError(f"{where}: lineage.precision {self.lineage.precision!r} differs from precision "
+                              f"{self.precision!r}")
+        for g in self.graphs:
+            for t in g.inputs:
+                if t.value_file is not None:
+                    check_relative_path(t.value_file, where)
+                    if t.value_file not in self.files:
+                        raise BundleError(f"{where}: fixed input {g.role}.{t.name}: {t.value_file} has no sha256 "
+                                          "in the manifest")
         if self.size_constraints.multiple_of < 1 or self.size_constraints.min_side < 1:
             raise BundleError(f"{where}: size_constraints.multiple_of and min_side must be at least 1")
         return self

@@ -14,12 +14,17 @@ are still stylized and the exit code is 1 at the end. Exit code 2: the bundle or
 def register(cli) -> None:
     import argparse
 
+    from . import float_list
+
     p = cli.command("stylize", help="stylize image files or folders with a bundle (no torch)")
     p.epilog = STYLIZE_EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     add_image_io_arguments(p)
     p.add_argument("--style-index", type=int, default=None, metavar="K",
                    help="style of a multi-style bundle (0-based; default 0)")
+    p.add_argument("--style-weights", type=float_list, default=None, metavar="A,B,...",
+                   help="a blend of the styles, one weight per style (bundles whose graph takes a style vector, "
+                        "e.g. import-onnx --style-vector)")
     p.add_argument("--preserve-color", choices=["luminance", "histogram"], default=None,
                    help="keep the content's colours: luminance-only transfer, or Reinhard colour statistics")
     p.add_argument("--style", default=None, help="style image, for bundles that take one at run time (WCT)")
@@ -37,7 +42,8 @@ def run_stylize(args) -> int:
     model = load(args.bundle, backend=args.backend, threads=args.threads)
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
-    extra = {k: v for k, v in (("style_index", args.style_index), ("preserve_color", args.preserve_color),
+    extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),
+                               ("preserve_color", args.preserve_color),
                                ("style", args.style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
              if v is not None}
     failed = 0

@@ -15,7 +15,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from ..errors import StyleForgeError
-from ..images import to_hwc_uint8
+from ..io_plan import fixed_feeds, image_io
 from ..model import RuntimeModel, register_interface
 
 
@@ -80,21 +80,34 @@ class GeneratorModel(RuntimeModel):
     def _feeds(self, z, labels):
         z = np.ascontiguousarray(np.asarray(z, np.float32).reshape(-1, self.nz))
         feeds = {"z": z}
+        if self.bundle.graph("generate").input("z").dtype == "float16":
+            feeds["z"] = z.astype(np.float16)
         lab = self._labels(labels, len(z))
         if lab is not None:
             feeds["label"] = lab
         return feeds
 
-    def generate_raw(self, z, labels=None, batch: int = 64) -> np.ndarray:
-        """float32 N×3×R×R in [0, 255]."""
+    def _image_io(self, role: str = "generate"):
+        """The ImageIO of a graph's ``image`` output (runtime/io_plan.py: its dtype, layout, range)."""
+        cache = self.__dict__.setdefault("_io_cache", {})
+        if role not in cache:
+            cache[role] = image_io(self.bundle.graph(role).output("image"))
+        return cache[role]
+
+    def _generate_graph(self, z, labels, batch: int) -> np.ndarray:
         feeds = self._feeds(z, labels)
+        fixed = fixed_feeds(self.bundle, self.bundle.graph("generate"))
         outs = []
         for i in range(0, len(feeds["z"]), batch):
-            outs.append(self.run({k: v[i:i + batch] for k, v in feeds.items()}, role="generate")["image"])
-        return np.concatenate(outs)
+            outs.append(self.run({**{k: v[i:i + batch] for k, v in feeds.items()}, **fixed}, role="generate")["image"])
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def generate_raw(self, z, labels=None, batch: int = 64) -> np.ndarray:
+        """float32 N×3×R×R in [0, 255]."""
+        return self._image_io().to_float_nchw(self._generate_graph(z, labels, batch))
 
     def generate(self, z, labels=None) -> list[np.ndarray]:
-        return to_hwc_uint8(self.generate_raw(z, labels))
+        return list(self._image_io().decode(self._generate_graph(z, labels, 64)))
 
     def __call__(self, z, labels=None):
         return self.generate(z, labels)
@@ -113,8 +126,8 @@ class GeneratorModel(RuntimeModel):
         feeds = self._feeds(z, labels)
         imgs, acts = [], []
         for i in range(0, len(feeds["z"]), batch):
-            out = self.run({**{k: v[i:i + batch] for k, v in feeds.items()}, "unit_scale": scale},
-                           role=f"generate_dissect.{layer}")
-            imgs.append(out["image"])
+            role = f"generate_dissect.{layer}"
+            out = self.run({**{k: v[i:i + batch] for k, v in feeds.items()}, "unit_scale": scale}, role=role)
+            imgs.append(self._image_io(role).to_float_nchw(out["image"]))
             acts.append(out["activation"])
         return np.concatenate(imgs), np.concatenate(acts)

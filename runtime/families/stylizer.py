@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StyleForgeError
-from ..images import as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..images import as_rgb_array
+from ..io_plan import fixed_feeds, image_io, pad_batch, style_vector, style_vector_input
 from ..model import RuntimeModel, register_interface
 
 PRESERVE_COLOR = ("luminance", "histogram")
@@ -85,8 +86,20 @@ class StylizerModel(RuntimeModel):
         return int(self.config.num_styles)
 
     @property
+    def _graph(self):
+        return self.bundle.graph(self.role)
+
+    @property
     def _takes_style_index(self) -> bool:
-        return self.bundle.graph(self.role).input("style_index") is not None
+        return self._graph.input("style_index") is not None
+
+    @property
+    def _io(self):
+        """(input ImageIO, output ImageIO), from the graph's declared dtype, layout and range (runtime/io_plan.py)."""
+        if "_io_cache" not in self.__dict__:
+            g = self._graph
+            self._io_cache = (image_io(g.input("image")), image_io(g.output("stylized")))
+        return self._io_cache
 
     def _check_kwargs(self, kwargs: dict) -> None:
         given = [k for k, v in kwargs.items() if v is not None]
@@ -115,24 +128,40 @@ class StylizerModel(RuntimeModel):
         dim = self.bundle.graph(self.role).input("image").shape[0]
         return dim if isinstance(dim, int) and dim > 0 else None
 
-    def _run_same_size(self, images: list[np.ndarray], styles: np.ndarray) -> list[np.ndarray]:
+    def _run_same_size(self, images: list[np.ndarray], styles: np.ndarray, weights=None) -> list[np.ndarray]:
         chunk = self._fixed_batch or len(images)
         if len(images) > chunk:
             return [r for k in range(0, len(images), chunk)
-                    for r in self._run_same_size(images[k:k + chunk], styles[k:k + chunk])]
-        x, (h, w) = pad_to_multiple(to_nchw_float(images), self.size_multiple)
-        feeds = {"image": x}
+                    for r in self._run_same_size(images[k:k + chunk], styles[k:k + chunk], weights)]
+        io_in, io_out = self._io
+        batch = images[0][None] if len(images) == 1 else np.stack(images)
+        batch, crop = pad_batch(batch, self.size_multiple)
+        feeds = {"image": io_in.encode(batch), **fixed_feeds(self.bundle, self._graph)}
         if self._takes_style_index:
             feeds["style_index"] = styles
-        y = self.run(feeds, role=self.role)["stylized"][:, :, :h, :w]
-        return to_hwc_uint8(y)
+        vec = style_vector_input(self._graph)
+        if vec is not None:
+            if weights is None and len(set(styles.tolist())) > 1 and len(vec.shape) != 2:
+                raise StyleForgeError("this graph's style vector has no batch axis: stylize images of different "
+                                      "styles in separate calls")
+            feeds[vec.name] = (style_vector(vec, self.num_styles, weights=weights, batch=len(images))
+                               if weights is not None else
+                               np.stack([style_vector(vec, self.num_styles, index=k) for k in styles])
+                               if len(vec.shape) == 2 else style_vector(vec, self.num_styles, index=int(styles[0])))
+        y = self.run(feeds, role=self.role)["stylized"]
+        return list(io_out.decode(y, crop))
 
-    def stylize_batch(self, images, style_index=0, preserve_color: str | None = None, **kwargs) -> list[np.ndarray]:
+    def stylize_batch(self, images, style_index=0, preserve_color: str | None = None, style_weights=None,
+                      **kwargs) -> list[np.ndarray]:
         """Stylize several images (any sizes; same-size images share one graph run).
 
-        `style_index`: one int for all, or one per image.
+        `style_index`: one int for all, or one per image. `style_weights`: a blend of the styles (one weight per
+        style), for graphs with a style-vector input (``import-onnx --style-vector``).
         """
         self._check_kwargs(kwargs)
+        if style_weights is not None and style_vector_input(self._graph) is None:
+            raise StyleForgeError(f"{self.bundle.path}: --style-weights needs a graph with a style-vector input "
+                                  "(this one selects styles by index: use --style-index)")
         arrays = [as_rgb_array(im) for im in images]
         if not arrays:
             return []
@@ -142,15 +171,17 @@ class StylizerModel(RuntimeModel):
         for i, a in enumerate(arrays):
             groups.setdefault(a.shape[:2], []).append(i)
         for idxs in groups.values():
-            results = self._run_same_size([arrays[i] for i in idxs], styles[idxs])
+            results = self._run_same_size([arrays[i] for i in idxs], styles[idxs], style_weights)
             for i, r in zip(idxs, results):
                 out[i] = r
         if preserve_color:
             out = [preserve_colors(o, a, preserve_color) for o, a in zip(out, arrays)]
         return out  # type: ignore[return-value]
 
-    def __call__(self, image, style_index: int = 0, preserve_color: str | None = None, **kwargs) -> np.ndarray:
+    def __call__(self, image, style_index: int = 0, preserve_color: str | None = None, style_weights=None,
+                 **kwargs) -> np.ndarray:
         """H×W×3 uint8 array (or PIL image) → stylized H×W×3 uint8 array of the same size."""
         if np.ndim(style_index) != 0:
             raise StyleForgeError("style_index must be one integer for one image (use stylize_batch for several)")
-        return self.stylize_batch([image], style_index, preserve_color=preserve_color, **kwargs)[0]
+        return self.stylize_batch([image], style_index, preserve_color=preserve_color, style_weights=style_weights,
+                                  **kwargs)[0]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StyleForgeError
-from ..images import MIN_SIDE, as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..images import MIN_SIDE, as_rgb_array
+from ..io_plan import fixed_feeds, image_io, pad_batch
 from ..model import RuntimeModel, register_interface
 
 
@@ -53,27 +54,51 @@ class TranslatorModel(RuntimeModel):
                                   "one way only (A→B); --reverse needs a CycleGAN bundle")
         return "translate_reverse"
 
+    def _io(self, role: str):
+        """(input ImageIO, output ImageIO) of a graph (runtime/io_plan.py)."""
+        cache = self.__dict__.setdefault("_io_cache", {})
+        if role not in cache:
+            g = self.bundle.graph(role)
+            cache[role] = (image_io(g.input("image")), image_io(g.output("translated")))
+        return cache[role]
+
+    def _translate_u8(self, batch: np.ndarray, reverse: bool) -> np.ndarray:
+        """N×H×W×3 uint8 → the graph's raw output for it (padded to the size multiple), and (H, W) to crop to."""
+        role = self._role(reverse)
+        io_in, _ = self._io(role)
+        padded, crop = pad_batch(batch, self.size_multiple, self.size_multiple)
+        feeds = {"image": io_in.encode(padded), **fixed_feeds(self.bundle, self.bundle.graph(role))}
+        return self.run(feeds, role=role)["translated"], crop
+
     def translate_raw(self, nchw: np.ndarray, *, reverse: bool = False) -> np.ndarray:
         """float32 N×3×H×W in [0, 255] → same shape; pads to the size multiple and crops back."""
         x = np.ascontiguousarray(np.asarray(nchw, np.float32))
         if x.ndim != 4 or x.shape[1] != 3:
             raise StyleForgeError(f"expected an N×3×H×W image batch, got shape {list(x.shape)}")
+        role = self._role(reverse)
+        io_in, io_out = self._io(role)
+        if io_in.is_uint8 or io_in.layout != "NCHW" or io_in.lo or io_in.hi != 255.0 or io_out.is_uint8 \
+                or io_out.layout != "NCHW" or io_out.lo or io_out.hi != 255.0:
+            # a graph with its own I/O convention: through the uint8 path (rounds the input to grey levels)
+            batch = np.clip(np.rint(x), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            y, (h, w) = self._translate_u8(batch, reverse)
+            return io_out.to_float_nchw(y)[:, :, :h, :w].copy()
         m = self.size_multiple
-        padded, (h, w) = pad_to_multiple(x, m)
-        if min(padded.shape[-2:]) < m:  # tiny images: edge-pad up to one whole multiple
-            ph, pw = max(0, m - padded.shape[-2]), max(0, m - padded.shape[-1])
-            padded = np.pad(padded, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
-        y = self.run({"image": np.ascontiguousarray(padded)}, role=self._role(reverse))["translated"]
+        padded, (h, w) = pad_batch(x.transpose(0, 2, 3, 1), m, m)
+        feeds = {"image": np.ascontiguousarray(padded.transpose(0, 3, 1, 2)), **fixed_feeds(self.bundle, self.bundle.graph(role))}
+        y = self.run(feeds, role=role)["translated"]
         return np.ascontiguousarray(y[:, :, :h, :w])
 
     def translate(self, images, *, reverse: bool = False) -> list[np.ndarray]:
         """List of H×W×3 uint8 images (sizes may differ) → list of translated images, same sizes."""
         out = []
+        _, io_out = self._io(self._role(reverse))
         for img in images:
             a = as_rgb_array(img)
             if min(a.shape[:2]) < MIN_SIDE:
                 raise StyleForgeError(f"image is {a.shape[1]}x{a.shape[0]}; each side must be at least {MIN_SIDE} pixels")
-            out.append(to_hwc_uint8(self.translate_raw(to_nchw_float([a]), reverse=reverse))[0])
+            y, crop = self._translate_u8(a[None], reverse)
+            out.append(io_out.decode(y, crop)[0])
         return out
 
     def __call__(self, image, *, reverse: bool = False) -> np.ndarray:

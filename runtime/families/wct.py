@@ -19,7 +19,8 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from ..errors import StyleForgeError
-from ..images import as_rgb_array, load_image, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..images import as_rgb_array, load_image
+from ..io_plan import image_io, pad_batch
 from ..model import RuntimeModel, register_interface
 
 PHOTO_SMOOTH = (None, "fast", "exact")
@@ -86,8 +87,9 @@ class WCTModel(RuntimeModel):
             self._cache.move_to_end(key)
             self.cache_hits += 1
             return self._cache[key]
-        x, _ = pad_to_multiple(to_nchw_float([img]), self.size_multiple)
-        stats = self.run({"style": x}, role="encode_style")
+        batch, _ = pad_batch(img[None], self.size_multiple)
+        stats = self.run({"style": image_io(self.bundle.graph("encode_style").input("style")).encode(batch)},
+                         role="encode_style")
         self._cache[key] = stats
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -107,10 +109,11 @@ class WCTModel(RuntimeModel):
 
     # --- stylisation ------------------------------------------------------------------------------
     def stylize_array(self, content: np.ndarray, stats: dict, alpha: np.ndarray) -> np.ndarray:
-        x, (h, w) = pad_to_multiple(to_nchw_float([content]), self.size_multiple)
-        feeds = {"content": x, "alpha": alpha, **stats}
+        g = self.bundle.graph("stylize")
+        batch, crop = pad_batch(content[None], self.size_multiple)
+        feeds = {"content": image_io(g.input("content")).encode(batch), "alpha": alpha, **stats}
         out = self.run(feeds, role="stylize")["image"]
-        return to_hwc_uint8(out[:, :, :h, :w])[0]
+        return image_io(g.output("image")).decode(out, crop)[0]
 
     def __call__(self, content, style=None, alpha=None, photo_smooth=None, **unsupported):
         if unsupported:
