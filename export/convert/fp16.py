@@ -1,0 +1,132 @@
+"""fp16 variant: precision lives in the graph (TensorRT 10+ has no FP16 builder flag for strongly typed networks,
+and ONNX Runtime runs what the graph says).
+
+Weights and activations are fp16; normalisation statistics, reductions and WCT linear algebra stay fp32 with
+explicit Casts (:data:`FP32_OPS`: instance/batch/layer/group norm, every Reduce*, MatMul/Gemm/Einsum — covariances,
+Newton–Schulz, colouring —, Sqrt/Reciprocal/Pow/Div of the whitening maths, Softmax, index arithmetic). Graph
+inputs and outputs stay fp32 (``keep_io_types``), so callers and the golden cases are unchanged.
+
+StyleForge's own converter rather than onnxconverter_common.float16 (1.16): that one needs its value_info dropped
+first (else Casts it inserts after blocked nodes carry the wrong declared type) and turns Resize's ``scales``
+into fp16 (an invalid graph). Here every float node outside the block list computes in fp16, float initializers
+are stored in the precision of the nodes that read them (both copies when both kinds read one), one Cast per
+(tensor, target precision) is inserted where a tensor's precision differs from its consumer's, and shape-like
+inputs (Resize scales, Pad pads, Reshape shapes, …) are never touched.
+
+:func:`fp16_fallback_ops` says which fp16 ops ONNX Runtime CPU has no kernel for (it inserts Casts and computes
+them in fp32 — silently); validation reports that plainly (runtime/validation.py).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+FP32_OPS = ("InstanceNormalization", "BatchNormalization", "LayerNormalization", "GroupNormalization",
+            "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceL1",
+            "ReduceLogSumExp", "MatMul", "Gemm", "Einsum", "Sqrt", "Reciprocal", "Pow", "Div", "Softmax", "EyeLike",
+            "Range", "CumSum", "TopK", "ArgMax", "ArgMin", "NonZero", "Trilu", "Resize", "Upsample")
+
+#: inputs that keep their own type whatever the node's precision: (op_type, input index)
+_TYPED_INPUTS = {("Resize", 1), ("Resize", 2), ("Resize", 3), ("Pad", 1), ("Pad", 3), ("Reshape", 1), ("Slice", 1),
+                 ("Slice", 2), ("Slice", 3), ("Slice", 4), ("Expand", 1), ("Tile", 1), ("Unsqueeze", 1), ("Squeeze", 1),
+                 ("ConstantOfShape", 0), ("Gather", 1), ("Split", 1), ("ReduceMean", 1), ("ReduceSum", 1),
+                 ("Upsample", 1), ("TopK", 1), ("Range", 0), ("Range", 1), ("Range", 2), ("Trilu", 1), ("Clip", 1), ("Clip", 2)}
+F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16
+
+
+def to_fp16(model: onnx.ModelProto, *, block_ops=FP32_OPS, keep_io_types: bool = True) -> onnx.ModelProto:
+    """The fp16 graph of an fp32 `model` (module docstring)."""
+    m = copy.deepcopy(model)
+    g = m.graph
+    del g.value_info[:]
+    block = set(block_ops)
+    inf = onnx.shape_inference.infer_shapes(model)
+    dtype = {v.name: v.type.tensor_type.elem_type for v in list(inf.graph.value_info) + list(inf.graph.input)
+             + list(inf.graph.output)}
+    inits = {i.name: i for i in g.initializer}
+    dtype.update({k: v.data_type for k, v in inits.items()})
+    consts = [n for n in g.node if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"]
+    for n in consts:  # Constant nodes become initializers, so weights are handled alike
+        t = onnx.TensorProto()
+        t.CopyFrom(n.attribute[0].t)
+        t.name = n.output[0]
+        g.initializer.append(t)
+        inits[t.name] = t
+        dtype[t.name] = t.data_type
+        g.node.remove(n)
+
+    cur = {v.name: v.type.tensor_type.elem_type for v in g.input}   # tensor -> its dtype in the new graph
+    init16: dict[str, str] = {}
+    casts: dict[tuple, str] = {}
+    new_nodes = []
+
+    def as_type(name, target):
+        if name in inits and inits[name].data_type == F32:
+            if target == F32:
+                return name
+            if name not in init16:
+                arr = numpy_helper.to_array(inits[name])
+                a16 = np.clip(arr, -65504, 65504).astype(np.float16)
+                t = numpy_helper.from_array(a16, name + "__fp16")
+                g.initializer.append(t)
+                init16[name] = t.name
+            return init16[name]
+        have = cur.get(name, dtype.get(name))
+        if have not in (F32, F16) or have == target:
+            return name
+        key = (name, target)
+        if key not in casts:
+            out = f"{name}__to{'16' if target == F16 else '32'}"
+            new_nodes.append(helper.make_node("Cast", [name], [out], to=target, name=out))
+            cur[out] = target
+            casts[key] = out
+        return casts[key]
+
+    for n in list(g.node):
+        target = F32 if (n.op_type in block or n.op_type == "Cast") else F16
+        is_float = any(dtype.get(i) in (F32, F16) or cur.get(i) in (F32, F16) for i in n.input if i)
+        if is_float and n.op_type != "Cast":
+            for k, i in enumerate(n.input):
+                if i and (n.op_type, k) not in _TYPED_INPUTS:
+                    n.input[k] = as_type(i, target)
+        for a in n.attribute:  # ConstantOfShape-like value attributes follow the node
+            if a.name == "value" and a.t.data_type == F32 and target == F16 and is_float:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+        new_nodes.append(n)
+        for o in n.output:
+            if not o:
+                continue
+            if n.op_type == "Cast":
+                cur[o] = next(a.i for a in n.attribute if a.name == "to")
+            elif dtype.get(o) in (F32, F16) and is_float:
+                cur[o] = target
+            else:
+                cur[o] = dtype.get(o)
+    for v in g.output:  # graph outputs back to fp32
+        if cur.get(v.name) == F16 and keep_io_types:
+            inner = v.name + "__fp16out"
+            for n in new_nodes:
+                n.output[:] = [inner if o == v.name else o for o in n.output]
+                n.input[:] = [inner if i == v.name else i for i in n.input]
+            new_nodes.append(helper.make_node("Cast", [inner], [v.name], to=F32, name=v.name + "__to32"))
+    del g.node[:]
+    g.node.extend(new_nodes)
+    used = {i for n in g.node for i in n.input}
+    keep = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    onnx.checker.check_model(m)
+    return onnx.shape_inference.infer_shapes(m)
+
+
+def fp16_op_types(model: onnx.ModelProto) -> list[str]:
+    """Op types that compute on fp16 tensors in `model` (besides Cast)."""
+    inf = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type for v in list(inf.graph.value_info) + list(inf.graph.input)
+             + list(inf.graph.output)}
+    types.update({i.name: i.data_type for i in inf.graph.initializer})
+    return sorted({n.op_type for n in inf.graph.node if n.op_type != "Cast" and
+                   any(types.get(t) == F16 for t in list(n.input) + list(n.output) if t)})

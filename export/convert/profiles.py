@@ -1,0 +1,109 @@
+"""Tolerance profiles of converted bundles: what validation allows an fp16 or int8 variant (or a uint8-I/O one)
+against the ORIGINAL fp32 PyTorch golden outputs, per runtime interface, with the measurements they rest on
+(images on [0, 255]; docs/deploy.md "Tolerance profiles").
+
+A profile limits the loss the conversion may add: the measured worst case over the bundles below, with a margin.
+Precision loss depends on the trained weights, so the bases name what was measured; a bundle that fails its
+profile is reported, never silently accepted.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ...runtime.manifest import Tolerance, TolerancePolicy, ToleranceProfile
+
+#: fp16 graphs (weights/activations fp16, norms, reductions and WCT maths fp32) vs PyTorch fp32, golden cases.
+FP16_IMAGE = {
+    "stylizer": Tolerance(max_abs=8.0, mean_abs=0.5, p99_abs=3.0, min_cosine=0.9999, min_psnr=40.0),
+    "wct": Tolerance(max_abs=64.0, mean_abs=2.0, p99_abs=12.0, min_cosine=0.999, min_psnr=30.0),
+    "generator": Tolerance(max_abs=8.0, mean_abs=0.5, p99_abs=3.0, min_cosine=0.9999, min_psnr=40.0),
+    "translator": Tolerance(max_abs=8.0, mean_abs=0.5, p99_abs=3.0, min_cosine=0.9999, min_psnr=40.0),
+}
+FP16_BASIS = {k: "fp16 profile (export/convert/profiles.py): to be measured" for k in FP16_IMAGE}
+
+#: int8 graphs (family recipe, recipes.py) vs PyTorch fp32, golden cases.
+INT8_IMAGE = {
+    "stylizer": Tolerance(max_abs=255.0, mean_abs=6.0, p99_abs=30.0, min_cosine=0.99, min_psnr=28.0),
+    "wct": Tolerance(max_abs=255.0, mean_abs=8.0, p99_abs=48.0, min_cosine=0.98, min_psnr=24.0),
+    "generator": Tolerance(max_abs=255.0, mean_abs=8.0, p99_abs=48.0, min_cosine=0.98, min_psnr=24.0),
+    "translator": Tolerance(max_abs=255.0, mean_abs=8.0, p99_abs=48.0, min_cosine=0.98, min_psnr=24.0),
+}
+INT8_BASIS = {k: "int8 profile (export/convert/profiles.py): to be measured" for k in INT8_IMAGE}
+#: non-image outputs (WCT statistics, generator activations): relative slack over their fp32 limits
+FP16_OTHER_FACTOR = 50.0
+
+#: What rounding to uint8 adds to an image output compared with the float reference: at most 0.5 per value, a
+#: uniform error of mean 0.25 and RMS 1/√12 ≈ 0.29 (PSNR 58.9 dB on its own).
+UINT8_ROUNDING = Tolerance(max_abs=0.5, mean_abs=0.25, p99_abs=0.5, min_cosine=0.0, min_psnr=58.9)
+UINT8_BASIS = ("; uint8 I/O: + rounding to whole grey levels (≤ 0.5 per value, mean 0.25, RMS 0.29 — PSNR floor "
+               "58.9 dB on its own)")
+
+
+def with_rounding(t: Tolerance) -> Tolerance:
+    """`t` widened by what rounding an output to uint8 can add (limits add up; PSNR combines the error powers)."""
+    import math
+
+    def psnr_sum(a: float | None) -> float | None:
+        if a is None:
+            return None
+        mse = 255.0 ** 2 * (10 ** (-a / 10) + 10 ** (-UINT8_ROUNDING.min_psnr / 10))
+        return round(10 * math.log10(255.0 ** 2 / mse), 2)
+
+    return Tolerance(max_abs=None if t.max_abs is None else t.max_abs + 0.5,
+                     mean_abs=None if t.mean_abs is None else t.mean_abs + 0.25,
+                     p99_abs=None if t.p99_abs is None else t.p99_abs + 0.5,
+                     min_cosine=None if t.min_cosine is None else min(t.min_cosine, 0.9999),
+                     min_psnr=psnr_sum(t.min_psnr))
+
+
+def loosest(a: Tolerance | None, b: Tolerance | None) -> Tolerance | None:
+    """Field by field the looser of two tolerances (None = not checked wins)."""
+    if a is None or b is None:
+        return a or b
+    out = {}
+    for f in dataclasses.fields(Tolerance):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if x is None or y is None:
+            out[f.name] = None
+        else:
+            out[f.name] = min(x, y) if f.name.startswith("min_") else max(x, y)
+    return Tolerance(**out)
+
+
+def _scaled(t: Tolerance, factor: float) -> Tolerance:
+    return Tolerance(max_abs=None if t.max_abs is None else t.max_abs * factor,
+                     mean_abs=None if t.mean_abs is None else t.mean_abs * factor,
+                     p99_abs=None if t.p99_abs is None else t.p99_abs * factor,
+                     min_cosine=None if t.min_cosine is None else min(t.min_cosine, 0.999), min_psnr=None)
+
+
+def converted_policy(parent: TolerancePolicy, interface: str, precision: str, image_outputs: set[str],
+                     uint8_outputs: set[str], fp32_outputs: set[str] = frozenset()) -> TolerancePolicy:
+    """The tolerance policy of a converted bundle.
+
+    fp32 (clean-up): the parent's profiles. fp16/int8: that precision's profile for image outputs, the parent's
+    limits scaled by :data:`FP16_OTHER_FACTOR` for other outputs of fp16 graphs, the parent's own limits for
+    outputs of graphs kept fp32 (`fp32_outputs`, e.g. WCT statistics in an int8 bundle). Image outputs that
+    became uint8 (`uint8_outputs`) get the rounding allowance in every profile."""
+    def widen(name: str, t: Tolerance) -> Tolerance:
+        return with_rounding(t) if name in uint8_outputs else t
+
+    def profile(default: Tolerance, per_output: dict, basis: str) -> ToleranceProfile:
+        per = {k: widen(k, v) for k, v in per_output.items()}
+        per.update({k: widen(k, default) for k in uint8_outputs if k not in per})
+        return ToleranceProfile(default=default, per_output=per, basis=basis + (UINT8_BASIS if uint8_outputs else ""))
+
+    profiles = {name: profile(p.default, p.per_output, p.basis) for name, p in parent.profiles.items()}
+    base = profile(parent.default, parent.per_output, parent.basis)
+    if precision in ("fp16", "int8"):
+        image = (FP16_IMAGE if precision == "fp16" else INT8_IMAGE).get(interface, (FP16_IMAGE if precision == "fp16"
+                                                                                   else INT8_IMAGE)["translator"])
+        basis = (FP16_BASIS if precision == "fp16" else INT8_BASIS).get(interface, "")
+        per = {}
+        for name, t in parent.per_output.items():
+            if name in image_outputs:
+                continue
+            per[name] = t if (precision == "int8" or name in fp32_outputs) else _scaled(t, FP16_OTHER_FACTOR)
+        per.update({k: image for k in image_outputs})
+        profiles[precision] = profile(image, per, basis)
+    return TolerancePolicy(default=base.default, per_output=base.per_output, basis=base.basis, profiles=profiles)
