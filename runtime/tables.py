@@ -26,6 +26,9 @@ def validation_table(report: dict) -> Table:
                     f"{report.get('tolerance_profile', 'cpu-fp32')}",
               footer=("PASS" if report["passed"] else "FAIL" + (f": {report['error']}" if "error" in report else ""))
               + skipped)
+    notes = sorted({c["note"] for c in report["cases"] if c.get("note")})
+    if notes:
+        t.footer += "".join(f"\nnote: {n}" for n in notes)
     for c in report["cases"]:
         if c.get("skipped"):
             t.rows.append([c["case"], f"skipped: {c['skipped']}"])
@@ -35,6 +38,7 @@ def validation_table(report: dict) -> Table:
                 t.rows.append([c["case"], o["output"], f"shape mismatch {o['shape_mismatch']}  FAIL"])
                 continue
             res = "ok" if o["passed"] else "FAIL (" + ", ".join(o["failed"]) + ")"
+            res += " (note below)" if c.get("note") else ""
             t.rows.append([c["case"], o["output"], f"{o['max_abs']:.3g}", f"{o['mean_abs']:.3g}", f"{o['p99_abs']:.3g}",
                            f"{o['cosine']:.6f}", f"{o['psnr']:.1f}", res])
     return t

@@ -112,13 +112,13 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                      opset=m.opset, step=m.model.step, exporter=m.exporter)
     stats = None
     passes: dict[str, list[str]] = {}
-    image_outputs, uint8_outputs, fp32_outputs = set(), set(), set()
+    image_outputs, uint8_outputs, fp32_outputs = {}, set(), set()
     wrapped_in: dict[str, dict] = {}
     try:
         for g in m.graphs:
             data = parent.file(g.file).read_bytes()
             ins, outs = image_tensors(g)
-            image_outputs |= set(outs)
+            image_outputs.update({k: (hi - lo) / 255.0 for k, (_, lo, hi) in outs.items()})
             if g.role in plugin_roles(m):
                 w.add_graph(g.role, data, annotations=_annotations(g, set()), file=g.file)
                 passes[g.role] = ["copied unchanged (TensorRT plugin graph)"]
@@ -158,8 +158,10 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
             stats.deactivate()
 
     policy = converted_policy(m.tolerances, interface, precision, image_outputs, uint8_outputs, fp32_outputs)
-    prec_image = policy.profile(precision).default if precision != "fp32" else None
     for case in m.golden:
+        prec = policy.profile(precision)
+        prec_image = next((prec.per_output[o] for o in case.outputs if o in prec.per_output), prec.default) \
+            if precision != "fp32" else None
         inputs, outputs = parent.golden_arrays(case)
         if uint8 and case.graph in wrapped_in:
             g = parent.graph(case.graph)
@@ -167,7 +169,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
         tol = case.tolerance
         if tol is not None:  # a case's own (looser) limit still has to admit what the conversion adds
             tol = loosest(tol, prec_image) if prec_image is not None else tol
-            tol = with_rounding(tol) if uint8 and set(case.outputs) & uint8_outputs else tol
+            tol = with_rounding(tol) if uint8 and set(case.outputs) & uint8_outputs and precision == "fp32" else tol
         w.add_golden(case.name, case.graph, inputs, outputs, case.description, reference=case.reference, tolerance=tol)
     w.manifest.tolerances = policy
     sc = copy.deepcopy(m.size_constraints)
@@ -176,6 +178,8 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                              note=f"the graph reflect-pads H and W to a multiple of {multiple} itself and crops back")
     w.manifest.size_constraints = sc
     options = {"precision": precision, "io": io}
+    if precision == "fp16":
+        options["fp32_ops"] = list(FP32_OPS)
     if records:
         options["calibration_size"] = calibration_size
     w.set(source_checkpoint=m.source_checkpoint, training=dict(m.training),

@@ -32,11 +32,12 @@ INT8_BASIS = {k: "int8 profile (export/convert/profiles.py): to be measured" for
 #: non-image outputs (WCT statistics, generator activations): relative slack over their fp32 limits
 FP16_OTHER_FACTOR = 50.0
 
-#: What rounding to uint8 adds to an image output compared with the float reference: at most 0.5 per value, a
-#: uniform error of mean 0.25 and RMS 1/√12 ≈ 0.29 (PSNR 58.9 dB on its own).
-UINT8_ROUNDING = Tolerance(max_abs=0.5, mean_abs=0.25, p99_abs=0.5, min_cosine=0.0, min_psnr=58.9)
-UINT8_BASIS = ("; uint8 I/O: + rounding to whole grey levels (≤ 0.5 per value, mean 0.25, RMS 0.29 — PSNR floor "
-               "58.9 dB on its own)")
+#: What rounding to uint8 adds to an image output compared with the float reference: at most 0.5 per value; for
+#: values spread evenly a mean of 0.25 and an RMS of 1/√12 ≈ 0.29 (58.9 dB on its own). Measured on the test
+#: graphs and the demo stylizer: mean 0.249–0.255, PSNR 58.7–59.0 dB; the limits allow mean 0.3 and 57 dB.
+UINT8_ROUNDING = Tolerance(max_abs=0.5, mean_abs=0.3, p99_abs=0.5, min_cosine=0.0, min_psnr=57.0)
+UINT8_BASIS = ("; uint8 I/O: + rounding to whole grey levels (≤ 0.5 per value; measured mean 0.25, 58.7-59 dB on "
+               "its own; allowed mean 0.3, 57 dB)")
 
 
 def with_rounding(t: Tolerance) -> Tolerance:
@@ -49,9 +50,10 @@ def with_rounding(t: Tolerance) -> Tolerance:
         mse = 255.0 ** 2 * (10 ** (-a / 10) + 10 ** (-UINT8_ROUNDING.min_psnr / 10))
         return round(10 * math.log10(255.0 ** 2 / mse), 2)
 
-    return Tolerance(max_abs=None if t.max_abs is None else t.max_abs + 0.5,
-                     mean_abs=None if t.mean_abs is None else t.mean_abs + 0.25,
-                     p99_abs=None if t.p99_abs is None else t.p99_abs + 0.5,
+    r = UINT8_ROUNDING
+    return Tolerance(max_abs=None if t.max_abs is None else t.max_abs + r.max_abs,
+                     mean_abs=None if t.mean_abs is None else t.mean_abs + r.mean_abs,
+                     p99_abs=None if t.p99_abs is None else t.p99_abs + r.p99_abs,
                      min_cosine=None if t.min_cosine is None else min(t.min_cosine, 0.9999),
                      min_psnr=psnr_sum(t.min_psnr))
 
@@ -77,16 +79,26 @@ def _scaled(t: Tolerance, factor: float) -> Tolerance:
                      min_cosine=None if t.min_cosine is None else min(t.min_cosine, 0.999), min_psnr=None)
 
 
-def converted_policy(parent: TolerancePolicy, interface: str, precision: str, image_outputs: set[str],
+def in_units(t: Tolerance, scale: float) -> Tolerance:
+    """A [0, 255] tolerance in the units of an output whose range spans 255·`scale` (absolute limits scaled)."""
+    if scale == 1.0:
+        return t
+    return dataclasses.replace(t, **{k: None if getattr(t, k) is None else getattr(t, k) * scale
+                                     for k in ("max_abs", "mean_abs", "p99_abs")})
+
+
+def converted_policy(parent: TolerancePolicy, interface: str, precision: str, image_outputs: dict[str, float],
                      uint8_outputs: set[str], fp32_outputs: set[str] = frozenset()) -> TolerancePolicy:
     """The tolerance policy of a converted bundle.
 
     fp32 (clean-up): the parent's profiles. fp16/int8: that precision's profile for image outputs, the parent's
     limits scaled by :data:`FP16_OTHER_FACTOR` for other outputs of fp16 graphs, the parent's own limits for
     outputs of graphs kept fp32 (`fp32_outputs`, e.g. WCT statistics in an int8 bundle). Image outputs that
-    became uint8 (`uint8_outputs`) get the rounding allowance in every profile."""
+    became uint8 (`uint8_outputs`) get the rounding allowance in every profile. `image_outputs`: {name: range
+    span / 255} (the precision limits are on [0, 255]; float outputs in other units get them scaled)."""
     def widen(name: str, t: Tolerance) -> Tolerance:
-        return with_rounding(t) if name in uint8_outputs else t
+        """An output that became uint8: its limit in grey levels, plus rounding."""
+        return with_rounding(in_units(t, 1.0 / image_outputs.get(name, 1.0))) if name in uint8_outputs else t
 
     def profile(default: Tolerance, per_output: dict, basis: str) -> ToleranceProfile:
         per = {k: widen(k, v) for k, v in per_output.items()}
@@ -104,6 +116,6 @@ def converted_policy(parent: TolerancePolicy, interface: str, precision: str, im
             if name in image_outputs:
                 continue
             per[name] = t if (precision == "int8" or name in fp32_outputs) else _scaled(t, FP16_OTHER_FACTOR)
-        per.update({k: image for k in image_outputs})
+        per.update({k: in_units(image, f) for k, f in image_outputs.items()})
         profiles[precision] = profile(image, per, basis)
     return TolerancePolicy(default=base.default, per_output=base.per_output, basis=base.basis, profiles=profiles)

@@ -303,3 +303,39 @@ class OrtTensorRTRunner(OrtGpuRunner):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return [(self.provider, self.trt_provider_options()),
                 ("CUDAExecutionProvider", {**CUDA_DEFAULTS, "device_id": str(self.device_id)}), "CPUExecutionProvider"]
+
+
+def cpu_fp16_fallbacks(path, feeds: dict, kept_fp32=()) -> list[str]:
+    """Op types of an fp16 graph that ONNX Runtime CPU computes in fp32 here: it has no fp16 kernel for them, so
+    its InsertCastTransformer silently casts their inputs to fp32 and back. Read from one profiled run with graph
+    optimisations off (fused nodes would hide the originals); `kept_fp32`: op types the graph itself keeps fp32
+    (not a fallback). Empty when every fp16 op ran in fp16."""
+    import json
+
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    opts.enable_profiling = True
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts.profile_file_prefix = str(Path(tmp) / "fp16")
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        names = {i.name for i in session.get_inputs()}
+        session.run(None, {k: v for k, v in feeds.items() if k in names})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    inserted = any(e.get("cat") == "Node" and e.get("name", "").startswith("InsertedPrecisionFreeCast") for e in events)
+    if not inserted:
+        return []
+    out = set()
+    for e in events:
+        name, args = e.get("name", ""), e.get("args", {})
+        if e.get("cat") != "Node" or not name.endswith("_kernel_time") or name.startswith("Inserted"):
+            continue
+        op = args.get("op_name", "")
+        types = [next(iter(t)) for t in args.get("input_type_shape", []) if t]
+        if op in ("Cast",) or op in kept_fp32 or "float16" in types or "float" not in types:
+            continue
+        out.add(op)
+    return sorted(out)

@@ -1,0 +1,1 @@
+"""``styleforge import-onnx``: wrap an ONNX image model StyleForge did not train as a bundle (api.py)."""
