@@ -1,25 +1,37 @@
-"""Latency of a bundle on a runtime backend (numpy + onnxruntime; torch only for the eager baseline).
+"""``styleforge bench``: latency of bundles on runtime backends, against PyTorch, in one run (numpy + onnxruntime;
+torch only for the PyTorch rows, through ``styleforge.export.core.eager_bench``).
 
-``bench_runtime(bundle, sizes=[(256, 256)], batch=1)`` times the raw ``stylize`` graph (the same tensor
-the PyTorch eager side gets, see ``styleforge.export.core.eager_bench``) and returns median / p90 / p99
-latency and images per second for each size. ``benchmark_bundle`` runs both sides in one run:
+    from styleforge.runtime.latency import benchmark, format_bench
+    report = benchmark(["demo.sfbundle", "demo-int8.sfbundle"], sizes="256,512", threads=2)
+    print(format_bench(report))          # report["rows"]: one row per bundle × backend × size
 
-    from styleforge.runtime.latency import benchmark_bundle, format_bench
-    print(format_bench(benchmark_bundle("mosaic.sfbundle", sizes="256,512", runs=20)))
+What is timed is the interface call a user makes, pre- and post-processing included (``model(image)`` for
+stylizers and translators, ``model.generate(z)`` for generators, the content path with cached style statistics
+for WCT), on the same H×W×3 uint8 input for every row; the PyTorch rows time the exported module on the same
+pixels (``torch-eager``; ``torch-exact``, the PytorchWCT-style pipeline with one encoder per level and fp64 eigh,
+for WCT bundles; ``torch-cuda`` when asked). Contenders are timed interleaved — every round runs each of them
+twice and keeps the second (the first after a switch pays for the previous contender's spinning thread pool and
+cold caches) — so load changes hit them alike. ``psnr_db`` compares each row's output image with the first
+bundle's on the same input.
 """
 from __future__ import annotations
 
 import os
 import platform
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from .errors import StyleForgeError
 from .images import parse_sizes
 
+#: backends ``bench`` understands besides the runtime runners
+TORCH_BACKENDS = ("torch-eager", "torch-cuda")
 
-def latency_stats(seconds: list[float], batch: int) -> dict:
+
+def latency_stats(seconds: list[float], batch: int = 1) -> dict:
     """Summary of per-run latencies (milliseconds) and throughput (images/s, from the median)."""
     a = np.asarray(seconds, dtype=np.float64) * 1000.0
     median = float(np.median(a))
@@ -40,7 +52,7 @@ def time_fn(fn, runs: int, warmup: int) -> list[float]:
 
 
 def bench_inputs(size: tuple[int, int], batch: int, num_styles: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """The feeds both sides get: a random image batch (padded to a multiple of 4) and style indices."""
+    """Raw stylizer feeds: a random image batch (padded to a multiple of 4) and style indices."""
     h, w = size
     h, w = h + (-h) % 4, w + (-w) % 4
     rng = np.random.default_rng(seed)
@@ -49,52 +61,242 @@ def bench_inputs(size: tuple[int, int], batch: int, num_styles: int = 1, seed: i
     return feeds
 
 
-def bench_runtime(bundle, sizes, *, batch: int = 1, runs: int = 20, warmup: int = 3, backend: str = "ort-cpu",
-                  threads: int | None = None) -> list[dict]:
-    """Time the bundle's ``stylize`` graph on `backend`; one result dict per size."""
+def bench_image(h: int, w: int, which: str = "astronaut") -> np.ndarray:
+    """An H×W×3 uint8 test picture: a bundled photo when scikit-image is installed (int8 variants are calibrated on
+    photos, and PSNR on noise says little), else a smooth synthetic picture."""
+    from PIL import Image
+
+    try:
+        from ..train.core.samples import sample_image  # numpy + scikit-image, no torch
+
+        img = sample_image(which)
+    except Exception:
+        y, x = np.mgrid[0:256, 0:256] / 255.0
+        img = np.stack([np.sin(6 * x + 2 * y), np.cos(5 * y - x), np.sin(3 * (x + y)) * np.cos(4 * x)], -1)
+        img = np.clip((img * 0.5 + 0.5) * 255, 0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """PSNR (dB) of two images on [0, 255]; None when shapes differ, inf when equal."""
+    if a.shape != b.shape:
+        return None
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+@dataclass
+class Contender:
+    """One row family of the bench: what to call for an input, or why it cannot run."""
+
+    bundle: str
+    precision: str
+    backend: str
+    interface: str
+    io: str = "float-nchw"
+    make: Callable | None = None        # (inputs: dict) -> (callable returning an H×W×3 uint8 image)
+    error: str | None = None
+    gpu: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def bench_case_inputs(interface: str, size: tuple[int, int]) -> dict:
+    """The inputs every contender gets at one size: content picture, a style picture (WCT), a latent seed."""
+    h, w = size
+    return {"image": bench_image(h, w), "style": bench_image(256, 256, "mosaic"), "seed": 0, "size": size}
+
+
+def runtime_contender(path: str, backend: str, threads: int | None) -> Contender:
+    """A bundle on a runtime backend (a row per size), or the reason it cannot run here."""
+    from .bundle import read_manifest
     from .model import load
 
-    model = load(bundle, backend=backend, threads=threads)
-    role = model.manifest.graphs[0].role
-    num_styles = int(getattr(model.config, "num_styles", 1))
-    session = model.session(role)
-    results = []
-    for size in parse_sizes(sizes):
-        feeds = bench_inputs(size, batch, num_styles)
-        feeds = {k: v for k, v in feeds.items() if k in session.input_names}
-        times = time_fn(lambda: session.run(feeds), runs, warmup)
-        results.append({"size": list(size), "batch": batch, "backend": backend,
-                        "providers": getattr(session, "providers", [backend]), **latency_stats(times, batch)})
-    return results
+    m = read_manifest(path)
+    interface = m.model.interface
+    io = m.lineage.io if m.lineage is not None else "float-nchw"
+    c = Contender(bundle=str(path), precision=m.precision, backend=backend, interface=interface, io=io)
+    if backend != "ort-cpu" and backend != "auto":
+        c.gpu = _gpu_name()
+    try:
+        model = load(path, backend=backend, threads=threads)
+        model.session(m.graphs[0].role if interface != "wct" else "stylize")  # fail now, not in the timing loop
+    except StyleForgeError as e:
+        c.error = str(e)
+        return c
+
+    def make(inputs):
+        if interface in ("stylizer", "translator"):
+            img = inputs["image"]
+            return lambda: model(img)
+        if interface == "generator":
+            z = model.latents([inputs["seed"]])
+            return lambda: model.generate(z)[0]
+        if interface == "wct":
+            stats = model.style_stats(inputs["style"])
+            alpha = model._alpha(1.0)
+            img = inputs["image"]
+            return lambda: model.stylize_array(img, stats, alpha)
+        raise StyleForgeError(f"bench: interface {interface!r} has no image call to time")
+
+    c.make = make
+    return c
 
 
-def benchmark_bundle(bundle, *, sizes="256,512", batch: int = 1, runs: int = 20, warmup: int = 3,
-                     backend: str = "ort-cpu", threads: int | None = None, with_torch: bool = True,
-                     checkpoint=None) -> dict:
-    """Runtime backend and (unless ``with_torch=False``) PyTorch eager, per size, with their ratio."""
+def _gpu_name() -> str | None:
+    try:
+        from .doctor import gpu
+
+        return gpu().get("name")
+    except Exception:
+        return None
+
+
+def _size_for(interface: str, manifest, size):
+    if interface == "generator":
+        r = int(manifest.model.config.resolution)
+        return (r, r)
+    return size
+
+
+def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=("ort-cpu",), runs: int = 10,
+              warmup: int = 2, with_torch: bool = True, checkpoint=None) -> dict:
+    """Every bundle × backend × size, plus the PyTorch rows (see the module docstring). Returns {"rows": [...], …}."""
+    from .bundle import read_manifest
+
+    bundles = [str(b) for b in bundles]
+    if not bundles:
+        raise StyleForgeError("bench: give at least one bundle")
     sizes = parse_sizes(sizes)
-    if batch <= 0 or runs <= 0 or warmup < 0:
-        raise StyleForgeError("--batch and --runs must be positive, --warmup non-negative")
-    if with_torch:
-        from ..export.core.eager_bench import bench_eager, eager_checkpoint
-    ckpt = eager_checkpoint(bundle, checkpoint) if with_torch else None  # fail before the long part
-    rt = bench_runtime(bundle, sizes, batch=batch, runs=runs, warmup=warmup, backend=backend, threads=threads)
+    if runs <= 0 or warmup < 0:
+        raise StyleForgeError("--runs must be positive and --warmup non-negative")
+    backends = [b.strip() for b in (backends.split(",") if isinstance(backends, str) else backends) if b.strip()]
+    manifests = {b: read_manifest(b) for b in bundles}
+    first = manifests[bundles[0]]
+    interface = first.model.interface
+    for b, m in manifests.items():
+        if m.model.interface != interface:
+            raise StyleForgeError(f"bench compares bundles of one interface: {bundles[0]} is {interface}, {b} is "
+                                  f"{m.model.interface}")
+    contenders: list[Contender] = []
+    for b in bundles:
+        for backend in backends:
+            if backend in TORCH_BACKENDS:
+                continue
+            contenders.append(runtime_contender(b, backend, threads))
+    torch_backends = [b for b in backends if b in TORCH_BACKENDS]
+    if with_torch and "torch-eager" not in torch_backends:
+        torch_backends.insert(0, "torch-eager")
+    if torch_backends and (checkpoint or first.source_checkpoint):
+        try:
+            from ..export.core.eager_bench import torch_contenders
+        except ImportError as e:
+            contenders += [Contender(bundles[0], "fp32", tb, interface, error=f"torch is not importable ({e})")
+                           for tb in torch_backends]
+        else:
+            contenders += torch_contenders(bundles[0], torch_backends, threads=threads, checkpoint=checkpoint)
     rows = []
-    eager = bench_eager(ckpt, sizes, batch=batch, runs=runs, warmup=warmup, threads=threads) if with_torch else None
-    for i, size in enumerate(sizes):
-        row = {"size": list(size), "batch": batch, "runtime": rt[i]}
-        if eager is not None:
-            row["torch_eager"] = eager[i]
-            row["speedup"] = eager[i]["median_ms"] / rt[i]["median_ms"]
-        rows.append(row)
-    return {"bundle": str(bundle), "backend": backend, "threads": threads, "runs": runs, "warmup": warmup,
-            "checkpoint": str(ckpt) if ckpt else None, "machine": {"cpu_count": os.cpu_count(),
-                                                                    "platform": platform.platform(),
-                                                                    "processor": platform.processor()},
-            "results": rows}
+    for size in sizes:
+        sz = _size_for(interface, first, size)
+        if interface == "generator" and any(r["size"] == f"{sz[0]}x{sz[1]}" for r in rows):
+            continue  # one fixed size
+        inputs = bench_case_inputs(interface, sz)
+        fns, errors = {}, {}
+        for k, c in enumerate(contenders):
+            if c.error:
+                errors[k] = c.error
+                continue
+            try:
+                fns[k] = c.make(inputs)
+            except StyleForgeError as e:
+                errors[k] = str(e)
+        outputs, times = _run_interleaved(fns, runs, warmup, errors)
+        ref = outputs.get(0)  # the first bundle's output on this input
+        for k, c in enumerate(contenders):
+            row = {"bundle": c.bundle, "precision": c.precision, "backend": c.backend, "size": f"{sz[0]}x{sz[1]}",
+                   "median_ms": None, "p90_ms": None, "psnr_db": None, "interface": c.interface, "io": c.io,
+                   "gpu": c.gpu, "threads": threads, **c.extra}
+            if k in errors:
+                row["error"] = errors[k]
+            else:
+                st = latency_stats(times[k])
+                row.update(median_ms=st["median_ms"], p90_ms=st["p90_ms"], min_ms=st["min_ms"], runs=st["runs"])
+                if k != 0 and ref is not None:
+                    p = psnr(outputs[k], ref)
+                    row["psnr_db"] = None if p is None else (p if np.isfinite(p) else "inf")
+            rows.append(row)
+    return {"rows": rows, "sizes": [f"{h}x{w}" for h, w in sizes], "threads": threads, "runs": runs, "warmup": warmup,
+            "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()}}
+
+
+def _run_interleaved(fns: dict, runs: int, warmup: int, errors: dict) -> tuple[dict, dict]:
+    """Outputs (first call) and per-run seconds of each callable, timed round-robin (two calls per round, the
+    second timed). A callable that raises StyleForgeError gets its message in `errors`."""
+    outputs, times = {}, {k: [] for k in fns}
+    for k, fn in list(fns.items()):
+        try:
+            outputs[k] = np.asarray(fn())
+            for _ in range(max(0, warmup - 1)):
+                fn()
+        except StyleForgeError as e:
+            errors[k] = str(e)
+            del fns[k], times[k]
+    for _ in range(runs):
+        for k, fn in fns.items():
+            fn()
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return outputs, times
+
+
+def benchmark_bundle(bundle, *, sizes="256,512", runs: int = 10, warmup: int = 2, backend: str = "ort-cpu",
+                     threads: int | None = None, with_torch: bool = True, checkpoint=None, **_) -> dict:
+    """One bundle on one backend against PyTorch (``benchmark`` with one bundle; the demo's call)."""
+    return benchmark([bundle], sizes=sizes, threads=threads, backends=[backend], runs=runs, warmup=warmup,
+                     with_torch=with_torch, checkpoint=checkpoint)
 
 
 def format_bench(report: dict) -> str:
     from .tables import bench_table, render_text
 
     return render_text(bench_table(report))
+
+
+def plot_bench(report: dict, path) -> None:
+    """Latency against image size, one line per bundle × backend (matplotlib; PNG written atomically)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise StyleForgeError("--plot needs matplotlib (pip install 'styleforge[plot]')") from None
+    from pathlib import Path
+
+    from .atomic import atomic_path
+
+    lines: dict[str, list] = {}
+    for r in report["rows"]:
+        if r.get("median_ms") is None:
+            continue
+        h, w = (int(v) for v in r["size"].split("x"))
+        label = f"{Path(r['bundle']).name.removesuffix('.sfbundle')} ({r['precision']}, {r['backend']})" \
+            if not r["backend"].startswith("torch") else r["backend"]
+        lines.setdefault(label, []).append((h * w / 1e6, r["median_ms"], r["size"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for label, pts in lines.items():
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    ticks = sorted({p for pts in lines.values() for p in pts})
+    ax.set_xticks([p[0] for p in ticks], [p[2] for p in ticks])
+    ax.set_xlabel("image size (pixels, linear in megapixels)")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title(f"styleforge bench, {report.get('threads') or 'default'} threads")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

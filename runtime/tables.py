@@ -45,25 +45,32 @@ def validation_table(report: dict) -> Table:
 
 
 def bench_table(report: dict) -> Table:
-    """One row per (size, engine) of a ``benchmark_bundle`` report, and the eager/runtime ratio per size."""
-    t = Table(["size", "engine", "median ms", "p90 ms", "p99 ms", "img/s"],
-              title=f"{report['bundle']}: {report['backend']} vs PyTorch eager, batch {report['results'][0]['batch']}, "
-                    f"{report['runs']} runs after {report['warmup']} warm-up")
-    for r in report["results"]:
-        size = "x".join(map(str, r["size"]))
-        for key, label in (("runtime", report["backend"]), ("torch_eager", "PyTorch eager")):
-            if key in r:
-                s = r[key]
-                t.rows.append([size, label, f"{s['median_ms']:.2f}", f"{s['p90_ms']:.2f}", f"{s['p99_ms']:.2f}",
-                               f"{s['images_per_s']:.2f}"])
-        if "speedup" in r:
-            t.rows.append([size, f"ratio: eager / runtime median latency = {r['speedup']:.2f}x"])
+    """One row per bundle × backend × size of a ``benchmark`` report, with its speed-up over the PyTorch row of the
+    same size (``torch-eager`` / ``torch-exact``) and its PSNR against the first bundle's output."""
+    from pathlib import Path
+
+    t = Table(["bundle", "backend", "precision", "size", "median ms", "p90 ms", "vs torch", "PSNR dB"],
+              title=f"styleforge bench: {report.get('threads') or 'default'} threads, {report['runs']} interleaved runs "
+                    f"after {report['warmup']} warm-up; PyTorch eager (torch-eager / torch-exact) in the same run; "
+                    f"load {', '.join(f'{x:.2f}' for x in report.get('load_avg') or [])}")
+    base = {r["size"]: r["median_ms"] for r in report["rows"]
+            if r["backend"] in ("torch-eager", "torch-exact") and r.get("median_ms")}
+    for r in report["rows"]:
+        name = Path(r["bundle"]).name
+        if r.get("median_ms") is None:
+            t.rows.append([name, r["backend"], r["precision"], r["size"], f"not run: {r.get('error', '?')}"])
+            continue
+        ratio = f"{base[r['size']] / r['median_ms']:.2f}x" if r["size"] in base else "-"
+        p = r.get("psnr_db")
+        t.rows.append([name, r["backend"], r["precision"], r["size"], f"{r['median_ms']:.1f}", f"{r['p90_ms']:.1f}",
+                       ratio, "-" if p is None else (p if isinstance(p, str) else f"{p:.1f}")])
     return t
 
 
 def render_text(t: Table) -> str:
     widths = [max([len(h)] + [len(r[i]) for r in t.rows if len(r) == len(t.header)]) for i, h in enumerate(t.header)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    left = getattr(t, "left", 2)
+    fmt = lambda cells: "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     lines = ([t.title] if t.title else []) + [fmt(t.header)]
     for r in t.rows:
         lines.append(fmt(r) if len(r) == len(t.header) else "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])

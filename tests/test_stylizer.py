@@ -268,12 +268,18 @@ def test_cli_stylize_files_folders_and_bad_inputs(tiny_bundle, tmp_path, capsys)
 def test_cli_bench(tiny_bundle, tmp_path, capsys):
     js = tmp_path / "bench.json"
     assert main(["bench", str(tiny_bundle), "--sizes", "32,20x28", "--runs", "2", "--warmup", "1", "--json", str(js)]) == 0
-    assert "ratio" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "torch-eager" in out and "vs torch" in out
     rep = json.loads(js.read_text())
-    assert [r["size"] for r in rep["results"]] == [[32, 32], [20, 28]]
-    for r in rep["results"]:
-        assert r["runtime"]["median_ms"] > 0 and r["torch_eager"]["median_ms"] > 0 and r["speedup"] > 0
-        assert r["runtime"]["p99_ms"] >= r["runtime"]["median_ms"]
+    assert [(r["backend"], r["size"]) for r in rep["rows"]] == [("ort-cpu", "32x32"), ("torch-eager", "32x32"),
+                                                                  ("ort-cpu", "20x28"), ("torch-eager", "20x28")]
+    for r in rep["rows"]:
+        assert r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["precision"] == "fp32"
+    torch_psnr = rep["rows"][1]["psnr_db"]  # PyTorch vs the bundle on the same pixels ("inf": identical images)
+    assert rep["rows"][0]["psnr_db"] is None and (torch_psnr == "inf" or torch_psnr > 60)
+    # --json alone prints the rows instead of the table
+    assert main(["bench", str(tiny_bundle), "--sizes", "24", "--runs", "1", "--warmup", "0", "--no-torch", "--json"]) == 0
+    assert [r["size"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["24x24"]
 
 
 def test_bench_runtime_side_without_torch(tiny_bundle):
@@ -286,7 +292,7 @@ def test_bench_runtime_side_without_torch(tiny_bundle):
     """)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "ort-cpu" in p.stdout and "torch eager" not in p.stdout
+    assert "ort-cpu" in p.stdout and "torch-eager" not in p.stdout
 
 
 def test_demo_quick(tmp_path):

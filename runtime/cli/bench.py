@@ -1,5 +1,5 @@
-"""`styleforge bench`: latency of a bundle on a runtime backend against PyTorch eager on the same checkpoint,
-in the same run. The runtime side never imports torch (``--no-torch`` skips the eager side)."""
+"""`styleforge bench`: latency of one or more bundles on runtime backends against PyTorch, in the same run
+(runtime/latency.py). The runtime side never imports torch (``--no-torch`` skips the PyTorch rows)."""
 from __future__ import annotations
 
 import json
@@ -7,34 +7,44 @@ import sys
 
 
 def register(cli) -> None:
-    p = cli.command("bench", help="latency of a bundle on a runtime backend vs PyTorch eager on the same checkpoint",
-                    description="Median, p90, p99 latency and images/s of the bundle's graph on the runtime backend "
-                                "and of PyTorch eager on the same checkpoint (the bundle's source checkpoint, or "
-                                "--checkpoint), same inputs, same run, and their ratio. --no-torch times only the "
-                                "runtime and never imports torch.")
-    p.add_argument("bundle", help="path to NAME.sfbundle")
+    p = cli.command("bench", help="latency of bundles on runtime backends vs PyTorch, in one run",
+                    description="Every bundle × backend × size, timed interleaved on the same picture, the interface "
+                                "call a user makes (pre/post-processing included); PyTorch eager on the first bundle's "
+                                "source checkpoint (WCT: the PytorchWCT-style exact pipeline); PSNR of each row's "
+                                "output against the first bundle's. Unavailable backends get a row saying why.")
+    p.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundles to compare (the first is the PSNR reference)")
     p.add_argument("--sizes", default="256,512", help="comma-separated sizes: 256 (square) or HxW")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--runs", type=int, default=20, help="timed runs per size")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
-    p.add_argument("--backend", default="ort-cpu", help="ort-cpu | ort-cuda | tensorrt | auto")
-    p.add_argument("--threads", type=int, default=None, help="threads for both ONNX Runtime and torch (default: each one's default)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint for the eager side (default: the bundle's source checkpoint)")
-    p.add_argument("--no-torch", action="store_true", help="time the runtime only (torch is not imported)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--backends", default="ort-cpu",
+                   help="comma-separated: ort-cpu, ort-cuda, ort-trt, tensorrt, auto, torch-eager, torch-cuda")
+    p.add_argument("--threads", type=int, default=None, help="threads for ONNX Runtime and torch (default: each one's)")
+    p.add_argument("--runs", type=int, default=10, help="timed runs per row")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
+    p.add_argument("--checkpoint", default=None, help="checkpoint for the PyTorch rows (default: the first bundle's source)")
+    p.add_argument("--no-torch", action="store_true", help="no PyTorch rows (torch is not imported)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help='print {"rows": [...]} as JSON instead of the table (or write it to FILE)')
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw latency against size for every row")
     p.set_defaults(func=run_bench)
 
 
 def run_bench(args) -> int:
     from ..atomic import write_text
+    from ..errors import StyleForgeError
+    from ..latency import benchmark, format_bench, plot_bench
 
-    from ..latency import benchmark_bundle, format_bench
-
-    report = benchmark_bundle(args.bundle, sizes=args.sizes, batch=args.batch, runs=args.runs, warmup=args.warmup,
-                              backend=args.backend, threads=args.threads, with_torch=not args.no_torch,
-                              checkpoint=args.checkpoint)
-    print(format_bench(report))
-    if args.json:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}", file=sys.stderr)
+    if args.json not in (None, "-") and (args.json.endswith(".sfbundle") or __import__("os").path.isdir(args.json)):
+        raise StyleForgeError(f"--json {args.json}: that is a bundle; put --json after the bundles or give a .json file")
+    report = benchmark(args.bundles, sizes=args.sizes, threads=args.threads, backends=args.backends, runs=args.runs,
+                       warmup=args.warmup, with_torch=not args.no_torch, checkpoint=args.checkpoint)
+    text = json.dumps(report, indent=2) + "\n"
+    if args.json == "-":
+        sys.stdout.write(text)
+    else:
+        print(format_bench(report))
+        if args.json:
+            write_text(args.json, text)
+            print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        plot_bench(report, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
