@@ -51,10 +51,12 @@ def bench_table(report: dict) -> Table:
 
     t = Table(["bundle", "backend", "precision", "size", "median ms", "p90 ms", "vs torch", "PSNR dB"],
               title=f"styleforge bench: {report.get('threads') or 'default'} threads, {report['runs']} interleaved runs "
-                    f"after {report['warmup']} warm-up; PyTorch eager (torch-eager / torch-exact) in the same run; "
-                    f"load {', '.join(f'{x:.2f}' for x in report.get('load_avg') or [])}")
+                    f"after {report['warmup']} warm-up; load {', '.join(f'{x:.2f}' for x in report.get('load_avg') or [])}")
     base = {r["size"]: r["median_ms"] for r in report["rows"]
             if r["backend"] in ("torch-eager", "torch-exact") and r.get("median_ms")}
+    if base:
+        t.footer = ("vs torch: the PyTorch eager row's median (torch-eager; WCT: torch-exact, the PytorchWCT-style "
+                    "pipeline) over this row's, same size, same run. PSNR: against the first row's output")
     for r in report["rows"]:
         name = Path(r["bundle"]).name
         if r.get("median_ms") is None:

@@ -143,7 +143,7 @@ exported to <code>{e(Path(bundle).name)}</code>, validated on ONNX Runtime, and 
 <h2>Validation: ONNX Runtime CPU vs PyTorch outputs stored at export</h2>
 {render_html(validation_table(report))}
 <p>Tolerances: {e(json.dumps(tol))}. Overall: <b class={'ok' if report['passed'] else 'fail'}>{'PASS' if report['passed'] else 'FAIL'}</b></p>
-<h2>Latency (batch 1, {bench['runs']} runs after {bench['warmup']} warm-up; milliseconds)</h2>
+<h2>Latency: the runtime vs PyTorch eager (batch 1, {bench['runs']} interleaved runs after {bench['warmup']} warm-up; milliseconds)</h2>
 {render_html(bench_table(bench))}
 <p>Machine: {e(str(bench['machine']))}</p>
 </body></html>
