@@ -38,6 +38,12 @@ def slim(model: onnx.ModelProto) -> onnx.ModelProto:
         out = onnxslim.slim(copy.deepcopy(model))
     except Exception as e:  # onnxslim raises its own types
         raise StyleForgeError(f"onnxslim failed on this graph ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
+    # onnxslim may pin a symbolic output axis it could resolve (e.g. [1, 512, 1] for a reduction that the
+    # exporter left as ReduceMean…_dim_0): keep the declared contract, names and axes as they were
+    declared = {v.name: v for v in list(model.graph.input) + list(model.graph.output)}
+    for v in list(out.graph.input) + list(out.graph.output):
+        if v.name in declared:
+            v.type.CopyFrom(declared[v.name].type)
     check_same_io(model, out, "onnxslim")
     return out
 

@@ -1,0 +1,176 @@
+"""import-onnx on three foreign graphs (tests/foreign_graphs.py: no StyleForge inside) with different ranges, layouts,
+extra inputs and size multiples: the bundle validates against the original graph, the runtime's model(image)
+matches the model's own reference pipeline (pad to the multiple, scale, run, crop, clamp, round) within 1 grey
+level, and convert / the CLI work on it."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+import onnxruntime as ort  # noqa: E402
+
+import foreign_graphs as fg  # noqa: E402
+from styleforge.runtime.cli import main  # noqa: E402
+from styleforge.runtime.errors import StyleForgeError  # noqa: E402
+
+GAIN = np.array([0.9, 1.0, 1.1], np.float32)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("foreign")
+    out = {}
+    for name, data in (("sty", fg.nhwc01_stylizer()), ("tr", fg.nchw_pm1_translator()), ("gen", fg.latent_generator())):
+        (d / f"{name}.onnx").write_bytes(data)
+        out[name] = d / f"{name}.onnx"
+    np.save(d / "gain.npy", GAIN)
+    out["gain"] = d / "gain.npy"
+    out["dir"] = d
+    return out
+
+
+@pytest.fixture(scope="module")
+def sty_bundle(files):
+    from styleforge.export.onnx_import.api import import_onnx
+
+    out, report = import_onnx(files["sty"], files["dir"] / "sty.sfbundle", interface="stylizer", value_range="0,1",
+                              multiple_of=2, consts={"gain": str(files["gain"])}, style_vector="mix")
+    assert report["passed"], report
+    return out
+
+
+def _photo(h, w, seed=0):
+    from styleforge.runtime.latency import bench_image
+
+    return bench_image(h, w, ("astronaut", "coffee", "chelsea")[seed % 3])
+
+
+def _sess(path):
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def test_imported_stylizer_bundle_records_what_the_graph_cannot_say(sty_bundle, files):
+    from styleforge.runtime import load
+
+    m = load(sty_bundle).manifest
+    g = m.graph("stylize")
+    assert g.input_names == ["image", "gain", "mix"] and [t.name for t in g.outputs] == ["stylized"]
+    assert g.input("image").layout == "NHWC" and g.input("image").range == [0.0, 1.0]
+    assert g.input("gain").value_file == "inputs/gain.npy" and g.input("mix").purpose == "style_vector"
+    assert np.array_equal(np.load(sty_bundle / "inputs" / "gain.npy"), GAIN)
+    assert m.size_constraints.multiple_of == 2 and m.model.config.num_styles == 3 and m.model.method == "imported"
+    assert m.lineage.source_model.sha256 == hashlib.sha256(files["sty"].read_bytes()).hexdigest()
+    assert m.lineage.conversion.tool == "styleforge import-onnx" and m.lineage.parent is None
+    assert {c.reference for c in m.golden} == {"imported"} and len(m.golden) == 4  # 2 sizes × (one style, a blend)
+
+
+def test_runtime_matches_the_reference_pipeline_within_one_grey_level(sty_bundle, files):
+    """The model's own pipeline: reflect-pad to ×2, /255, NHWC, gain and one-hot (or blend) fed, crop, ×255, clip,
+    round — on the original graph, not the bundle's."""
+    from styleforge.runtime import load
+
+    model = load(sty_bundle, backend="ort-cpu", threads=1)
+    s = _sess(files["sty"])
+    for (h, w), seed in (((33, 47), 0), ((40, 64), 1)):
+        img = _photo(h, w, seed)
+        for k, weights in ((2, None), (0, [0.2, 0.3, 0.5])):
+            mix = np.asarray(weights, np.float32) if weights else np.eye(3, dtype=np.float32)[k]
+            pad = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="reflect")
+            y = s.run(None, {"x": pad[None].astype(np.float32) / 255, "gain": GAIN, "mix": mix})[0][0, :h, :w]
+            ref = np.clip(np.rint(y * 255), 0, 255).astype(np.uint8)
+            got = model(img, style_weights=weights) if weights else model(img, style_index=k)
+            assert got.shape == img.shape and got.dtype == np.uint8
+            assert int(np.abs(got.astype(int) - ref).max()) <= 1
+
+
+def test_style_options_are_checked(sty_bundle, tmp_path, capsys):
+    from PIL import Image
+
+    src = tmp_path / "a.png"
+    Image.fromarray(_photo(30, 30)).save(src)
+    assert main(["stylize", str(sty_bundle), str(src), "--out", str(tmp_path / "b.png"), "--style-weights", "1,1,0"]) == 0
+    assert (tmp_path / "b.png").is_file()
+    rc = main(["stylize", str(sty_bundle), str(src), "--out", str(tmp_path / "c.png"), "--style-weights", "1,1"])
+    assert rc == 2 and "3 weights" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
+    rc = main(["stylize", str(sty_bundle), str(src), "--out", str(tmp_path / "d.png"), "--style-index", "3"])
+    assert rc == 2 and "out of range" in capsys.readouterr().err
+
+
+def test_translator_with_two_outputs_and_range_minus1_1(files, tmp_path, capsys):
+    from styleforge.export.onnx_import.api import import_onnx
+    from styleforge.runtime import load
+
+    rc = main(["import-onnx", str(files["tr"]), "--interface", "translator", "--range=-1,1", "--out", str(tmp_path / "x.sfbundle")])
+    assert rc == 2 and "--output" in capsys.readouterr().err and not (tmp_path / "x.sfbundle").exists()
+    out, report = import_onnx(files["tr"], tmp_path / "tr.sfbundle", interface="translator", value_range="-1,1",
+                              output_name="out")
+    assert report["passed"]
+    model = load(out, backend="ort-cpu", threads=1)
+    assert model.manifest.graph("translate").input("image").layout == "NCHW"  # told apart by the shape
+    img = _photo(37, 29)
+    x = img.transpose(2, 0, 1)[None].astype(np.float32) * (2 / 255) - 1
+    y = _sess(files["tr"]).run(["out"], {"img": x})[0][0].transpose(1, 2, 0)
+    ref = np.clip(np.rint((y + 1) * 127.5), 0, 255).astype(np.uint8)
+    assert int(np.abs(model(img).astype(int) - ref).max()) <= 1
+
+
+def test_generator_and_errors(files, tmp_path):
+    from styleforge.export.onnx_import.api import import_onnx
+    from styleforge.runtime import load
+
+    out, report = import_onnx(files["gen"], tmp_path / "gen.sfbundle", interface="generator", value_range="0,255")
+    assert report["passed"]
+    g = load(out, backend="ort-cpu")
+    assert g.nz == 8 and g.config.resolution == 16
+    z = g.latents([3, 4])
+    ref = _sess(files["gen"]).run(None, {"latent": z})[0]
+    np.testing.assert_allclose(g.generate_raw(z), ref, atol=1e-4)
+    assert g.generate(z)[0].shape == (16, 16, 3)
+    # what a graph cannot say must be said, clearly
+    with pytest.raises(StyleForgeError, match="--const NAME=FILE.npy"):
+        import_onnx(files["sty"], tmp_path / "a.sfbundle", interface="stylizer", value_range="0,1")
+    np.save(tmp_path / "bad.npy", np.zeros(4, np.float32))
+    with pytest.raises(StyleForgeError, match="does not fit"):
+        import_onnx(files["sty"], tmp_path / "b.sfbundle", interface="stylizer", consts={"gain": str(tmp_path / "bad.npy")},
+                    style_vector="mix")
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(StyleForgeError, match="not a valid ONNX model"):
+        import_onnx(tmp_path / "junk.onnx", tmp_path / "c.sfbundle", interface="stylizer")
+    assert not any((tmp_path / n).exists() for n in ("a.sfbundle", "b.sfbundle", "c.sfbundle"))
+
+
+def test_convert_int8_uint8_on_an_imported_graph(sty_bundle, tmp_path):
+    """convert works on an imported bundle: int8 with in-graph uint8 NHWC I/O validates under its profile, and the
+    uint8 graph, run bare on an odd-sized picture, equals the runtime on the float int8 variant within 1 grey level."""
+    from styleforge.export.convert.api import convert_bundle
+    from styleforge.runtime import load
+
+    cal = ["sample:astronaut", "sample:coffee"]
+    f8, rep = convert_bundle(sty_bundle, tmp_path / "f8.sfbundle", precision="int8", calibration=cal, calibration_size=64)
+    assert rep["passed"] and rep["tolerance_profile"] == "int8"
+    u8, rep = convert_bundle(sty_bundle, tmp_path / "u8.sfbundle", precision="int8", io="uint8-nhwc", calibration=cal,
+                             calibration_size=64)
+    assert rep["passed"]
+    man = json.loads((u8 / "manifest.json").read_text())
+    assert man["lineage"]["io"] == "uint8-nhwc" and man["size_constraints"]["multiple_of"] == 1
+    assert [c["sha256"] for c in man["lineage"]["conversion"]["calibration"]] == \
+        [hashlib.sha256(np.ascontiguousarray(load_sample(n)).tobytes()).hexdigest() for n in ("astronaut", "coffee")]
+    img = _photo(33, 47)
+    s = _sess(u8 / "stylize.onnx")
+    y = s.run(None, {"image": img[None], "gain": GAIN, "mix": np.eye(3, dtype=np.float32)[1]})[0][0]
+    assert y.dtype == np.uint8 and y.shape == img.shape
+    want = load(f8, backend="ort-cpu")(img, style_index=1)
+    assert int(np.abs(y.astype(int) - want).max()) <= 1
+    assert np.array_equal(load(u8, backend="ort-cpu")(img, style_index=1), y)
+
+
+def load_sample(name):
+    from styleforge.train.core.samples import resolve_image
+
+    return resolve_image(f"sample:{name}")
