@@ -33,7 +33,7 @@ FP32_OPS = ("InstanceNormalization", "BatchNormalization", "LayerNormalization",
 _TYPED_INPUTS = {("Resize", 1), ("Resize", 2), ("Resize", 3), ("Pad", 1), ("Pad", 3), ("Reshape", 1), ("Slice", 1),
                  ("Slice", 2), ("Slice", 3), ("Slice", 4), ("Expand", 1), ("Tile", 1), ("Unsqueeze", 1), ("Squeeze", 1),
                  ("ConstantOfShape", 0), ("Gather", 1), ("Split", 1), ("ReduceMean", 1), ("ReduceSum", 1),
-                 ("Upsample", 1), ("TopK", 1), ("Range", 0), ("Range", 1), ("Range", 2), ("Trilu", 1), ("Clip", 1), ("Clip", 2)}
+                 ("Upsample", 1), ("TopK", 1), ("Range", 0), ("Range", 1), ("Range", 2), ("Trilu", 1)}
 F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16
 
 

@@ -1,0 +1,273 @@
+"""convert: every precision on a stylizer and on a WCT bundle, --io uint8-nhwc, a generator and a translator; each
+variant validates against the ORIGINAL fp32 PyTorch golden outputs under its precision's profile, and the graph
+holds what the precision claims (fp16 weights with fp32 norms, QDQ with float islands, uint8 NHWC I/O). Plus the
+typed lineage."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from styleforge.runtime.errors import StyleForgeError  # noqa: E402
+
+CAL = ["sample:astronaut", "sample:coffee", "sample:chelsea", "sample:rocket"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def sty(tmp_path_factory):
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.stylizer.trainer import train_stylizer
+
+    d = tmp_path_factory.mktemp("conv_sty")
+    ckpt = train_stylizer(["sample:mosaic"], d / "run", steps=4, size=32, batch=2, width_mult=0.125, progress=False)
+    return export_checkpoint(ckpt, d / "sty.sfbundle")
+
+
+@pytest.fixture(scope="module")
+def wct(tmp_path_factory):
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.wct.trainer import WCTDecoderTrainer
+
+    d = tmp_path_factory.mktemp("conv_wct")
+    for level in (1, 2):
+        WCTDecoderTrainer(d / "wct" / f"level{level}", level=level, size=32, batch_size=1, width_mult=0.125, steps=2,
+                          progress=False).fit()
+    return export_checkpoint(d / "wct", d / "wct.sfbundle", golden_sizes="32x32,16x48")
+
+
+def _convert(src, out, **kw):
+    from styleforge.export.convert.api import convert_bundle
+
+    path, report = convert_bundle(src, out, **kw)
+    return path, report
+
+
+def _graph(bundle, role):
+    m = json.loads((bundle / "manifest.json").read_text())
+    g = next(g for g in m["graphs"] if g["role"] == role)
+    return onnx.load(str(bundle / g["file"])), m
+
+
+def _ops(model):
+    return [n.op_type for n in model.graph.node]
+
+
+def _worst(report, key):
+    vals = [o[key] for c in report["cases"] for o in c["outputs"]]
+    return max(vals) if key != "psnr" else min(vals)
+
+
+# --- lineage ---------------------------------------------------------------------------------------
+
+def test_lineage_is_typed_and_optional():
+    from styleforge.runtime.manifest import (BundleError, CalibrationImage, Conversion, Lineage, LineageParent,
+                                             from_dict, to_dict)
+
+    lin = Lineage(precision="int8", parent=LineageParent(name="demo", manifest_sha256="ab" * 32),
+                  conversion=Conversion(tool="styleforge convert", versions={"onnx": "1"}, options={"io": "float-nchw"},
+                                        calibration=[CalibrationImage(source="a.png", sha256="cd" * 32)]))
+    back = from_dict(Lineage, json.loads(json.dumps(to_dict(lin))), "lineage")
+    assert back == lin and back.parent.manifest_sha256 == "ab" * 32 and back.conversion.calibration[0].source == "a.png"
+    with pytest.raises(BundleError, match="unknown field lineage.parent.colour"):
+        from_dict(Lineage, {**to_dict(lin), "parent": {**to_dict(lin.parent), "colour": 1}}, "lineage")
+
+
+def test_lineage_defaults_to_none_and_must_match_precision(tmp_path):
+    from helpers import write_scale_bundle
+    from styleforge.runtime.bundle import open_bundle, update_bundle
+    from styleforge.runtime.manifest import Conversion, Lineage
+
+    b = write_scale_bundle(tmp_path / "s.sfbundle")
+    assert open_bundle(b).manifest.lineage is None  # exported bundles, and every older bundle, have none
+    with pytest.raises(StyleForgeError, match="lineage.precision"):
+        update_bundle(b, patch=lambda m: setattr(m, "lineage", Lineage(precision="int8", conversion=Conversion(tool="x"))))
+    assert open_bundle(b).manifest.lineage is None  # the refused manifest was never written
+
+
+# --- stylizer ---------------------------------------------------------------------------------------
+
+def test_fp32_is_the_clean_up_alone(sty, tmp_path):
+    out, report = _convert(sty, tmp_path / "fp32.sfbundle")
+    assert report["passed"] and report["tolerance_profile"] == "cpu-fp32"  # the parent's tight fp32 limits
+    before, parent = _graph(sty, "stylize")
+    after, m = _graph(out, "stylize")
+    assert len(after.graph.node) < len(before.graph.node)
+    assert "Gather" not in _ops(after) and "Div" not in _ops(after)  # one-style affine and /255 folded
+    assert m["graphs"][0]["inputs"] == parent["graphs"][0]["inputs"]  # same contract
+    lin = m["lineage"]
+    assert lin["precision"] == "fp32" and lin["parent"]["name"] == parent["model"]["name"]
+    import hashlib
+
+    assert lin["parent"]["manifest_sha256"] == hashlib.sha256((sty / "manifest.json").read_bytes()).hexdigest()
+    assert "onnxslim" in lin["conversion"]["versions"] and lin["conversion"]["passes"]["stylize"][0] == "onnxslim"
+
+
+def test_fp16_keeps_norms_in_fp32_and_says_what_ort_cpu_ran_in_fp32(sty, tmp_path):
+    from onnx import TensorProto
+
+    out, report = _convert(sty, tmp_path / "fp16.sfbundle", precision="fp16")
+    assert report["passed"] and report["tolerance_profile"] == "fp16"
+    g, m = _graph(out, "stylize")
+    assert m["precision"] == "fp16" and m["graphs"][0]["inputs"][0]["dtype"] == "float32"  # I/O stays fp32
+    w = {i.name: i.data_type for i in g.graph.initializer}
+    conv_w = [w[n.input[1]] for n in g.graph.node if n.op_type == "Conv"]
+    assert conv_w and all(t == TensorProto.FLOAT16 for t in conv_w)
+    norms = [n for n in g.graph.node if n.op_type == "InstanceNormalization"]
+    assert norms and all(w[n.input[1]] == TensorProto.FLOAT for n in norms)  # statistics and affine in fp32
+    assert all(n.input[0].endswith("__to32") for n in norms)  # an explicit Cast in front of each
+    assert "fp16_fallbacks" in report and "Conv" in report["fp16_fallbacks"]["stylize"]  # said plainly
+    assert all("no fp16 kernel" in c["note"] for c in report["cases"])
+    prof = m["tolerances"]["profiles"]["fp16"]["default"]
+    assert _worst(report, "max_abs") <= prof["max_abs"] and _worst(report, "psnr") >= prof["min_psnr"]
+
+
+def test_int8_quantises_convs_and_keeps_the_float_islands(sty, tmp_path):
+    out, report = _convert(sty, tmp_path / "int8.sfbundle", precision="int8", calibration=CAL, calibration_size=64)
+    assert report["passed"] and report["tolerance_profile"] == "int8"
+    g, m = _graph(out, "stylize")
+    ops = _ops(g)
+    assert ops.count("QuantizeLinear") > 5 and ops.count("DequantizeLinear") > 5
+    assert "InstanceNormalization" in ops and "SpaceToDepth" in ops  # norms float; the thin output conv rewritten
+    producers = {o: n for n in g.graph.node for o in n.output}
+    convs = [n for n in g.graph.node if n.op_type == "Conv"]
+    quantised = [n for n in convs if producers.get(n.input[1]) is not None and producers[n.input[1]].op_type == "DequantizeLinear"]
+    assert 0 < len(quantised) < len(convs)
+    first = convs[0]
+    assert producers.get(first.input[1]) is None  # the first conv keeps float weights
+    lin = m["lineage"]["conversion"]
+    assert [c["source"] for c in lin["calibration"]] == CAL and all(len(c["sha256"]) == 64 for c in lin["calibration"])
+    assert any(p.startswith("equalize_conv_instancenorm") for p in lin["passes"]["stylize"])
+    prof = m["tolerances"]["profiles"]["int8"]["default"]
+    assert _worst(report, "psnr") >= prof["min_psnr"] and _worst(report, "mean_abs") <= prof["mean_abs"]
+    with pytest.raises(StyleForgeError, match="calibration"):
+        _convert(sty, tmp_path / "nocal.sfbundle", precision="int8")
+    with pytest.raises(StyleForgeError, match="starts from an fp32 bundle"):
+        _convert(out, tmp_path / "again.sfbundle", precision="fp16")
+
+
+def test_uint8_nhwc_io_is_inside_the_graph(sty, tmp_path):
+    """--io uint8-nhwc: the graph takes and returns H×W×3 uint8 of any size (it pads to ×4 and crops itself), equal
+    within 1 grey level to the runtime's pipeline on the float bundle."""
+    import onnxruntime as ort
+
+    from styleforge.runtime import load
+    from styleforge.runtime.latency import bench_image
+
+    out, report = _convert(sty, tmp_path / "u8.sfbundle", io="uint8-nhwc")
+    assert report["passed"]
+    m = json.loads((out / "manifest.json").read_text())
+    spec = m["graphs"][0]["inputs"][0]
+    assert spec["dtype"] == "uint8" and spec["layout"] == "NHWC" and spec["shape"][-1] == 3
+    assert m["graphs"][0]["outputs"][0]["dtype"] == "uint8" and m["lineage"]["io"] == "uint8-nhwc"
+    assert m["size_constraints"]["multiple_of"] == 1 and m["size_constraints"]["padding"] == "in-graph"
+    s = ort.InferenceSession(str(out / "stylize.onnx"), providers=["CPUExecutionProvider"])
+    img = bench_image(37, 51)
+    y = s.run(None, {"image": img[None]})[0]
+    assert y.dtype == np.uint8 and y.shape == (1, 37, 51, 3)
+    want = load(sty, backend="ort-cpu")(img)
+    assert int(np.abs(y[0].astype(int) - want).max()) <= 1
+    assert np.array_equal(load(out, backend="ort-cpu")(img), y[0])  # the runtime passes uint8 straight through
+
+
+# --- WCT -----------------------------------------------------------------------------------------------
+
+def test_wct_fp16_keeps_the_linear_algebra_in_fp32(wct, tmp_path):
+    from onnx import TensorProto
+
+    out, report = _convert(wct, tmp_path / "wct16.sfbundle", precision="fp16")
+    assert report["passed"] and report["tolerance_profile"] == "fp16"
+    g, _ = _graph(out, "stylize")
+    inf = onnx.shape_inference.infer_shapes(g)
+    types = {v.name: v.type.tensor_type.elem_type for v in list(inf.graph.value_info) + list(inf.graph.input)}
+    types.update({i.name: i.data_type for i in inf.graph.initializer})
+    mm = [n for n in g.graph.node if n.op_type in ("MatMul", "ReduceMean")]
+    assert mm and all(types.get(i) == TensorProto.FLOAT for n in mm for i in n.input[:1])
+    assert any(types.get(n.input[1]) == TensorProto.FLOAT16 for n in g.graph.node if n.op_type == "Conv")
+    assert {c["case"] for c in report["cases"]} >= {"encode_style", "ns_vs_exact_32x32"}
+
+
+def test_wct_int8_quantises_one_decoder_and_keeps_statistics_fp32(wct, tmp_path):
+    out, report = _convert(wct, tmp_path / "wct8.sfbundle", precision="int8", calibration=CAL[:3], calibration_size=32)
+    assert report["passed"] and report["tolerance_profile"] == "int8"
+    sty, m = _graph(out, "stylize")
+    enc, _ = _graph(out, "encode_style")
+    assert "QuantizeLinear" not in _ops(enc)  # statistics graph kept fp32
+    q = [n.name for n in sty.graph.node if n.op_type == "DequantizeLinear"]
+    assert q and "MatMul" in _ops(sty)
+    producers = {o: n for n in sty.graph.node for o in n.output}
+    quantised = [n.name for n in sty.graph.node if n.op_type == "Conv" and producers.get(n.input[1]) is not None
+                 and producers[n.input[1]].op_type == "DequantizeLinear"]
+    assert quantised and all("/decoders.2/" in n for n in quantised)  # the coarsest level's decoder only
+    stats = [o for c in report["cases"] if c["graph"] == "encode_style" for o in c["outputs"]]
+    assert stats and all(o["tolerance_profile"] == "int8" and o["passed"] for o in stats)
+
+
+def test_wct_uint8_wraps_every_image_tensor(wct, tmp_path):
+    out, report = _convert(wct, tmp_path / "wctu8.sfbundle", io="uint8-nhwc")
+    assert report["passed"]
+    m = json.loads((out / "manifest.json").read_text())
+    by = {g["role"]: g for g in m["graphs"]}
+    assert [t["dtype"] for t in by["stylize_pair"]["inputs"]] == ["uint8", "uint8", "float32"]
+    assert by["encode_style"]["inputs"][0]["dtype"] == "uint8" and by["encode_style"]["outputs"][0]["dtype"] == "float32"
+    from styleforge.runtime import load
+    from styleforge.runtime.latency import bench_image
+
+    content, style = bench_image(30, 34), bench_image(32, 32, "mosaic")
+    a = load(out, backend="ort-cpu")(content, style=style)
+    b = load(wct, backend="ort-cpu")(content, style=style)
+    assert a.shape == b.shape and float(np.abs(a.astype(int) - b).mean()) < 0.5
+
+
+# --- the other families ---------------------------------------------------------------------------------
+
+def test_generator_int8_and_translator_fp16(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_gan_latent import TINY
+    from test_image2image import P2P_OPTS
+
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.gan import get_trainer_class
+    from styleforge.train.image2image.pix2pix import Pix2PixTrainer
+
+    t = get_trainer_class("dcgan")(tmp_path / "g", dict(TINY), steps=2, seed=0, checkpoint_every=2)
+    t.progress = False
+    t.fit()
+    g = export_checkpoint(tmp_path / "g", tmp_path / "g.sfbundle")
+    out, report = _convert(g, tmp_path / "g8.sfbundle", precision="int8")  # calibrated on latents
+    assert report["passed"] and report["tolerance_profile"] == "int8"
+    assert "QuantizeLinear" in _ops(_graph(out, "generate")[0])
+    assert json.loads((out / "manifest.json").read_text())["lineage"]["conversion"]["calibration"] == []
+    Pix2PixTrainer(tmp_path / "p", dict(P2P_OPTS), steps=2, checkpoint_every=2, progress=False).fit()
+    p = export_checkpoint(tmp_path / "p", tmp_path / "p.sfbundle")
+    out, report = _convert(p, tmp_path / "p16.sfbundle", precision="fp16", io="uint8-nhwc")
+    assert report["passed"] and report["tolerance_profile"] == "fp16"
+    from styleforge.runtime import load
+
+    img = np.full((40, 40, 3), 128, np.uint8)
+    assert load(out, backend="ort-cpu")(img).shape == img.shape
+
+
+def test_cli_convert(sty, tmp_path, capsys):
+    from styleforge.runtime.cli import main
+
+    assert main(["convert", str(sty), "--precision", "fp32", "--out", str(tmp_path / "c.sfbundle")]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["validate", str(tmp_path / "c.sfbundle")]) == 0
+    rc = main(["convert", str(sty), "--precision", "int8", "--calibration", str(tmp_path / "nope"), "--out",
+               str(tmp_path / "d.sfbundle")])
+    assert rc == 2 and "nope" in capsys.readouterr().err and not (tmp_path / "d.sfbundle").exists()
