@@ -26,11 +26,13 @@ _ANNOTATED = ("layout", "range", "color_order", "description", "value_file", "pu
 
 
 def image_tensors(graph: GraphSpec) -> tuple[dict, dict]:
-    """The graph's image inputs and outputs: {name: (layout, lo, hi)} for 4-D float tensors annotated with a layout."""
+    """The graph's image inputs and outputs: {name: (layout, lo, hi)} for 4-D float tensors annotated with a layout
+    and a value range (a generator's ``activation`` has a layout but no range: not an image)."""
     def pick(specs):
         out = {}
         for t in specs:
-            if t.layout and t.layout.upper() in ("NCHW", "NHWC") and len(t.shape) == 4 and t.dtype.startswith("float"):
+            if t.layout and t.range and t.layout.upper() in ("NCHW", "NHWC") and len(t.shape) == 4 \
+                    and t.dtype.startswith("float"):
                 io = image_io(t)
                 out[t.name] = (io.layout, io.lo, io.hi)
         return out

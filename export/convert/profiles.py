@@ -29,15 +29,19 @@ INT8_IMAGE = {
     "translator": Tolerance(max_abs=255.0, mean_abs=8.0, p99_abs=48.0, min_cosine=0.98, min_psnr=24.0),
 }
 INT8_BASIS = {k: "int8 profile (export/convert/profiles.py): to be measured" for k in INT8_IMAGE}
-#: non-image outputs (WCT statistics, generator activations): relative slack over their fp32 limits
+#: non-image outputs (WCT statistics, generator activations) of fp16 graphs: their fp32 limits × this
 FP16_OTHER_FACTOR = 50.0
+#: non-image outputs of int8 graphs (generator activations): only their direction is checked. Measured: tiny DCGAN
+#: dissect activation cosine 0.9926 (max_abs 0.20 where the fp32 limit is 0.01).
+INT8_OTHER = Tolerance(min_cosine=0.98)
 
-#: What rounding to uint8 adds to an image output compared with the float reference: at most 0.5 per value; for
-#: values spread evenly a mean of 0.25 and an RMS of 1/√12 ≈ 0.29 (58.9 dB on its own). Measured on the test
-#: graphs and the demo stylizer: mean 0.249–0.255, PSNR 58.7–59.0 dB; the limits allow mean 0.3 and 57 dB.
-UINT8_ROUNDING = Tolerance(max_abs=0.5, mean_abs=0.3, p99_abs=0.5, min_cosine=0.0, min_psnr=57.0)
-UINT8_BASIS = ("; uint8 I/O: + rounding to whole grey levels (≤ 0.5 per value; measured mean 0.25, 58.7-59 dB on "
-               "its own; allowed mean 0.3, 57 dB)")
+#: What rounding to uint8 adds to an image output compared with the float reference: at most 0.5 per value, so at
+#: most 0.5 on average and an RMS of at most 0.5 (54.15 dB on its own). Values spread evenly give mean 0.25 and
+#: 58.9 dB (measured 0.249–0.255 on the stylizers); an untrained generator whose pixels sit at 127.5 measured
+#: mean 0.34 — so the limits are the bound itself, not the typical case.
+UINT8_ROUNDING = Tolerance(max_abs=0.5, mean_abs=0.5, p99_abs=0.5, min_cosine=0.0, min_psnr=54.15)
+UINT8_BASIS = ("; uint8 I/O: + rounding to whole grey levels (bound: ≤ 0.5 per value, mean ≤ 0.5, RMS ≤ 0.5 = "
+               "54.15 dB on its own; typical mean 0.25, 58.9 dB)")
 
 
 def with_rounding(t: Tolerance) -> Tolerance:
@@ -115,7 +119,10 @@ def converted_policy(parent: TolerancePolicy, interface: str, precision: str, im
         for name, t in parent.per_output.items():
             if name in image_outputs:
                 continue
-            per[name] = t if (precision == "int8" or name in fp32_outputs) else _scaled(t, FP16_OTHER_FACTOR)
+            if name in fp32_outputs:
+                per[name] = t
+            else:
+                per[name] = _scaled(t, FP16_OTHER_FACTOR) if precision == "fp16" else INT8_OTHER
         per.update({k: in_units(image, f) for k, f in image_outputs.items()})
         profiles[precision] = profile(image, per, basis)
     return TolerancePolicy(default=base.default, per_output=base.per_output, basis=base.basis, profiles=profiles)
