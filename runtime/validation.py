@@ -115,8 +115,8 @@ def _fp16_note(bundle, runner, role: str, feeds: dict, notes: dict) -> str:
         from .backends.ort import cpu_fp16_fallbacks
 
         lineage = bundle.manifest.lineage
-        kept = (lineage.conversion.options.get("fp32_ops", []) if lineage is not None else [])
-        ops = cpu_fp16_fallbacks(bundle.file(bundle.graph(role).file), feeds, kept)
+        intended = (lineage.conversion.options.get("fp16_ops", {}) or {}).get(role) if lineage is not None else None
+        ops = cpu_fp16_fallbacks(bundle.file(bundle.graph(role).file), feeds, intended)
         notes[role] = (f"ONNX Runtime CPU has no fp16 kernel for {', '.join(ops)} here: it ran them in fp32 (inserted "
                        "Casts), so this case checks the fp16 weights and casts, not fp16 arithmetic of those ops "
                        "(GPU runners compute them in fp16)") if ops else ""

@@ -78,7 +78,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     from ..core.bundle_writer import BundleWriter
     from .calibration import calibration_feeds, load_calibration
     from .cleanup import cleanup
-    from .fp16 import FP32_OPS, to_fp16
+    from .fp16 import FP32_OPS, fp16_op_types, to_fp16
     from .graph import ensure_node_names
     from .int8 import quantize
     from .io_uint8 import wrap_uint8_nhwc
@@ -114,6 +114,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                      opset=m.opset, step=m.model.step, exporter=m.exporter)
     stats = None
     passes: dict[str, list[str]] = {}
+    fp16_ops: dict[str, list[str]] = {}
     image_outputs, uint8_outputs, fp32_outputs = {}, set(), set()
     wrapped_in: dict[str, dict] = {}
     try:
@@ -130,6 +131,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
             if precision == "fp16":
                 log(f"{g.role}: fp16")
                 model = to_fp16(model)
+                fp16_ops[g.role] = fp16_op_types(model)
                 p.append("fp16 (explicit Casts; fp32: " + ", ".join(o for o in FP32_OPS if o.startswith(("Instance", "Reduce", "MatMul")))
                          + ", …; graph I/O fp32)")
             elif precision == "int8" and (int8_roles is None or g.role in int8_roles):
@@ -182,6 +184,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     options = {"precision": precision, "io": io}
     if precision == "fp16":
         options["fp32_ops"] = list(FP32_OPS)
+        options["fp16_ops"] = fp16_ops  # per graph, the op types computing in fp16 (validation's fallback report)
     if records:
         options["calibration_size"] = calibration_size
     w.set(source_checkpoint=m.source_checkpoint, training=dict(m.training),

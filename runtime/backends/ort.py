@@ -305,37 +305,39 @@ class OrtTensorRTRunner(OrtGpuRunner):
                 ("CUDAExecutionProvider", {**CUDA_DEFAULTS, "device_id": str(self.device_id)}), "CPUExecutionProvider"]
 
 
-def cpu_fp16_fallbacks(path, feeds: dict, kept_fp32=()) -> list[str]:
+def cpu_fp16_fallbacks(path, feeds: dict, intended=None) -> list[str]:
     """Op types of an fp16 graph that ONNX Runtime CPU computes in fp32 here: it has no fp16 kernel for them, so
     its InsertCastTransformer silently casts their inputs to fp32 and back. Read from one profiled run with graph
-    optimisations off (fused nodes would hide the originals); `kept_fp32`: op types the graph itself keeps fp32
-    (not a fallback). Empty when every fp16 op ran in fp16."""
+    optimisations off (fused nodes would hide the originals): the op types that ran with fp32 inputs only and
+    never with fp16 ones, among `intended` (the op types the graph computes in fp16, recorded at conversion; all
+    when not given). Empty when ORT inserted no precision casts."""
     import json
+    import tempfile
 
     ort = _ort()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 3
     opts.enable_profiling = True
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         opts.profile_file_prefix = str(Path(tmp) / "fp16")
         session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         names = {i.name for i in session.get_inputs()}
         session.run(None, {k: v for k, v in feeds.items() if k in names})
         events = json.loads(Path(session.end_profiling()).read_text())
-    inserted = any(e.get("cat") == "Node" and e.get("name", "").startswith("InsertedPrecisionFreeCast") for e in events)
-    if not inserted:
+    nodes = [e for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")]
+    if not any(e["name"].startswith("InsertedPrecisionFreeCast") for e in nodes):
         return []
-    out = set()
-    for e in events:
-        name, args = e.get("name", ""), e.get("args", {})
-        if e.get("cat") != "Node" or not name.endswith("_kernel_time") or name.startswith("Inserted"):
+    fp32_only, fp16_ran = set(), set()
+    for e in nodes:
+        if e["name"].startswith("Inserted"):
             continue
+        args = e.get("args", {})
         op = args.get("op_name", "")
-        types = [next(iter(t)) for t in args.get("input_type_shape", []) if t]
-        if op in ("Cast",) or op in kept_fp32 or "float16" in types or "float" not in types:
-            continue
-        out.add(op)
-    return sorted(out)
+        types = {next(iter(t)) for t in args.get("input_type_shape", []) if t}
+        if "float16" in types:
+            fp16_ran.add(op)
+        elif "float" in types:
+            fp32_only.add(op)
+    out = (fp32_only - fp16_ran - {"Cast"})
+    return sorted(out & set(intended) if intended is not None else out)
