@@ -117,7 +117,11 @@ def wct_target(bundle: Path, workdir: Path, a) -> dict:
 
     fp32 = variant(bundle, workdir, "fp32", 256)
     int8 = variant(bundle, workdir, "int8", 256)
-    rep = benchmark([bundle, fp32, int8], sizes=str(a.size), threads=a.threads, runs=max(2, a.runs // 2), warmup=1)
+    from styleforge.runtime.bundle import read_manifest
+
+    ckpt = None if read_manifest(bundle).source_checkpoint else a.wct_dir  # bundles exported before it was recorded
+    rep = benchmark([bundle, fp32, int8], sizes=str(a.size), threads=a.threads, runs=max(2, a.runs // 2), warmup=1,
+                    checkpoint=ckpt)
     rows = {r["backend"] if r["backend"].startswith("torch") else Path(r["bundle"]).name: r for r in rep["rows"]}
     style = picture("mosaic", 256)
     models = {"fp32": load(bundle, threads=a.threads), "int8": load(int8, threads=a.threads)}
@@ -216,6 +220,7 @@ def main() -> int:
     ap.add_argument("--demo", type=Path, default=SCRATCH / "demo" / "demo.sfbundle")
     ap.add_argument("--w1", type=Path, default=SCRATCH / "w1.sfbundle")
     ap.add_argument("--wct", type=Path, default=SCRATCH / "wct.sfbundle")
+    ap.add_argument("--wct-dir", type=Path, default=SCRATCH / "wct", help="the WCT level runs (for the PyTorch row)")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "styleforge-variants")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)

@@ -183,10 +183,16 @@ def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=
             if backend in TORCH_BACKENDS:
                 continue
             contenders.append(runtime_contender(b, backend, threads))
-    torch_backends = [b for b in backends if b in TORCH_BACKENDS]
+    asked = [b for b in backends if b in TORCH_BACKENDS]
+    torch_backends = list(asked)
     if with_torch and "torch-eager" not in torch_backends:
         torch_backends.insert(0, "torch-eager")
-    if torch_backends and (checkpoint or first.source_checkpoint):
+    if torch_backends and not (checkpoint or first.source_checkpoint):
+        # a bundle not made from a StyleForge checkpoint (imported, or exported before it was recorded): no
+        # PyTorch rows, except a row saying why for those asked for by name
+        contenders += [Contender(bundles[0], "fp32", tb, interface, error="the bundle names no source checkpoint "
+                                 "(pass --checkpoint)") for tb in asked]
+    elif torch_backends:
         try:
             from ..export.core.eager_bench import torch_contenders
         except ImportError as e:
