@@ -70,8 +70,11 @@ def variant(parent: Path, workdir: Path, precision: str, calibration_size: int, 
 
     out = workdir / f"{parent.name.removesuffix('.sfbundle')}-{precision}{'-u8' if io_ != 'float-nchw' else ''}.sfbundle"
     if out.exists():
+        from styleforge.export.convert.int8 import Int8Recipe
+
         lin = read_manifest(out).lineage
-        if lin and lin.parent and lin.parent.manifest_sha256 == sha256_file(parent / "manifest.json"):
+        same_method = precision != "int8" or lin.conversion.options.get("calibration_method") == Int8Recipe().method
+        if lin and lin.parent and lin.parent.manifest_sha256 == sha256_file(parent / "manifest.json") and same_method:
             return out
     t0 = time.perf_counter()
     _, report = convert_bundle(parent, out, precision=precision, io=io_,

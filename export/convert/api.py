@@ -70,7 +70,8 @@ def _uint8_golden(parent, case: GoldenCase, inputs: dict, outputs: dict, ins: di
 
 
 def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str = "float-nchw",
-                   calibration_size: int = 512, validate: bool = True, log=None) -> tuple[Path, dict | None]:
+                   calibration_size: int = 512, calibration_method: str | None = None, validate: bool = True,
+                   log=None) -> tuple[Path, dict | None]:
     """Write the `precision` / `io` variant of bundle `src` to `out`; returns (out, validation report or None)."""
     import onnx
 
@@ -89,6 +90,8 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     log = log or (lambda msg: None)
     if precision not in PRECISIONS:
         raise StyleForgeError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if calibration_method not in (None, "minmax", "percentile", "entropy"):
+        raise StyleForgeError(f"--calibration-method {calibration_method!r}: choose minmax, percentile or entropy")
     if io not in IOS:
         raise StyleForgeError(f"--io {io!r}: choose one of {', '.join(IOS)}")
     out = Path(out)
@@ -115,6 +118,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     stats = None
     passes: dict[str, list[str]] = {}
     fp16_ops: dict[str, list[str]] = {}
+    used_method = None
     image_outputs, uint8_outputs, fp32_outputs = {}, set(), set()
     wrapped_in: dict[str, dict] = {}
     try:
@@ -140,6 +144,9 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                 feeds = calibration_feeds(parent, g.role, images, stats)
                 log(f"{g.role}: int8 ({len(feeds)} calibration inputs)")
                 model, recipe, pre = prepare_int8(ensure_node_names(model), interface, g.role, feeds, multiple)
+                if calibration_method:
+                    recipe.method = calibration_method
+                used_method = recipe.method
                 model = quantize(model, feeds, recipe)
                 p += pre + [recipe.describe()]
             elif precision == "int8":
@@ -187,6 +194,8 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
         options["fp16_ops"] = fp16_ops  # per graph, the op types computing in fp16 (validation's fallback report)
     if records:
         options["calibration_size"] = calibration_size
+    if used_method:
+        options["calibration_method"] = used_method
     w.set(source_checkpoint=m.source_checkpoint, training=dict(m.training),
           lineage=conversion_lineage(parent, precision, io, options, passes, records))
     w.write(out)

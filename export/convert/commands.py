@@ -15,6 +15,8 @@ def register(cli) -> None:
                    help="int8: calibration images — files, folders, sample:NAME (e.g. sample:astronaut sample:coffee "
                         "sample:chelsea sample:rocket); generators calibrate on latents and need none")
     p.add_argument("--calibration-size", type=int, default=512, help="side the calibration images are resized to")
+    p.add_argument("--calibration-method", choices=["minmax", "percentile", "entropy"], default=None,
+                   help="int8 activation ranges (default: the interface's recipe, docs/deploy.md)")
     p.add_argument("--io", choices=["float-nchw", "uint8-nhwc"], default="float-nchw",
                    help="uint8-nhwc: the graphs take and return H×W×3 uint8 and scale, pad and clamp themselves")
     p.add_argument("--out", required=True, help="bundle path to write, e.g. NAME-int8.sfbundle")
@@ -27,7 +29,8 @@ def run_convert(args) -> int:
     from .api import convert_bundle
 
     out, report = convert_bundle(args.bundle, args.out, precision=args.precision, calibration=args.calibration,
-                                 io=args.io, calibration_size=args.calibration_size, validate=not args.no_validate,
+                                 io=args.io, calibration_size=args.calibration_size,
+                                 calibration_method=args.calibration_method, validate=not args.no_validate,
                                  log=lambda msg: print(f"styleforge: {msg}", file=sys.stderr))
     print(f"wrote {out}")
     if report is not None:

@@ -1,12 +1,14 @@
 """Static int8 quantisation of a cleaned fp32 graph for ONNX Runtime CPU, with a keep-in-float policy.
 
 Format: QDQ (QuantizeLinear/DequantizeLinear pairs around each quantised op), uint8 activations, int8 per-channel
-symmetric weights (U8S8), MinMax calibration. Why: ONNX Runtime fuses DQ → Conv → Q into QLinearConv, which
+symmetric weights (U8S8), percentile calibration. Why: ONNX Runtime fuses DQ → Conv → Q into QLinearConv, which
 runs on MLAS's u8×s8 kernels (the VNNI / AVX2 path on x86 CPUs; s8 activations take a slower path there);
 per-channel weights cost nothing at run time and are the accurate choice for convs whose filters differ in
 scale; QDQ keeps the graph portable (TensorRT reads explicit-quantisation QDQ graphs; the QOperator format is
-ORT-only) and lets ORT itself choose what to fuse. MinMax beat entropy and percentile calibration here (image
-outputs punish clipped outliers more than coarse steps).
+ORT-only) and lets ORT itself choose what to fuse. Calibration: the 99.999th percentile of each activation's
+histogram. Measured with this module's recipes at 512², PSNR vs fp32 per photo (astronaut, coffee, chelsea,
+rocket): demo stylizer minmax 33.8 dB on the worst photo, entropy the same, percentile 35.9 (44–46 on the others);
+imported Johnson-style graph minmax 30.4–30.6, percentile 32.3–32.6.
 
 What stays in floating point comes from the family recipe (recipes.py) as node names and op types; on top of
 that two post-passes make the float islands cheap and exact:
@@ -40,7 +42,8 @@ class Int8Recipe:
     op_types: tuple[str, ...] = ("Conv", "Pad", "Resize", "Relu", "MaxPool", "Concat", "Transpose", "Reshape")
     exclude: tuple[str, ...] = ()                 # node names kept in float
     per_channel: bool = True
-    method: str = "minmax"                        # minmax | entropy | percentile
+    method: str = "percentile"                    # percentile (99.999) | minmax | entropy
+    percentile: float = 99.999
     float_bypass: bool = True
     hoist: bool = True
     input_exact: tuple[str, ...] = ()             # graph inputs that hold integers 0..255: scale 1, zero point 0
@@ -82,6 +85,8 @@ def quantize(model: onnx.ModelProto, feeds: list[dict], recipe: Int8Recipe) -> o
     # CalibMaxIntermediateOutputs is NOT set: in ORT 1.32 MinMaxCalibrater drops the collected outputs when the
     # count is reached (fewer images, or "No data is collected"); MinMax keeps two scalars per tensor anyway.
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True, "ForceQuantizeNoInputCheck": True}
+    if recipe.method == "percentile":
+        extra["CalibPercentile"] = recipe.percentile
     if recipe.input_exact:
         extra["TensorQuantOverrides"] = {n: [{"scale": np.array(1.0, np.float32), "zero_point": np.array(0, np.uint8)}]
                                          for n in recipe.input_exact}
