@@ -23,7 +23,9 @@ that two post-passes make the float islands cheap and exact:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -98,10 +100,11 @@ def quantize(model: onnx.ModelProto, feeds: list[dict], recipe: Int8Recipe) -> o
         level = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" warnings: we clean up ourselves
         try:
-            quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(recipe.op_types),
-                            per_channel=recipe.per_channel, reduce_range=False, activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8, nodes_to_exclude=exclude, calibrate_method=method,
-                            extra_options=extra)
+            with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their progress
+                quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ,
+                                op_types_to_quantize=list(recipe.op_types), per_channel=recipe.per_channel,
+                                reduce_range=False, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                nodes_to_exclude=exclude, calibrate_method=method, extra_options=extra)
         finally:
             logging.getLogger().setLevel(level)
         out = onnx.load(dst)
