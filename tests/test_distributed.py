@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ddp_runs import RUNS  # noqa: E402
+from helpers import torch_threads  # noqa: E402
 
 EXACT = ["stylizer", "wct/level2", "dcgan", "cgan", "wgan", "wgan-gp", "pgan", "cyclegan"]
 #: measured worst relative difference 6.2e-7 (float32 reductions in another order); dropout (pix2pix) is not exact
@@ -40,13 +41,9 @@ def runs(tmp_path_factory):
     from styleforge.runtime.cli import main
 
     root = tmp_path_factory.mktemp("ddp")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         for name in RUNS:
             assert main(RUNS[name](str(root / "one"))) == 0, name
-    finally:
-        torch.set_num_threads(before)
     # one torchrun launch (start-up dominates): the driver calls the CLI's main() for each run, as
     # `torchrun … -m styleforge.runtime.cli train …` does (docs/distributed.md)
     p = torchrun(Path(__file__).with_name("ddp_driver.py"), root / "two", *RUNS, cwd=root)

@@ -70,6 +70,36 @@ def generate_graph(nz: int, res: int, n_classes: int) -> bytes:
     return _model(nodes, [z, lab], [y], inits)
 
 
+def norm_translate_graph(seed: int) -> bytes:
+    """translated = clip(conv3x3(relu(instance_norm(conv3x3(image / 255)))) * 255): a tileable toy (radius 2)."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(seed)
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])
+    y = helper.make_tensor_value_info("translated", TensorProto.FLOAT, ["batch", 3, "height", "width"])
+    nodes = [helper.make_node("Div", ["image", "full"], ["x"]),
+             helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("InstanceNormalization", ["c1", "s", "t"], ["n1"], epsilon=1e-5),
+             helper.make_node("Relu", ["n1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["c2"], ["g"]),
+             helper.make_node("Mul", ["g", "full"], ["translated"])]
+    inits = {"full": np.float32(255), "w1": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+             "b1": np.zeros(4, np.float32), "s": np.ones(4, np.float32), "t": np.zeros(4, np.float32),
+             "w2": rng.standard_normal((3, 4, 3, 3)).astype(np.float32) * 0.5, "b2": np.zeros(3, np.float32)}
+    return _model(nodes, [x], [y], inits)
+
+
+def write_norm_translator(path: Path) -> Path:
+    """A one-way translator whose graph has instance norm (tileable), without tiling graphs (add them later)."""
+    from styleforge.runtime.families.translator import TranslatorConfig
+
+    w = _writer(Path(path).stem, "pix2pix", "image2image", "translator", TranslatorConfig())
+    w.add_graph("translate", norm_translate_graph(0))
+    w.set_size_constraints(multiple_of=4, min_side=4)
+    return w.write(path)
+
+
 def _writer(name, method, family, interface, config):
     from styleforge.export.core.bundle_writer import BundleWriter
     from styleforge.runtime.model import _import_families

@@ -22,7 +22,8 @@ def run_build(args) -> int:
 
     shapes = parse_shapes(args.shapes)
     bundle = open_bundle(args.bundle)
-    roles = args.role or list(bundle.graphs)
+    tiling = {r for t in bundle.manifest.tiling for r in (t.stats_role, t.tiled_role, t.probe_role)}
+    roles = args.role or [r for r in bundle.graphs if r not in tiling]  # tiling graphs run on ONNX Runtime
     for role in roles:
         g = bundle.graph(role)
         check_tensorrt_ops(bundle.file(g.file).read_bytes(), f"{args.bundle}:{role}")

@@ -85,7 +85,8 @@ def default_golden_sizes(resolution: int, multiple: int) -> list[tuple[int, int]
     return [(r, r), (r + multiple, r + 2 * multiple) if multiple <= 16 else (r, r + multiple)]
 
 
-def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, tiling: bool = True,
+                      **_) -> Path:
     import torch
 
     from ...train.core.checkpoint import load_modules, resolve_checkpoint
@@ -144,4 +145,9 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
                            note=f"H and W multiples of {multiple}; the runtime reflect-pads and crops back")
     w.set_tolerances(FP32_IMAGE_TOLERANCE, basis=TOLERANCE_BASIS)
     w.set(source_checkpoint=str(Path(ckpt).resolve()), training=dict(train_cfg))
+    if tiling:  # instance-norm generators with a bounded receptive field: tiling graphs (runtime/tiling.py)
+        from ..tiling.graphs import add_tiling
+
+        for role, _, _ in roles:
+            add_tiling(w, role)
     return w.write(out)

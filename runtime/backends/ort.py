@@ -10,12 +10,13 @@ from . import register_backend
 class OrtSession:
     """One ONNX graph in an onnxruntime InferenceSession with every graph optimisation on."""
 
-    def __init__(self, bundle, graph: dict, *, providers: list[str], threads: int | None = None):
+    def __init__(self, bundle, graph: dict, *, providers: list[str], threads: int | None = None, mem_arena: bool = True):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        opts.enable_cpu_mem_arena = bool(mem_arena)  # off for tiling: the arena keeps a block per tile shape
         if threads:
             opts.intra_op_num_threads = int(threads)
         path = bundle.file(graph.file)
@@ -34,13 +35,14 @@ class OrtSession:
 
 
 @register_backend("ort-cpu")
-def ort_cpu(bundle, graph, *, threads: int | None = None, **_):
-    return OrtSession(bundle, graph, providers=["CPUExecutionProvider"], threads=threads)
+def ort_cpu(bundle, graph, *, threads: int | None = None, mem_arena: bool = True, **_):
+    return OrtSession(bundle, graph, providers=["CPUExecutionProvider"], threads=threads, mem_arena=mem_arena)
 
 
 @register_backend("ort-cuda")
-def ort_cuda(bundle, graph, *, threads: int | None = None, **_):
-    return OrtSession(bundle, graph, providers=["CUDAExecutionProvider", "CPUExecutionProvider"], threads=threads)
+def ort_cuda(bundle, graph, *, threads: int | None = None, mem_arena: bool = True, **_):
+    return OrtSession(bundle, graph, providers=["CUDAExecutionProvider", "CPUExecutionProvider"], threads=threads,
+                      mem_arena=mem_arena)
 
 
 def _cuda_available() -> bool:
