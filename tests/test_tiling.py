@@ -138,3 +138,17 @@ def test_tiling_add_to_an_older_bundle_and_translate(tmp_path, photo, capsys):
     assert main(["translate", str(b), str(src), "--out", str(tmp_path / "t.png"), "--tile", "32"]) == 0
     tiled = np.asarray(Image.open(tmp_path / "t.png"))
     assert _diff(tiled, load(b, backend="ort-cpu")(photo))[0] <= 1
+
+
+def test_manifest_tiling_field_is_checked_and_optional(bundle):
+    import json
+
+    from styleforge.runtime.errors import BundleError
+    from styleforge.runtime.manifest import parse_manifest
+
+    data = json.loads((bundle / "manifest.json").read_text())
+    older = {k: v for k, v in data.items() if k != "tiling"}  # bundles written before the field: no tiling
+    assert parse_manifest(json.loads(json.dumps(older))).tiling == []
+    data["tiling"][0]["tiled_role"] = "stylize.nope"
+    with pytest.raises(BundleError, match="stylize.nope"):
+        parse_manifest(data)
