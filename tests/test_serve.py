@@ -20,7 +20,7 @@ pytest.importorskip("uvicorn")
 
 from PIL import Image  # noqa: E402
 
-from serve_harness import running_server  # noqa: E402
+from styleforge.runtime.serve.launch import running_server  # noqa: E402
 from toy_bundles import write_generator, write_stylizer, write_translator  # noqa: E402
 
 PNG = {"Content-Type": "image/png"}

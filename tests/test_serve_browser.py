@@ -17,7 +17,7 @@ selenium = pytest.importorskip("selenium", reason="selenium is not installed (de
 
 from PIL import Image  # noqa: E402
 
-from serve_harness import running_server  # noqa: E402
+from styleforge.runtime.serve.launch import running_server  # noqa: E402
 from toy_bundles import write_stylizer  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -152,3 +152,22 @@ def test_manifest_tiling_field_is_checked_and_optional(bundle):
     data["tiling"][0]["tiled_role"] = "stylize.nope"
     with pytest.raises(BundleError, match="stylize.nope"):
         parse_manifest(data)
+
+
+def test_server_runs_large_images_in_tiles_alone(tmp_path, photo, monkeypatch):
+    pytest.importorskip("fastapi")
+    from styleforge.export.tiling.commands import add_tiling_to_bundle
+    from styleforge.runtime import tiling
+    from styleforge.runtime.serve.config import ServeConfig
+    from styleforge.runtime.serve.served import ServedModel
+
+    b = write_norm_translator(tmp_path / "t.sfbundle")
+    assert add_tiling_to_bundle(b) == ["translate"]
+    sm = ServedModel("t", b, ServeConfig(backend="ort-cpu"))
+    payload = {"image": photo, "reverse": False}
+    assert not sm.alone(payload)
+    monkeypatch.setattr(tiling, "AUTO_TILE_PIXELS", 64 * 64)
+    assert sm.alone(payload) and sm.tiled(payload)
+    out = sm.run_batch(None, [payload])[0]
+    assert _diff(out, sm.model(photo))[0] <= 1
+    assert len(sm.model._tiled) == 1  # the tiled runner (and its sessions) is made once and reused

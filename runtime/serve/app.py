@@ -177,7 +177,7 @@ def create_app(bundles: dict[str, str], cfg: ServeConfig | None = None) -> FastA
     async def answer(sm: ServedModel, payload: dict, request: Request) -> Response:
         fmt = output_format(request)
         try:
-            out, size = await batchers[sm.name].submit(sm.key(payload), payload, alone=not sm.batches)
+            out, size = await batchers[sm.name].submit(sm.key(payload), payload, alone=sm.alone(payload))
         except StyleForgeError as e:  # the runtime's refusal of this input (bad label, …)
             raise ApiError(400, str(e)) from None
         data = await asyncio.to_thread(encode_image, out, fmt)

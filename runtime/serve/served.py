@@ -58,13 +58,27 @@ class ServedModel:
             return ("latent",)
         return (payload["image"].shape[:2], payload.get("reverse", False))
 
-    @property
-    def batches(self) -> bool:
-        return self.interface != "wct"
+    def alone(self, payload: dict) -> bool:
+        """Whether a request runs on its own: WCT (its own style image) and images large enough to be tiled."""
+        return self.interface == "wct" or self.tiled(payload)
+
+    def tiled(self, payload: dict) -> bool:
+        """Images above AUTO_TILE_PIXELS run in tiles (flat memory) where the bundle has tiling graphs."""
+        from ..tiling import AUTO_TILE_PIXELS
+
+        image = payload.get("image")
+        role = "translate_reverse" if payload.get("reverse") else ENDPOINTS[self.interface]
+        return (image is not None and image.shape[0] * image.shape[1] > AUTO_TILE_PIXELS
+                and self.interface in ("stylizer", "translator") and self.model.can_tile(role))
 
     def run_batch(self, key, payloads: list[dict]) -> list[np.ndarray]:
         """One graph run for a batch of requests (runs in an inference thread)."""
         m = self.model
+        if len(payloads) == 1 and self.tiled(payloads[0]):
+            p = payloads[0]
+            if self.interface == "stylizer":
+                return [m.stylize_tiled(p["image"], style_index=p["style_index"], preserve_color=p.get("preserve_color"))]
+            return [m.translate_tiled(p["image"], reverse=p.get("reverse", False))]
         if self.interface == "stylizer":
             outs = m.stylize_batch([p["image"] for p in payloads], style_index=[p["style_index"] for p in payloads])
             from ..families.stylizer import preserve_colors
