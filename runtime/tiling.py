@@ -9,7 +9,7 @@ bundle (export/tiling/: ``<role>.stats``, ``<role>.tiled``, ``<role>.probe`` and
   ``exact_stats``: the statistics of the full-resolution image, accumulated over tiles layer by layer (pass k
   runs ``<role>.probe`` over every tile with layers < k already exact): untiled-identical output at the cost of
   one tiled pass per norm layer (15 for the stylizer).
-* Tiles: ``tile`` px cores at origins aligned to the graph's stride, each run with ``margin`` px of real image
+* Tiles: cores of about ``tile`` px (ceil(side / tile) per axis, evenly spaced) at origins aligned to the graph's stride, each run with ``margin`` px of real image
   context on every side (≥ the receptive radius; reflect padding only at the true image border, as untiled) —
   so a tile's core is what the untiled graph computes there — and neighbours blended over ``overlap`` px with a
   cosine window (weights sum to 1).
@@ -38,13 +38,21 @@ def cosine_ramp(n: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
 
 
+def tile_spans(size: int, tile: int, overlap: int, align: int) -> list[tuple[int, int]]:
+    """Cores [start, end) covering [0, size): ceil(size / tile) of them, evenly spaced, each overlapping the next by
+    at least `overlap`, origins aligned (cores grow by up to `overlap` + `align` past `tile` rather than adding a
+    tile: an extra tile row costs a whole row of margins)."""
+    n = max(1, math.ceil(size / tile))
+    if n == 1:
+        return [(0, size)]
+    core = math.ceil((size + (n - 1) * overlap) / n / align) * align + align
+    last = math.ceil((size - core) / align) * align
+    starts = [min(last, (round(i * last / (n - 1)) // align) * align) for i in range(n)]
+    return [(s, min(s + core, size)) for s in starts]
+
+
 def tile_starts(size: int, tile: int, overlap: int, align: int) -> list[int]:
-    """Core origins covering [0, size): evenly spaced, each neighbour overlapping by at least `overlap`, aligned."""
-    if size <= tile:
-        return [0]
-    n = math.ceil((size - tile) / (tile - overlap)) + 1
-    last = math.ceil((size - tile) / align) * align
-    return sorted({min(last, (round(i * last / (n - 1)) // align) * align) for i in range(n)})
+    return [s for s, _ in tile_spans(size, tile, overlap, align)]
 
 
 def _window(length: int, before: int, after: int) -> np.ndarray:
@@ -153,22 +161,20 @@ class TiledRunner:
     def run_tiles(self, image: np.ndarray, feeds: dict, stats: dict, out_float: bool = False) -> np.ndarray:
         """The tiled pass with given statistics; rows are written out as soon as no later tile touches them."""
         h, w = image.shape[:2]
-        T, O, a = self.tile, self.overlap, self.spec.align
-        ys, xs = tile_starts(h, T, O, a), tile_starts(w, T, O, a)
+        ys = tile_spans(h, self.tile, self.overlap, self.spec.align)
+        xs = tile_spans(w, self.tile, self.overlap, self.spec.align)
         out = np.empty((h, w, 3), np.float32 if out_float else np.uint8)
         spans_x = []
-        for ix, x0 in enumerate(xs):
-            x1 = min(x0 + T, w)
-            before = 0 if ix == 0 else min(xs[ix - 1] + T, w) - x0
-            after = 0 if ix == len(xs) - 1 else x1 - xs[ix + 1]
+        for ix, (x0, x1) in enumerate(xs):
+            before = 0 if ix == 0 else xs[ix - 1][1] - x0
+            after = 0 if ix == len(xs) - 1 else x1 - xs[ix + 1][0]
             spans_x.append((x0, x1, _window(x1 - x0, before, after)))
         prev = prev_w = None
         prev_y0 = 0
-        for iy, y0 in enumerate(ys):
-            y1 = min(y0 + T, h)
+        for iy, (y0, y1) in enumerate(ys):
             last = iy == len(ys) - 1
-            before = 0 if iy == 0 else min(ys[iy - 1] + T, h) - y0
-            wy = _window(y1 - y0, before, 0 if last else y1 - ys[iy + 1])
+            before = 0 if iy == 0 else ys[iy - 1][1] - y0
+            wy = _window(y1 - y0, before, 0 if last else y1 - ys[iy + 1][0])
             acc = np.zeros((y1 - y0, w, 3), np.float32)
             acc_w = np.zeros((y1 - y0, w), np.float32)
             for x0, x1, wx in spans_x:
@@ -180,7 +186,7 @@ class TiledRunner:
                 ov = prev_y0 + prev.shape[0] - y0
                 acc[:ov] += prev[prev.shape[0] - ov:]
                 acc_w[:ov] += prev_w[prev.shape[0] - ov:]
-            done = (y1 - y0) if last else ys[iy + 1] - y0
+            done = (y1 - y0) if last else ys[iy + 1][0] - y0
             block = acc[:done] / np.maximum(acc_w[:done, :, None], 1e-12)
             out[y0:y0 + done] = block if out_float else np.clip(np.rint(block), 0, 255).astype(np.uint8)
             prev, prev_w, prev_y0 = acc, acc_w, y0
