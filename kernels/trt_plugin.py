@@ -1,7 +1,7 @@
 """The whitening–colouring transform as a TensorRT plugin, and the ONNX node that resolves to it.
 
 Choice: a Python plugin through ``tensorrt.plugin`` (TensorRT's "quickly deployable plugins",
-TensorRT >= 10.7) with a JIT ``impl`` that launches the same kernels as the PyTorch ops
+TensorRT >= 10.6) with a JIT ``impl`` that launches the same kernels as the PyTorch ops
 (kernels/ops.py → wct.cu, covariance.cu), not a C++ ``IPluginV3`` and not an AOT ``aot_impl``:
 
 - ``aot_impl`` embeds ONE kernel (PTX + launch parameters) per plugin; our WCT is a fixed sequence of
@@ -23,8 +23,11 @@ empty namespace at version "1"), and the plugin's own attributes ``alpha``, ``re
 fp32; output [B, C, Nc] fp32.
 
 Importing this module needs neither TensorRT, onnx, torch nor CUDA.
+
+No ``from __future__ import annotations`` in this module: ``tensorrt.plugin.register``/``impl`` inspect
+the decorated functions' annotations with ``issubclass`` (TensorRT's plugin/_validate.py), so they must
+be real classes, not strings (TypeError in TensorRT 10.6-11.1, ValueError from 11.2).
 """
-from __future__ import annotations
 
 PLUGIN_NAME = "WhitenColor"
 PLUGIN_NAMESPACE = "styleforge"
@@ -38,35 +41,69 @@ ATTRIBUTES = {"alpha": ("FLOAT", 1.0), "reg": ("FLOAT", 1e-5), "floor": ("FLOAT"
               "iters": ("INT", 20)}
 
 _registered = False
+_failed: Exception | None = None
+
+
+def tensorrt_plugin_module():
+    """``tensorrt.plugin``; the split PyPI wheels 10.6-10.13 ship it only as ``tensorrt_bindings.plugin``
+    (their ``tensorrt`` front end gained a ``plugin`` package in 10.14)."""
+    try:
+        import tensorrt.plugin as trtp
+    except ImportError as first:
+        try:
+            import tensorrt_bindings.plugin as trtp
+        except ImportError:
+            raise first from None
+    return trtp
 
 
 def register_plugin() -> None:
     """Register ``styleforge::WhitenColor`` with TensorRT's plugin registry (idempotent).
 
-    Needs ``tensorrt`` (>= 10.7, for ``tensorrt.plugin``) and cuda-python; raises StyleForgeError
+    Needs ``tensorrt`` (>= 10.6, for ``tensorrt.plugin``) and cuda-python; raises StyleForgeError
     saying which is missing.
     """
-    global _registered
+    global _registered, _failed
+    from ..runtime.errors import StyleForgeError
+
     if _registered:
         return
+    if _failed is not None:  # TensorRT keeps a half-made definition; a second try would only say "already defined"
+        raise StyleForgeError(f"the WhitenColor TensorRT plugin could not be registered: "
+                              f"{type(_failed).__name__}: {_failed}")
     try:
-        import tensorrt.plugin as trtp
+        trtp = tensorrt_plugin_module()
     except ImportError as e:
-        from ..runtime.errors import StyleForgeError
-
-        raise StyleForgeError(f"the WhitenColor TensorRT plugin needs tensorrt >= 10.7 with tensorrt.plugin ({e})") from None
+        raise StyleForgeError(f"the WhitenColor TensorRT plugin needs tensorrt >= 10.6 with tensorrt.plugin ({e})") from None
     from typing import Tuple
 
-    @trtp.register(PLUGIN_ID)
-    def _desc(fc: trtp.TensorDesc, fs: trtp.TensorDesc, alpha: float, reg: float, floor: float, color_floor: float,
-              iters: int) -> trtp.TensorDesc:
-        return fc.like()
+    import numpy as np
+    import numpy.typing as npt
 
-    @trtp.impl(PLUGIN_ID)
-    def _impl(fc: trtp.Tensor, fs: trtp.Tensor, alpha: float, reg: float, floor: float, color_floor: float, iters: int,
-              outputs: Tuple[trtp.Tensor], stream: int) -> None:
-        run_plugin(fc, fs, outputs[0], alpha=alpha, reg=reg, floor=floor, color_floor=color_floor, iters=iters,
-                   stream=stream)
+    # Attributes as 1-element numpy arrays, not float/int: TensorRT 10.6-11.1 build the attribute with
+    # ``float(f.data)`` where f.data is a 1-element array (plugin/_lib.py _TemplatePluginCreator.create_plugin),
+    # which NumPy >= 2.4 refuses (TypeError). NDArray attributes go through ``f.data.astype(dtype)`` instead.
+    # The ONNX parser hands FLOAT attributes over as float32 and INT as int32 (onnx-tensorrt loadFields).
+    F32, I32 = npt.NDArray[np.float32], npt.NDArray[np.int32]
+
+    def one(a) -> float:
+        return np.asarray(a).reshape(-1)[0].item()
+
+    try:
+        @trtp.register(PLUGIN_ID)
+        def _desc(fc: trtp.TensorDesc, fs: trtp.TensorDesc, alpha: F32, reg: F32, floor: F32, color_floor: F32,
+                  iters: I32) -> trtp.TensorDesc:
+            return fc.like()
+
+        @trtp.impl(PLUGIN_ID)
+        def _impl(fc: trtp.Tensor, fs: trtp.Tensor, alpha: F32, reg: F32, floor: F32, color_floor: F32, iters: I32,
+                  outputs: Tuple[trtp.Tensor], stream: int) -> None:
+            run_plugin(fc, fs, outputs[0], alpha=float(one(alpha)), reg=float(one(reg)), floor=float(one(floor)),
+                       color_floor=float(one(color_floor)), iters=int(one(iters)), stream=stream)
+    except Exception as e:  # TensorRT raises TypeError/ValueError/AssertionError from its validation
+        _failed = e
+        raise StyleForgeError(f"the WhitenColor TensorRT plugin could not be registered with TensorRT: "
+                              f"{type(e).__name__}: {e}") from e
 
     _registered = True
 
@@ -106,7 +143,7 @@ def make_node(fc: str, fs: str, out: str, *, name: str = "whiten_color", **attrs
     return helper.make_node(PLUGIN_NAME, [fc, fs], [out], name=name, domain=ONNX_DOMAIN, **node_attributes(**attrs))
 
 
-def make_model(channels: int | str = "C", *, opset: int = 17, **attrs) -> bytes:
+def make_model(channels: "int | str" = "C", *, opset: int = 17, **attrs) -> bytes:
     """A one-node model fc [B, C, Nc], fs [Bs, C, Ns] → out [B, C, Nc] (fp32): the plugin's contract."""
     import onnx
     from onnx import TensorProto, helper

@@ -147,9 +147,18 @@ class SizeConstraints:
     note: str = ""
 
 
+#: TensorRT hardware-compatibility levels an engine can be built with (``styleforge engine build``).
+HARDWARE_COMPATIBILITY = ("none", "ampere_plus", "same_compute_capability")
+
+
 @dataclass
 class EngineRecord:
-    """A TensorRT engine built for one graph on one GPU and TensorRT version."""
+    """A TensorRT engine built for one graph on one GPU and TensorRT version.
+
+    ``tensorrt`` is the exact version that built it (engines load only in that version unless
+    ``version_compatible``); ``profiles`` holds one ``{input: [min, opt, max]}`` per shape bucket, each
+    built ``contexts`` times (engine profile index = bucket · contexts + copy) so that that many execution
+    contexts can run at once; ``plugins`` lists the plugin ids the engine needs registered before loading."""
 
     role: str
     file: str
@@ -158,6 +167,12 @@ class EngineRecord:
     precision: str
     profiles: list[dict[str, list[list[int]]]] = field(default_factory=list)
     gpu: str | None = None
+    hardware_compatibility: str = "none"
+    version_compatible: bool = False
+    builder_optimization_level: int | None = None
+    contexts: int = 1
+    plugins: list[str] = field(default_factory=list)
+    timing_cache: str | None = None      # sha256 of the timing cache the build started from ("" = empty)
 
 
 @dataclass
@@ -268,6 +283,9 @@ class Manifest:
         for e in self.engines:
             if e.role not in roles:
                 raise BundleError(f"{where}: engine {e.file} is for graph {e.role!r}, which the bundle lacks")
+            if e.hardware_compatibility not in HARDWARE_COMPATIBILITY or e.contexts < 1:
+                raise BundleError(f"{where}: engine {e.file}: hardware_compatibility must be one of "
+                                  f"{', '.join(HARDWARE_COMPATIBILITY)} and contexts at least 1")
         want = INTERFACE_CONFIGS.get(self.model.interface)
         if want is not None and not isinstance(self.model.config, want):
             raise BundleError(f"{where}: model.config is not a {want.__name__} (interface {self.model.interface})")

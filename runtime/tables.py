@@ -17,10 +17,19 @@ class Table:
 
 def validation_table(report: dict) -> Table:
     """One row per (golden case, output) of a validation report."""
+    chosen = sorted({r["chosen"] for r in report.get("runners", {}).values()})
+    runs_on = report["backend"] + (f" ({', '.join(chosen)})" if report["backend"] == "auto" and chosen else "")
+    versus = f" vs {report['against']}" if report.get("against") else ""
+    skipped = f" ({report['skipped']} case(s) skipped)" if report.get("skipped") else ""
     t = Table(["case", "output", "max_abs", "mean_abs", "p99_abs", "cosine", "psnr", "result"],
-              title=f"{report['model']} ({report['family']}) on {report['backend']}",
-              footer="PASS" if report["passed"] else "FAIL" + (f": {report['error']}" if "error" in report else ""))
+              title=f"{report['model']} ({report['family']}) on {runs_on}{versus}, tolerance profile "
+                    f"{report.get('tolerance_profile', 'cpu-fp32')}",
+              footer=("PASS" if report["passed"] else "FAIL" + (f": {report['error']}" if "error" in report else ""))
+              + skipped)
     for c in report["cases"]:
+        if c.get("skipped"):
+            t.rows.append([c["case"], f"skipped: {c['skipped']}"])
+            continue
         for o in c["outputs"]:
             if "shape_mismatch" in o:
                 t.rows.append([c["case"], o["output"], f"shape mismatch {o['shape_mismatch']}  FAIL"])

@@ -1,5 +1,14 @@
-"""Validate a bundle: run a backend on the golden inputs and compare with the PyTorch outputs
-stored at export, per output, against the manifest's tolerances."""
+"""Validation: a comparator over runners. ``validate_bundle(bundle, backend="A")`` runs every golden case
+on runner A and compares with the reference outputs stored at export (golden ↔ backend);
+``against="B"`` compares A with runner B on the same golden inputs instead (backend ↔ backend).
+
+Limits come from the bundle's tolerance profile for the way it runs (:func:`profile_name`: ``cpu-fp32`` on
+ONNX Runtime CPU, ``gpu-tf32`` on GPU runners, ``fp16``/``int8`` for those bundles; backend ↔ backend uses
+the looser of the two). A case whose graph a runner cannot run (e.g. a TensorRT plugin graph on ONNX
+Runtime) is reported as skipped with the runner's reason; validation passes only if at least one case ran
+and every case that ran passed. Nothing is written into the bundle unless ``record=True`` (so a read-only
+bundle validates); with it the report goes into the bundle and its manifest's ``validation`` map.
+"""
 from __future__ import annotations
 
 import json
@@ -9,6 +18,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .bundle import open_bundle, update_bundle
+from .errors import StyleForgeError
 from .manifest import Tolerance, ValidationRecord, profile_name
 
 METRICS = ("max_abs", "mean_abs", "p99_abs", "cosine", "psnr")
@@ -58,54 +68,125 @@ def _output_range(graph, name: str) -> float:
     return 1.0
 
 
-def validate_bundle(path, backend: str = "ort-cpu", *, write_report: bool = True, **options) -> dict:
-    """Run every golden case of a bundle on `backend`; returns the report (``report["passed"]``)."""
-    from .model import RuntimeModel
+class RunnerSet:
+    """One runner per graph role for a backend name, opened on first use; a role it cannot run is remembered
+    with the reason (so its cases are skipped, not failed)."""
 
-    model = RuntimeModel(open_bundle(path), backend=backend, **options)  # raw graphs only: any family validates
-    bundle = model.bundle
+    def __init__(self, bundle, backend: str, options: dict):
+        self.bundle, self.backend, self.options = bundle, backend, options
+        self.runners: dict = {}
+        self.unsupported: dict[str, str] = {}
+
+    def get(self, role: str):
+        """The runner for `role`, or None (reason in ``unsupported[role]``)."""
+        from .backends import open_session, runner_class
+
+        if role in self.runners or role in self.unsupported:
+            return self.runners.get(role)
+        if self.backend != "auto":
+            verdict = runner_class(self.backend).supports(self.bundle, role)
+            if not verdict:
+                self.unsupported[role] = verdict.why
+                return None
+        try:
+            self.runners[role] = open_session(self.bundle, role, self.backend, **self.options)
+        except StyleForgeError as e:
+            if self.backend != "auto":
+                raise
+            self.unsupported[role] = str(e)
+            return None
+        return self.runners[role]
+
+    def name(self, role: str) -> str:
+        r = self.runners.get(role)
+        return r.name if r is not None else self.backend
+
+    def close(self) -> None:
+        for r in self.runners.values():
+            r.deactivate()
+
+
+def _profile(bundle, names: list[str]) -> str:
+    """The tolerance profile for outputs of these runners: the loosest of theirs (cpu-fp32 only if all are)."""
+    profiles = [profile_name(n, bundle.manifest.precision) for n in names]
+    return next((p for p in profiles if p != "cpu-fp32"), "cpu-fp32")
+
+
+def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = None, record: bool = False,
+                    write_report: bool | None = None, **options) -> dict:
+    """Run every golden case on runner `backend` and compare with the stored reference outputs, or with
+    runner `against` on the same inputs; returns the report (``report["passed"]``). `options` go to the
+    runners (``threads=N`` …). ``record=True`` stores the report in the bundle (``write_report`` is its 0.1 name)."""
+    if write_report is not None:
+        record = bool(write_report)
+    bundle = open_bundle(path)
     tolerances = bundle.tolerances
-    profile = profile_name(backend, bundle.manifest.precision)
+    run_a = RunnerSet(bundle, backend, options)
+    run_b = RunnerSet(bundle, against, options) if against else None
     cases = []
-    for case in bundle.golden:
-        graph = bundle.graph(case.graph)
-        feeds, expected = bundle.golden_arrays(case)
-        t0 = time.perf_counter()
-        got = model.run(feeds, role=case.graph)
-        dt = time.perf_counter() - t0
-        outs = []
-        for name, exp in expected.items():
-            tol = tolerances.for_output(name, case.tolerance, profile)
-            m = compare(got[name], exp, _output_range(graph, name))
-            failed = check(m, tol)
-            outs.append({"output": name, "shape": list(exp.shape), **m,
-                         "tolerance": {k: v for k, v in asdict(tol).items() if v is not None},
-                         "failed": failed, "passed": not failed})
-        cases.append({"case": case.name, "graph": case.graph, "reference": case.reference, "seconds": dt,
-                      "inputs": {k: list(v.shape) for k, v in feeds.items()}, "outputs": outs,
-                      "passed": all(o["passed"] for o in outs)})
-    backend_name = getattr(model.session(bundle.golden[0].graph) if bundle.golden else None, "providers", backend)
+    try:
+        for case in bundle.golden:
+            graph = bundle.graph(case.graph)
+            a = run_a.get(case.graph)
+            b = run_b.get(case.graph) if run_b is not None and a is not None else None
+            if a is None or (run_b is not None and b is None):
+                why = run_a.unsupported.get(case.graph) or (run_b.unsupported.get(case.graph) if run_b else "")
+                cases.append({"case": case.name, "graph": case.graph, "reference": case.reference, "skipped": why,
+                              "outputs": [], "passed": None})
+                continue
+            feeds, expected = bundle.golden_arrays(case)
+            got = a.run(feeds)
+            seconds = a.last_inference_time
+            if b is not None:
+                expected = {k: v for k, v in b.run(feeds).items() if k in expected}
+            profile = _profile(bundle, [a.name] + ([b.name] if b is not None else []))
+            outs = []
+            for name, exp in expected.items():
+                tol = tolerances.for_output(name, None if b is not None else case.tolerance, profile)
+                m = compare(got[name], exp, _output_range(graph, name))
+                failed = check(m, tol)
+                outs.append({"output": name, "shape": list(exp.shape), **m,
+                             "tolerance": {k: v for k, v in asdict(tol).items() if v is not None},
+                             "tolerance_profile": profile, "failed": failed, "passed": not failed})
+            cases.append({"case": case.name, "graph": case.graph,
+                          "reference": b.name if b is not None else case.reference, "runner": a.name, "seconds": seconds,
+                          "inputs": {k: list(v.shape) for k, v in feeds.items()}, "outputs": outs,
+                          "passed": all(o["passed"] for o in outs)})
+    finally:
+        run_a.close()
+        if run_b is not None:
+            run_b.close()
+    ran = [c for c in cases if c["passed"] is not None]
+    names = sorted({c["runner"] for c in ran}) or [backend]
+    profile = _profile(bundle, names + ([run_b.name(r) for r in run_b.runners] if run_b is not None else []))
     report = {
         "bundle": str(path),
         "model": bundle.name,
         "family": bundle.interface,
         "method": bundle.method,
         "backend": backend,
+        "runners": {role: r.selection.to_dict() if r.selection else {"chosen": r.name} for role, r in run_a.runners.items()},
+        "against": against,
         "tolerance_profile": profile,
         "tolerance_basis": tolerances.profile(profile).basis,
-        "providers": backend_name if isinstance(backend_name, list) else [backend],
+        "providers": sorted({p for r in run_a.runners.values() for p in r.providers}) or [backend],
         "cases": cases,
-        "passed": bool(cases) and all(c["passed"] for c in cases),
+        "skipped": len(cases) - len(ran),
+        "passed": bool(ran) and all(c["passed"] for c in ran),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if not cases:
         report["error"] = "bundle has no golden cases"
-    if write_report:
-        rel = f"validation-{backend}.json"
+    elif not ran:
+        why = {**run_a.unsupported, **(run_b.unsupported if run_b else {})}
+        report["error"] = "no case could run: " + "; ".join(f"{k}: {v}" for k, v in why.items())
+    if record:
+        key = backend if not against else f"{backend}-vs-{against}"
+        rel = f"validation-{key}.json"
         data = (json.dumps(report, indent=2) + "\n").encode()
 
         def patch(m):
-            m.validation[backend] = ValidationRecord(report=rel, passed=report["passed"], time=report["time"])
+            m.validation[key] = ValidationRecord(report=rel, passed=report["passed"], time=report["time"])
 
         update_bundle(path, add_files={rel: data}, patch=patch)
     return report

@@ -71,7 +71,7 @@ def test_not_a_bundle(tmp_path):
 
 
 def test_validate_passes_and_records_report(bundle):
-    report = validate_bundle(bundle, backend="ort-cpu")
+    report = validate_bundle(bundle, backend="ort-cpu", record=True)
     assert report["passed"] and len(report["cases"]) == 2
     out = report["cases"][0]["outputs"][0]
     assert out["max_abs"] < 1e-3 and out["cosine"] > 0.99999
@@ -122,23 +122,38 @@ def test_tensorrt_backend_without_tensorrt_is_explicit(bundle):
 
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("tensorrt is installed here; this test covers machines without it")
-    with pytest.raises(Exception, match="backend 'tensorrt' is not available"):
+    with pytest.raises(Exception, match="backend 'tensorrt' cannot run graph 'stylize' here: needs tensorrt>=10.6"):
         load(bundle, backend="tensorrt").run({"image": np.zeros((1, 3, 4, 4), np.float32)})
 
 
-def test_engine_selection_matches_gpu_and_version():
-    from styleforge.runtime.backends.tensorrt import select_engine
+def test_engine_selection_matches_gpu_and_exact_version():
+    """Engines load only in the TensorRT version that built them (NVIDIA: "compatible only with the version of
+    TensorRT used to build them"), compared verbatim; the compute capability must match unless the engine is
+    hardware-compatible (ampere_plus: any GPU >= 8.0); version-compatible engines load in later versions of the
+    same major."""
+    from styleforge.runtime.backends.engines import engine_matches, select_engine
     from styleforge.runtime.errors import BundleError
 
     from types import SimpleNamespace
 
     from styleforge.runtime.manifest import EngineRecord
 
-    m = SimpleNamespace(engines=[EngineRecord(role="stylize", file="engines/a.engine", compute_capability="9.0",
-                                              tensorrt="10.9.0", precision="fp32")])
-    assert select_engine(m, "stylize", "9.0", "10.9.1").file == "engines/a.engine"
+    rec = EngineRecord(role="stylize", file="engines/a.engine", compute_capability="9.0", tensorrt="10.9.0.34",
+                       precision="fp32", gpu="NVIDIA H100")
+    m = SimpleNamespace(engines=[rec])
+    assert select_engine(m, "stylize", "9.0", "10.9.0.34").file == "engines/a.engine"
+    with pytest.raises(BundleError, match=r"no TensorRT engine .* exact version"):
+        select_engine(m, "stylize", "9.0", "10.9.1.2")      # major.minor equal is not enough
     with pytest.raises(BundleError, match="no TensorRT engine .* compute capability 8.0"):
-        select_engine(m, "stylize", "8.0", "10.9.0")
+        select_engine(m, "stylize", "8.0", "10.9.0.34")
+    other_gpu = engine_matches(rec, trt_version="10.9.0.34", cc="9.0", gpu="NVIDIA H200")
+    assert other_gpu.ok and "H100" in other_gpu.why     # same cc, other model: loads, with a note
+    amp = EngineRecord(**{**rec.__dict__, "hardware_compatibility": "ampere_plus"})
+    assert engine_matches(amp, trt_version="10.9.0.34", cc="8.6").ok
+    assert not engine_matches(amp, trt_version="10.9.0.34", cc="7.5").ok
+    vc = EngineRecord(**{**rec.__dict__, "version_compatible": True})
+    assert engine_matches(vc, trt_version="10.16.1.11", cc="9.0").ok
+    assert not engine_matches(vc, trt_version="10.8.0.1", cc="9.0").ok and not engine_matches(vc, trt_version="11.0.0.114", cc="9.0").ok
 
 
 def test_atomic_files_get_normal_permissions(tmp_path):
@@ -198,13 +213,15 @@ def test_paths_leaving_the_bundle_are_refused(bundle, rel):
 
 def test_size_multiple_is_a_typed_field_everywhere(tmp_path):
     """The bug the typed contract removes: tensorrt_build read size_constraints["multiple"] while exporters
-    wrote multiple_of, so default engine profiles ignored the multiple."""
-    from styleforge.export.engines.tensorrt_build import default_profile
-    from styleforge.runtime.manifest import TensorSpec
+    wrote multiple_of, so default engine profiles ignored the multiple. Profiles also respect min_side."""
+    from styleforge.runtime.backends.profiles import default_bucket
+    from styleforge.runtime.manifest import SizeConstraints, TensorSpec
 
     spec = [TensorSpec(name="content", dtype="float32", shape=["batch", 3, "height", "width"])]
-    mn, opt, mx = default_profile(spec, 16)["content"]
-    assert mn[2] % 16 == 0 and opt[2] % 16 == 0 and mx[3] % 16 == 0 and mn[2] >= 16
+    mn, opt, mx = default_bucket(spec, SizeConstraints(multiple_of=16, min_side=16))["content"]
+    assert all(d % 16 == 0 for d in (*mn[2:], *opt[2:], *mx[2:])) and mn[2] == 16 and (mn[0], mx[0]) == (1, 4)
+    mn, _, _ = default_bucket(spec, SizeConstraints(multiple_of=8, min_side=20))["content"]
+    assert mn[2:] == (24, 24)   # the smallest multiple of 8 that is at least min_side
 
 
 def test_schema1_manifest_is_upgraded_in_memory(bundle):

@@ -93,8 +93,10 @@ def test_our_graphs_use_only_tensorrt_ops_and_plugin_emitter():
 
 
 def test_shapes_and_default_profile():
-    from styleforge.export.engines.tensorrt_build import default_profile, parse_shapes
+    from styleforge.export.engines.tensorrt_build import parse_shapes
+    from styleforge.runtime.backends.profiles import default_bucket
     from styleforge.runtime.errors import StyleForgeError
+    from styleforge.runtime.manifest import SizeConstraints
 
     s = parse_shapes(["content:1x3x64x64:1x3x512x512:4x3x1024x1024", "alpha:2"])
     assert s["content"] == ((1, 3, 64, 64), (1, 3, 512, 512), (4, 3, 1024, 1024)) and s["alpha"] == ((2,),) * 3
@@ -103,9 +105,9 @@ def test_shapes_and_default_profile():
             parse_shapes([bad])
     from styleforge.runtime.manifest import TensorSpec
 
-    p = default_profile([TensorSpec(name="image", dtype="float32", shape=["batch", 3, "height", "width"]),
-                         TensorSpec(name="alpha", dtype="float32", shape=[3])], 16)
-    assert p["image"] == ((1, 3, 32, 32), (1, 3, 512, 512), (4, 3, 1024, 1024)) and p["alpha"] == ((3,),) * 3
+    p = default_bucket([TensorSpec(name="image", dtype="float32", shape=["batch", 3, "height", "width"]),
+                        TensorSpec(name="alpha", dtype="float32", shape=[3])], SizeConstraints(multiple_of=16))
+    assert p["image"] == ((1, 3, 16, 16), (1, 3, 512, 512), (4, 3, 1024, 1024)) and p["alpha"] == ((3,),) * 3
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
@@ -114,6 +116,6 @@ def test_engine_build_cli_without_tensorrt(tmp_path, cli):
     p = cli("engine", "build", b)
     assert p.returncode == 2 and "TensorRT" in p.stderr and "not installed" in p.stderr
     p = cli("engine", "build", b, "--check-only")
-    assert p.returncode == 0 and "support list" in p.stdout
+    assert p.returncode == 0 and "support list" in p.stdout and "bucket 0  image: min 1x3x1x1" in p.stdout
     p = cli("engine", "build", b, "--role", "nope")
     assert p.returncode == 2 and "nope" in p.stderr

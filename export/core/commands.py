@@ -25,7 +25,7 @@ def run_export(args) -> int:
                             golden_sizes=args.golden_sizes, wct=args.wct)
     print(f"wrote {out}")
     if not args.no_validate:
-        report = validate_bundle(out, backend="ort-cpu")
+        report = validate_bundle(out, backend="ort-cpu", record=True)
         print(format_report(report))
         return 0 if report["passed"] else 1
     return 0

@@ -11,12 +11,25 @@ from ...runtime.discovery import collect, resolve
 from ...runtime.errors import unknown_name
 
 
+@dataclass
+class TorchGraph:
+    """A bundle graph's PyTorch side: the module that was exported and its input/output names, in the graph's
+    order (``module(*inputs) -> output or tuple of outputs``)."""
+
+    module: object
+    inputs: list[str]
+    outputs: list[str]
+
+
 @dataclass(frozen=True)
 class ExportFamily:
     name: str
     checkpoint_families: tuple[str, ...]   # values of a checkpoint config's "family" this exporter takes
     exporter: str                          # "module:function": (checkpoint, out, **options) -> Path
     detect: str | None = None              # "module:function": Path -> bool, for folders that are not one checkpoint
+    #: "module:function": (checkpoint or folder) -> {role: TorchGraph}, the PyTorch modules behind each graph
+    #: (export/core/torch_runner.py runs them: the torch-eager / torch-cuda reference of a bundle)
+    torch_graphs: str | None = None
     package: str = field(default="", compare=False)
 
     def resolve(self, spec: str):
@@ -31,17 +44,23 @@ def export_families() -> dict[str, ExportFamily]:
     return out
 
 
-def find_exporter(path: str | Path):
-    """(exporter function, checkpoint family, path to hand it) for a checkpoint, run folder or detected folder."""
+def find_family(path: str | Path) -> tuple[ExportFamily, str, Path]:
+    """(export family, checkpoint family, path to hand it) for a checkpoint, run folder or detected folder."""
     from ...train.core.checkpoint import read_config, resolve_checkpoint
 
     families = export_families()
     for fam in families.values():
         if fam.detect and fam.resolve(fam.detect)(Path(path)):
-            return fam.resolve(fam.exporter), fam.checkpoint_families[0], Path(path)
+            return fam, fam.checkpoint_families[0], Path(path)
     ckpt = resolve_checkpoint(path)
     family = read_config(ckpt)["family"]
     for fam in families.values():
         if family in fam.checkpoint_families:
-            return fam.resolve(fam.exporter), family, ckpt
+            return fam, family, ckpt
     raise unknown_name("model family to export", family, [f for fam in families.values() for f in fam.checkpoint_families])
+
+
+def find_exporter(path: str | Path):
+    """(exporter function, checkpoint family, path to hand it) for a checkpoint, run folder or detected folder."""
+    fam, family, source = find_family(path)
+    return fam.resolve(fam.exporter), family, source

@@ -2,4 +2,4 @@
 from ..core.family import ExportFamily
 
 EXPORTER = ExportFamily(name="image2image", checkpoint_families=("pix2pix", "cyclegan"),
-                        exporter="exporter:export_translator")
+                        exporter="exporter:export_translator", torch_graphs="exporter:torch_graphs")

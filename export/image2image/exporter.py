@@ -29,6 +29,7 @@ import numpy as np
 from ...runtime.errors import StyleForgeError
 from ...runtime.families.translator import TranslatorConfig
 from ..core.bundle_writer import FP32_IMAGE_TOLERANCE, BundleWriter
+from ..core.graph_wrappers import signed_image_graph
 from ..core.onnx_export import export_onnx
 
 TOLERANCE_BASIS = "ORT CPU vs PyTorch eager fp32 on [0,255] images"
@@ -36,20 +37,24 @@ DROPOUT_NOTE = ("off: exported in eval mode, so a bundle is deterministic. The p
                 "test time as noise; that variation is not reproduced.")
 
 
-def _wrap(g):
-    import torch
+def _roles(ckpt, family: str) -> list[tuple[str, str, str]]:
+    """(graph role, generator attribute, direction) per graph of a pix2pix or CycleGAN checkpoint."""
+    if family == "pix2pix":
+        return [("translate", "netG", "A->B")]
+    if family == "cyclegan":
+        return [("translate", "netG_A", "A->B"), ("translate_reverse", "netG_B", "B->A")]
+    raise StyleForgeError(f"{ckpt}: family {family!r} is not an image-to-image family (pix2pix, cyclegan)")
 
-    class TranslateGraph(torch.nn.Module):
-        """[0, 255] image in → [0, 255] image out around a [-1, 1] generator."""
 
-        def __init__(self):
-            super().__init__()
-            self.g = g
+def torch_graphs(ckpt) -> dict:
+    """The PyTorch modules behind ``translate`` (and ``translate_reverse``) (ExportFamily.torch_graphs)."""
+    from ...train.core.checkpoint import load_modules, resolve_checkpoint
+    from ..core.family import TorchGraph
 
-        def forward(self, image):
-            return (self.g(image / 127.5 - 1.0) + 1.0) * 127.5
-
-    return TranslateGraph().eval()
+    ckpt = resolve_checkpoint(ckpt)
+    modules, config = load_modules(ckpt)
+    return {role: TorchGraph(signed_image_graph(modules[attr]), ["image"], ["translated"])
+            for role, attr, _ in _roles(ckpt, config["family"])}
 
 
 def _domain_images(family: str, train_cfg: dict, reverse: bool) -> list[np.ndarray]:
@@ -95,12 +100,7 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
     modules, config = load_modules(ckpt)
     family = config["family"]
     train_cfg = config.get("train", {})
-    if family == "pix2pix":
-        roles = [("translate", "netG", "A->B")]
-    elif family == "cyclegan":
-        roles = [("translate", "netG_A", "A->B"), ("translate_reverse", "netG_B", "B->A")]
-    else:
-        raise StyleForgeError(f"{ckpt}: family {family!r} is not an image-to-image family (pix2pix, cyclegan)")
+    roles = _roles(ckpt, family)
     g0 = modules[roles[0][1]]
     multiple = int(getattr(g0, "size_multiple", config.get("size_multiple", 4)))
     res = int(train_cfg.get("resolution") or multiple)
@@ -128,7 +128,7 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
            "translated": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}}
     dyn = {n: {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"} for n in ("image", "translated")}
     for k, (role, attr, direction) in enumerate(roles):
-        net = _wrap(modules[attr])
+        net = signed_image_graph(modules[attr])
         h, wd = sizes[0]
         example = torch.from_numpy(_golden_input(_domain_images(family, train_cfg, k == 1), 1, h, wd, 0))
         onnx_bytes = export_onnx(net, (example,), input_names=["image"], output_names=["translated"],

@@ -20,23 +20,19 @@ import numpy as np
 from ...runtime.families.stylizer import StylizerConfig
 from ...runtime.images import pad_to_multiple
 from ...runtime.manifest import Tolerance
-from ..core.bundle_writer import BundleWriter
+from ..core.bundle_writer import TF32_MEASURED, BundleWriter, gpu_tf32_profile
 from ..core.onnx_export import export_onnx
 
 #: Golden sizes by default: one multiple of 4 and one that is not (padded like the runtime pads).
 DEFAULT_GOLDEN_SIZES = [(64, 64), (70, 90)]
 MULTIPLE = 4
-#: Tolerances on [0, 255], from measurements (docs/stylizer.md, "Tolerances"):
-#: ORT CPU vs PyTorch eager fp32 (widths 0.125-1, 1-3 styles, 64² to 512², batch 1-2):
-#: max_abs <= 7.6e-4, mean_abs <= 8.9e-5, p99_abs <= 3.0e-4, PSNR >= 127 dB.
-#: GPU fp32 with TF32 convolutions (the default of TensorRT and cuDNN; H100, torch 2.11):
-#: max_abs <= 0.26, mean_abs <= 0.041, p99_abs <= 0.135, PSNR >= 73.9 dB.
-#: The limits must hold for GPU backends too, so they sit 2-4x above the TF32 figures; they
-#: still catch real export faults (padding, channel order, style mix-ups move outputs by many levels).
-STYLIZER_TOLERANCE = Tolerance(max_abs=1.0, mean_abs=0.1, p99_abs=0.5, min_cosine=0.99999, min_psnr=60.0)
-TOLERANCE_BASIS = ("measured on [0,255]: ORT CPU vs PyTorch fp32 max_abs<=7.6e-4 mean_abs<=8.9e-5 p99<=3e-4; "
-                   "GPU fp32 with TF32 convs (H100) max_abs<=0.26 mean_abs<=0.041 p99<=0.135 PSNR>=73.9 dB; "
-                   "limits 2-4x above TF32 so GPU backends pass (docs/stylizer.md)")
+#: cpu-fp32 tolerance on [0, 255] (ORT CPU vs PyTorch eager fp32), from measurements (docs/stylizer.md,
+#: "Tolerances"; widths 0.125-1, 1-3 styles, 64² to 512², batch 1-2): max_abs <= 7.6e-4, mean_abs <= 8.9e-5,
+#: p99_abs <= 3.0e-4, PSNR >= 127 dB. The limits sit ~4-5x above (ONNX Runtime and CPUs differ in how they
+#: sum). GPU runners use the gpu-tf32 profile (export/core/bundle_writer.py: TF32 measured on an H100).
+STYLIZER_TOLERANCE = Tolerance(max_abs=4e-3, mean_abs=4e-4, p99_abs=1.5e-3, min_cosine=0.9999999, min_psnr=110.0)
+TOLERANCE_BASIS = ("measured on [0,255]: ORT CPU vs PyTorch fp32 max_abs<=7.6e-4 mean_abs<=8.9e-5 p99<=3e-4 "
+                   "PSNR>=127 dB (widths 0.125-1, 64²-512²); limits ~4-5x above (docs/stylizer.md)")
 
 
 def _graph_module(net, with_style: bool):
@@ -62,6 +58,27 @@ def _graph_module(net, with_style: bool):
     return (StylizeGraph if with_style else StylizeGraphOneStyle)().eval()
 
 
+def _load_net(ckpt):
+    from ...train.core.checkpoint import load_modules
+
+    modules, config = load_modules(ckpt, ["net"])
+    return modules["net"].eval(), config
+
+
+def _input_names(with_style: bool) -> list[str]:
+    return ["image", "style_index"] if with_style else ["image"]
+
+
+def torch_graphs(ckpt) -> dict:
+    """The PyTorch module behind the ``stylize`` graph (ExportFamily.torch_graphs)."""
+    from ...train.core.checkpoint import resolve_checkpoint
+    from ..core.family import TorchGraph
+
+    net, _ = _load_net(resolve_checkpoint(ckpt))
+    with_style = int(getattr(net, "num_styles", 1)) > 1
+    return {"stylize": TorchGraph(_graph_module(net, with_style), _input_names(with_style), ["stylized"])}
+
+
 def golden_images(sizes, batch: int = 1) -> list[np.ndarray]:
     """Deterministic golden content: bundled photos, resized (so the cases look like real inputs)."""
     from PIL import Image
@@ -83,11 +100,10 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
     """Export a stylizer checkpoint (folder) to the bundle directory `out`; returns `out`."""
     import torch
 
-    from ...train.core.checkpoint import load_modules, resolve_checkpoint
+    from ...train.core.checkpoint import resolve_checkpoint
 
     ckpt = resolve_checkpoint(ckpt)
-    modules, config = load_modules(ckpt, ["net"])
-    net = modules["net"].eval()
+    net, config = _load_net(ckpt)
     num_styles = int(getattr(net, "num_styles", 1))
     with_style = num_styles > 1
     graph = _graph_module(net, with_style)
@@ -95,7 +111,7 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
     sizes = list(golden_sizes or DEFAULT_GOLDEN_SIZES)
     ex = torch.zeros(1, 3, 64, 64)
     args = (ex, torch.zeros(1, dtype=torch.long)) if with_style else (ex,)
-    names = ["image", "style_index"] if with_style else ["image"]
+    names = _input_names(with_style)
     batch_axis = {0: "batch"} if batch_dynamic else {}
     dynamic = {"image": {**batch_axis, 2: "height", 3: "width"}, "stylized": {**batch_axis, 2: "height", 3: "width"}}
     if with_style and batch_dynamic:
@@ -136,7 +152,8 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
 
     writer.set_size_constraints(multiple_of=MULTIPLE, min_side=MULTIPLE, padding="reflect",
                                 note="the runtime reflect-pads H and W up to a multiple of 4 and crops the output back")
-    writer.set_tolerances(STYLIZER_TOLERANCE, basis=TOLERANCE_BASIS)
+    writer.set_tolerances(STYLIZER_TOLERANCE, basis=TOLERANCE_BASIS,
+                          profiles={"gpu-tf32": gpu_tf32_profile(basis="measured for this family: " + TF32_MEASURED)})
     if tiling:  # graphs for images of any size in tiles (export/tiling/, runtime/tiling.py)
         from ..tiling.graphs import add_tiling
 

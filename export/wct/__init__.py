@@ -2,4 +2,5 @@
 from ..core.family import ExportFamily
 
 EXPORTER = ExportFamily(name="wct", checkpoint_families=("wct-decoder",), exporter="exporter:export_wct",
+                        torch_graphs="exporter:torch_graphs",
                         detect="styleforge.train.wct.trainer:is_wct_dir")

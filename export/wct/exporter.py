@@ -80,6 +80,28 @@ def _graph_modules(pipe):
     return EncodeStyle().eval(), Stylize().eval(), StylizePair().eval()
 
 
+def _pipeline(path):
+    """The NS WCTPipeline of a WCT folder (level runs) and its info."""
+    from ...train.wct.pipeline import WCTPipeline
+    from ...train.wct.trainer import load_wct_dir
+
+    encoder, decoders, info = load_wct_dir(path)
+    return WCTPipeline(encoder, decoders, photo=info["photo"], mode="ns").eval(), info
+
+
+def torch_graphs(path) -> dict:
+    """The PyTorch modules behind the three graphs (ExportFamily.torch_graphs); ``stylize_pair`` is the NS
+    pipeline also for --wct plugin bundles (the plugin computes the same transform)."""
+    from ..core.family import TorchGraph
+
+    pipe, _ = _pipeline(path)
+    enc, sty, pair = _graph_modules(pipe)
+    names = _stat_names(pipe.levels)
+    return {"encode_style": TorchGraph(enc, ["style"], names),
+            "stylize": TorchGraph(sty, ["content", "alpha", *names], ["image"]),
+            "stylize_pair": TorchGraph(pair, ["content", "style", "alpha"], ["image"])}
+
+
 def _stat_names(levels) -> list[str]:
     out = []
     for l in levels:
@@ -126,14 +148,12 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
     """Export the WCT folder `ckpt` (level runs) to the bundle directory `out`; returns `out`."""
     import torch
 
-    from ...train.wct.pipeline import WCTPipeline
-    from ...train.wct.trainer import describe_training, load_wct_dir
+    from ...train.wct.trainer import describe_training
     from ...train.wct.transforms import DEFAULT_REG, DROP_EIG, NS_ITERS
 
     if wct not in ("ns", "plugin"):
         raise StyleForgeError(f"--wct {wct!r}: choose ns or plugin")
-    encoder, decoders, info = load_wct_dir(ckpt)
-    pipe = WCTPipeline(encoder, decoders, photo=info["photo"], mode="ns").eval()
+    pipe, info = _pipeline(ckpt)
     exact = pipe.with_mode("exact")
     levels = pipe.levels
     mult = pipe.size_multiple
@@ -209,10 +229,12 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
             y = sty_g(tc, alpha0, *stats0).numpy()
             writer.add_golden(f"stylize_{h}x{w}", "stylize", {"content": c, "alpha": alpha0.numpy(), **dict(zip(names, st))},
                               {"image": y}, f"astronaut {h}x{w} in the mosaic style, alpha {GOLDEN_ALPHA}, NS (PyTorch)")
-            if wct == "ns":  # a plugin stylize_pair runs only under TensorRT: no ORT golden case for it
-                yp = pair_g(tc, ts, alpha0).numpy()
-                writer.add_golden(f"pair_{h}x{w}", "stylize_pair", {"content": c, "style": s, "alpha": alpha0.numpy()},
-                                  {"image": yp}, "one-shot graph, NS (PyTorch)")
+            # the one-shot graph against the PyTorch NS pipeline; in a --wct plugin bundle this is the plugin
+            # graph's golden case, which only the tensorrt runner can run (ONNX Runtime runners skip it)
+            yp = pair_g(tc, ts, alpha0).numpy()
+            writer.add_golden(f"pair_{h}x{w}", "stylize_pair", {"content": c, "style": s, "alpha": alpha0.numpy()},
+                              {"image": yp}, "one-shot graph, NS (PyTorch)" if wct == "ns" else
+                              "TensorRT plugin graph (styleforge::WhitenColor per level) vs the PyTorch NS pipeline")
             # NS vs exact: the portable path (NS statistics from encode_style, NS stylize graph) against
             # the PyTorch exact pipeline (eigh statistics and whitening) on the same images
             ye = (exact(tc / 255.0, ts / 255.0, alpha0) * 255.0).numpy()

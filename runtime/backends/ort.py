@@ -1,54 +1,306 @@
-"""ONNX Runtime backends (CPU, and CUDA where onnxruntime-gpu is installed)."""
+"""ONNX Runtime runners: ``ort-cpu``; ``ort-cuda`` (onnxruntime-gpu's CUDA provider); ``ort-trt`` (its
+TensorRT provider, engines compiled by ONNX Runtime and cached in a folder you choose).
+
+GPU runners run every call through an IOBinding (one per call, so the shared session stays thread-safe:
+ONNX Runtime documents ``InferenceSession.run`` as thread-safe): numpy inputs are bound as CPU inputs,
+``OrtValue`` inputs as they are (device-resident chaining), outputs are allocated on the runner's device.
+``run(feeds)`` copies them to numpy; ``run_device(feeds)`` (every ORT runner) returns the ``OrtValue``s
+where they are. ``ort-cpu``'s ``run`` is the plain ``session.run``.
+
+No silent CPU fallback: ONNX Runtime's own retry-on-CPU is disabled (``enable_fallback=0``), and a GPU
+runner checks ``session.get_providers()`` after creating the session; when its provider is not active it
+raises StyleForgeError naming the cause (the CPU build of onnxruntime, or the shared library that failed
+to load, from the loader's own message).
+"""
 from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import re
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import BundleError
-from . import register_backend
+from ..errors import BundleError, StyleForgeError
+from . import plugin_roles, register_runner
+from .base import Runner, Verdict
+
+#: onnxruntime-gpu and onnxruntime install the same `onnxruntime` module: only the GPU build may remain
+GPU_ORT_INSTALL = "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
+PROVIDER_LIBS = {"CUDAExecutionProvider": "onnxruntime_providers_cuda",
+                 "TensorrtExecutionProvider": "onnxruntime_providers_tensorrt"}
 
 
-class OrtSession:
-    """One ONNX graph in an onnxruntime InferenceSession with every graph optimisation on."""
+def _ort():
+    import onnxruntime
 
-    def __init__(self, bundle, graph: dict, *, providers: list[str], threads: int | None = None, mem_arena: bool = True):
-        import onnxruntime as ort
+    return onnxruntime
 
+
+def provider_library(provider: str) -> Path:
+    """Where onnxruntime keeps the shared library of `provider`."""
+    lib = PROVIDER_LIBS[provider]
+    name = f"{lib}.dll" if platform.system() == "Windows" else f"lib{lib}.so"
+    return Path(_ort().__file__).parent / "capi" / name
+
+
+def _preload_gpu_libraries() -> None:
+    """Let onnxruntime find CUDA/cuDNN from the nvidia-* pip wheels (``onnxruntime.preload_dlls``, 1.21+)."""
+    ort = _ort()
+    if hasattr(ort, "preload_dlls"):
+        try:
+            ort.preload_dlls()
+        except Exception:
+            pass
+
+
+def provider_status(provider: str) -> Verdict:
+    """Whether `provider` can be active here, as far as the libraries tell: not in this onnxruntime build, or
+    its shared library fails to load (the dynamic loader's message names the missing library), or it loads
+    (then only a session can tell whether the GPU and driver work)."""
+    ort = _ort()
+    if provider not in ort.get_available_providers():
+        return Verdict.no(f"onnxruntime {ort.__version__} has no {provider} (this is the CPU build; for GPUs: "
+                          f"{GPU_ORT_INSTALL})")
+    lib = provider_library(provider)
+    if not lib.exists():
+        return Verdict.no(f"{lib.name} is missing from {lib.parent} (a broken onnxruntime-gpu install; reinstall it)")
+    _preload_gpu_libraries()
+    shared = lib.with_name(lib.name.replace(PROVIDER_LIBS[provider], "onnxruntime_providers_shared"))
+    try:
+        if shared.exists():
+            ctypes.CDLL(str(shared), mode=getattr(ctypes, "RTLD_GLOBAL", 0))
+        ctypes.CDLL(str(lib))
+    except OSError as e:
+        text = str(e)
+        m = re.search(r"([\w.+-]+\.(?:so|dll)[\w.]*)\s*: cannot open", text)  # dlerror: "libX.so.12: cannot open ..."
+        missing = m.group(1) if m else text
+        hint = ("install TensorRT's libraries for this onnxruntime (pip install 'styleforge[tensorrt]')"
+                if provider == "TensorrtExecutionProvider" else
+                "install the CUDA 12 and cuDNN 9 libraries (pip install 'onnxruntime-gpu[cuda,cudnn]') or put them on "
+                "LD_LIBRARY_PATH")
+        return Verdict.no(f"{lib.name} cannot load: missing {missing} ({text}); {hint}")
+    return Verdict.yes(f"{lib.name} loads")
+
+
+def diagnose_provider(provider: str) -> str:
+    """Why `provider` is not active, in one line (see :func:`provider_status`)."""
+    status = provider_status(provider)
+    if not status:
+        return status.why
+    return (f"{status.why}, yet ONNX Runtime did not enable {provider} (no NVIDIA GPU or driver here? its log above "
+            "says why)")
+
+
+class OrtRunner(Runner):
+    """Base of the ONNX Runtime runners: one InferenceSession, shared by all threads."""
+
+    thread_policy = "shared"
+    provider = "CPUExecutionProvider"
+    io_device = "cpu"
+    plain_run = True   # run() through session.run; False: through an IOBinding (GPU runners)
+    log_severity = 3   # errors only: nothing to hide on the CPU
+    needs = ("onnxruntime",)
+
+    @classmethod
+    def probe(cls) -> Verdict:
+        try:
+            ort = _ort()
+        except ImportError as e:
+            return Verdict.no(f"onnxruntime is not importable ({e})")
+        return Verdict.yes(f"onnxruntime {ort.__version__}")
+
+    @classmethod
+    def supports(cls, bundle, role: str) -> Verdict:
+        v = cls.probe()
+        if not v:
+            return v
+        if role in plugin_roles(bundle.manifest):
+            return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
+                              "tensorrt runner loads")
+        return v
+
+    def __init__(self, bundle, role: str, *, threads: int | None = None, device_id: int = 0, log_level: int | None = None,
+                 mem_arena: bool = True, **options):
+        super().__init__(bundle, role, **options)
+        self.threads, self.device_id, self.mem_arena = threads, int(device_id), bool(mem_arena)
+        self.log_level = self.log_severity if log_level is None else int(log_level)
+        self.session = None
+
+    def provider_list(self) -> list:
+        return ["CPUExecutionProvider"]
+
+    def activate_impl(self) -> None:
+        ort = _ort()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        opts.enable_cpu_mem_arena = bool(mem_arena)  # off for tiling: the arena keeps a block per tile shape
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-        path = bundle.file(graph.file)
+        opts.log_severity_level = self.log_level
+        opts.enable_cpu_mem_arena = self.mem_arena  # off for tiling (runtime/tiling.py): the arena keeps a block per tile shape
+        if self.threads:
+            opts.intra_op_num_threads = int(self.threads)
+        path = self.bundle.file(self.graph.file)
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=self.provider_list(), enable_fallback=0)
         except Exception as e:  # onnxruntime raises its own exception types
-            raise BundleError(f"{path}: onnxruntime cannot load this graph ({str(e).splitlines()[0]})") from None
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.providers = self.session.get_providers()
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            if self.provider != "CPUExecutionProvider":
+                raise StyleForgeError(f"{self.name}: onnxruntime could not create a session for {path.name} with "
+                                      f"{self.provider} ({first}); {diagnose_provider(self.provider)}") from None
+            raise BundleError(f"{path}: onnxruntime cannot load this graph ({first})") from None
+        active = session.get_providers()
+        if self.provider not in active:
+            raise StyleForgeError(f"{self.name}: asked onnxruntime for {self.provider} and got {', '.join(active)} — "
+                                  f"refusing to run on the CPU instead: {diagnose_provider(self.provider)}")
+        self.session = session
+        self.input_names = [i.name for i in session.get_inputs()]
+        self.output_names = [o.name for o in session.get_outputs()]
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
-        outs = self.session.run(self.output_names, feeds)
-        return dict(zip(self.output_names, outs))
+    def deactivate_impl(self) -> None:
+        self.session = None
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers() if self.session is not None else [self.provider]
+
+    def run_device(self, feeds: dict) -> dict:
+        """Run with outputs left on the runner's device as ``onnxruntime.OrtValue`` (inputs may be OrtValues
+        too, e.g. the outputs of another graph): no round trip through host memory between graphs."""
+        return dict(zip(self.output_names, self._run_bound(feeds).get_outputs()))
+
+    def _run_bound(self, feeds: dict):
+        """Run through a fresh IOBinding (outputs on the runner's device); returns the binding."""
+        if not self.is_active:
+            self.activate()
+        ort = _ort()
+        io = self.session.io_binding()
+        for name, value in self.check_feeds(feeds).items():
+            if isinstance(value, ort.OrtValue):
+                io.bind_ortvalue_input(name, value)
+            else:
+                io.bind_cpu_input(name, np.ascontiguousarray(value))
+        for name in self.output_names:
+            io.bind_output(name, self.io_device, self.device_id)
+        try:
+            self.session.run_with_iobinding(io)
+        except Exception as e:
+            raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
+        return io
+
+    def run_impl(self, feeds: dict) -> dict:
+        if self.plain_run:  # nothing to keep on a device: the plain call (~10 us less per run)
+            try:
+                return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+            except Exception as e:
+                raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
+        return dict(zip(self.output_names, self._run_bound(feeds).copy_outputs_to_cpu()))
 
 
-@register_backend("ort-cpu")
-def ort_cpu(bundle, graph, *, threads: int | None = None, mem_arena: bool = True, **_):
-    return OrtSession(bundle, graph, providers=["CPUExecutionProvider"], threads=threads, mem_arena=mem_arena)
+@register_runner
+class OrtCpuRunner(OrtRunner):
+    """ONNX Runtime on the CPU: runs every plain ONNX graph; the reference runner."""
+
+    name = "ort-cpu"
 
 
-@register_backend("ort-cuda")
-def ort_cuda(bundle, graph, *, threads: int | None = None, mem_arena: bool = True, **_):
-    return OrtSession(bundle, graph, providers=["CUDAExecutionProvider", "CPUExecutionProvider"], threads=threads,
-                      mem_arena=mem_arena)
+class OrtGpuRunner(OrtRunner):
+    io_device = "cuda"
+    plain_run = False
+    device = "cuda"
+    log_severity = 2   # warnings too: a node placed on the CPU, an engine build, a provider that failed
+
+    @classmethod
+    def probe(cls) -> Verdict:
+        base = super().probe()
+        if not base:
+            return base
+        status = provider_status(cls.provider)
+        if not status:
+            return status
+        from .cuda import probe_device
+
+        try:
+            import cuda.bindings  # noqa: F401  (optional: without it the GPU is checked at session creation)
+        except ImportError:
+            return Verdict.yes(f"{base.why} with {cls.provider}")
+        return probe_device()
 
 
-def _cuda_available() -> bool:
-    import onnxruntime as ort
-
-    return "CUDAExecutionProvider" in ort.get_available_providers()
+CUDA_DEFAULTS = {"cudnn_conv_algo_search": "EXHAUSTIVE", "do_copy_in_default_stream": "1",
+                 "arena_extend_strategy": "kNextPowerOfTwo"}
 
 
-ort_cuda.available = _cuda_available
+@register_runner
+class OrtCudaRunner(OrtGpuRunner):
+    """ONNX Runtime's CUDA provider (onnxruntime-gpu). Options: ``device_id``, ``cuda_options`` (provider
+    options by ONNX Runtime's names, e.g. ``{"use_tf32": "0", "gpu_mem_limit": str(4 << 30)}``)."""
+
+    name = "ort-cuda"
+    provider = "CUDAExecutionProvider"
+    needs = ("NVIDIA GPU + driver", "onnxruntime-gpu alone (not beside onnxruntime) with CUDA 12 / cuDNN 9 libraries "
+             "(README 'GPU install')")
+
+    def __init__(self, bundle, role: str, *, cuda_options: dict | None = None, **options):
+        super().__init__(bundle, role, **options)
+        self.cuda_options = {**CUDA_DEFAULTS, "device_id": str(self.device_id),
+                             **{k: str(v) for k, v in (cuda_options or {}).items()}}
+
+    def provider_list(self) -> list:
+        _preload_gpu_libraries()
+        return [(self.provider, dict(self.cuda_options)), "CPUExecutionProvider"]
+
+
+def cache_root() -> Path:
+    """Where GPU caches go unless told otherwise: $STYLEFORGE_CACHE_DIR, else $XDG_CACHE_HOME/styleforge."""
+    if os.environ.get("STYLEFORGE_CACHE_DIR"):
+        return Path(os.environ["STYLEFORGE_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "styleforge"
+
+
+def profile_shape_options(bundle, role: str) -> dict[str, str]:
+    """``trt_profile_{min,opt,max}_shapes`` for every dynamic input (ONNX Runtime needs all three for all of
+    them), from the bundle's default shape bucket."""
+    from .profiles import default_bucket, is_symbolic
+
+    graph = bundle.graph(role)
+    dynamic = [t for t in graph.inputs if any(is_symbolic(d) for d in t.shape)]
+    if not dynamic:
+        return {}
+    bucket = default_bucket(dynamic, bundle.manifest.size_constraints)
+    fmt = lambda k: ",".join(f"{t.name}:{'x'.join(map(str, bucket[t.name][k]))}" for t in dynamic)  # noqa: E731
+    return {"trt_profile_min_shapes": fmt(0), "trt_profile_opt_shapes": fmt(1), "trt_profile_max_shapes": fmt(2)}
+
+
+@register_runner
+class OrtTensorRTRunner(OrtGpuRunner):
+    """ONNX Runtime's TensorRT provider: ONNX Runtime compiles TensorRT engines itself on first use and keeps
+    them, with TensorRT's timing cache, in ``cache_dir`` (default ``<cache root>/ort-trt/<graph sha>``); fp16
+    is enabled for fp16 bundles. Options: ``cache_dir``, ``device_id``, ``trt_options`` (extra provider
+    options by ONNX Runtime's names, e.g. ``{"trt_builder_optimization_level": 5}``)."""
+
+    name = "ort-trt"
+    provider = "TensorrtExecutionProvider"
+    needs = ("NVIDIA GPU + driver", "onnxruntime-gpu built with the TensorRT provider",
+             "TensorRT libraries matching that onnxruntime (pip install 'styleforge[tensorrt]')")
+
+    def __init__(self, bundle, role: str, *, cache_dir=None, trt_options: dict | None = None, **options):
+        super().__init__(bundle, role, **options)
+        sha = bundle.manifest.files.get(self.graph.file, "") or hashlib.sha256(self.graph.file.encode()).hexdigest()
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root() / "ort-trt" / f"{role}-{sha[:16]}"
+        self.trt_options = dict(trt_options or {})
+
+    def trt_provider_options(self) -> dict:
+        cache = str(self.cache_dir)
+        opts = {"device_id": self.device_id, "trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
+                "trt_timing_cache_enable": True, "trt_timing_cache_path": cache,
+                "trt_fp16_enable": self.bundle.manifest.precision == "fp16",
+                **profile_shape_options(self.bundle, self.role)}
+        opts.update(self.trt_options)
+        return opts
+
+    def provider_list(self) -> list:
+        _preload_gpu_libraries()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return [(self.provider, self.trt_provider_options()),
+                ("CUDAExecutionProvider", {**CUDA_DEFAULTS, "device_id": str(self.device_id)}), "CPUExecutionProvider"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from ..discovery import children, has_module
@@ -20,7 +21,7 @@ COMMAND_LAYERS = ("styleforge.train", "styleforge.export")
 
 #: Order of the top-level commands in ``styleforge --help`` (the pipeline's order); others follow.
 HELP_ORDER = ["train", "optimize", "export", "validate", "engine", "stylize", "texture", "generate", "translate",
-              "latent", "color-transfer", "bench", "eval", "demo", "samples"]
+              "latent", "color-transfer", "bench", "doctor", "eval", "demo", "samples"]
 
 GROUPS = {
     "train": "train a model (stylizer, wct-decoder, gan)",
@@ -89,12 +90,54 @@ def build_cli() -> CLI:
     return cli
 
 
+BACKEND_HELP = ("auto | ort-cpu | ort-cuda | ort-trt | tensorrt (auto: the best runner that supports the graph here; "
+                "-v says which and why; `styleforge doctor` lists them)")
+
+
+def add_backend_arguments(p, default: str = "auto") -> None:
+    """--backend and -v/--verbose (prints which runner each graph runs on, and why the others were skipped)."""
+    p.add_argument("--backend", default=default, help=BACKEND_HELP)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="say which runner runs each graph, and why")
+
+
+class _Format(logging.Formatter):
+    def format(self, record):
+        level = "warning: " if record.levelno >= logging.WARNING else ""
+        return f"styleforge: {level}{record.getMessage()}"
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (main() may run many times in one process)."""
+
+    _styleforge = True
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def configure_logging(verbose: int = 0) -> None:
+    """StyleForge's log lines go to stderr: warnings always (e.g. a runner that failed to start under auto),
+    the runner choices with -v."""
+    logger = logging.getLogger("styleforge")
+    if not any(getattr(h, "_styleforge", False) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(_Format())
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = build_cli()
     args = cli.parser.parse_args(argv)
     if not getattr(args, "func", None):
         cli.parser.print_help()
         return 2
+    configure_logging(getattr(args, "verbose", 0) or 0)
     try:
         rc = args.func(args)
     except StyleForgeError as e:

@@ -23,7 +23,9 @@ def _seeds(text: str) -> list[int]:
 
 def _common(p, label=True):
     p.add_argument("bundle", help="generator bundle (dcgan, wgan, wgan-gp, cgan, pgan)")
-    p.add_argument("--backend", default="auto", help="ort-cpu | ort-cuda | tensorrt | auto")
+    from . import add_backend_arguments
+
+    add_backend_arguments(p)
     if label:
         p.add_argument("--label", type=int, default=None, help="class index for conditional (cgan) bundles")
 

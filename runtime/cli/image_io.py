@@ -9,12 +9,14 @@ the output file; with several, --out is a folder (created) and each result is sa
 
 
 def add_image_io_arguments(p, *, bundle_help: str = "path to NAME.sfbundle") -> None:
-    """bundle, INPUT…, --out, --max-side, --backend, --threads: the arguments every image command takes."""
+    """bundle, INPUT…, --out, --max-side, --backend, -v, --threads: the arguments every image command takes."""
     p.add_argument("bundle", help=bundle_help)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     p.add_argument("--out", required=True, help="output file (one input) or folder (several)")
     p.add_argument("--max-side", type=int, default=None, metavar="PX", help="downsize inputs so the longer side fits")
-    p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    from . import add_backend_arguments
+
+    add_backend_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime")
 
 

@@ -10,7 +10,9 @@ def register(cli) -> None:
     p.add_argument("--passes", type=int, default=3, help="coarse-to-fine passes over the noise")
     p.add_argument("--seed", type=int, default=0, help="noise seed")
     p.add_argument("--out", required=True, help="output image (.png, .jpg)")
-    p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    from . import add_backend_arguments
+
+    add_backend_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime")
     p.set_defaults(func=run_texture)
 

@@ -66,7 +66,7 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
 
     _log("validating on ort-cpu")
     t0 = time.perf_counter()
-    report = validate_bundle(bundle, backend="ort-cpu")
+    report = validate_bundle(bundle, backend="ort-cpu", record=True)
     timings["validate"] = time.perf_counter() - t0
     print(format_report(report), file=sys.stderr)
 
