@@ -70,7 +70,7 @@ def run_serve(args) -> int:
             raise StyleForgeError(f"{path}: a {interface!r} bundle has no HTTP endpoint (served: {', '.join(ENDPOINTS)})")
     import logging
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("styleforge.serve").setLevel(args.log_level.upper())  # through the CLI's stderr handler
     config = uvicorn.Config(create_app(names, cfg), host=args.host, port=args.port, log_level=args.log_level,
                             timeout_graceful_shutdown=60, access_log=args.log_level in ("info", "debug"))
     server = _Server(config)
