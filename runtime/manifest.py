@@ -232,6 +232,24 @@ class Lineage:
 
 
 @dataclass
+class TilingSpec:
+    """Graphs that let the runtime run `role` in tiles with shared instance-norm statistics (export/tiling/):
+    ``stats_role`` outputs every norm layer's mean/var, ``tiled_role`` takes them as inputs, ``probe_role`` also
+    outputs each norm layer's input. ``margin``: context (px) around each tile, at least the receptive radius;
+    tile origins are multiples of ``align`` (the graph's total stride)."""
+
+    role: str
+    stats_role: str
+    tiled_role: str
+    probe_role: str
+    margin: int
+    align: int
+    norm_layers: int
+    receptive_radius: int
+    weights: str | None = None           # the external weights file the three graphs share
+
+
+@dataclass
 class ValidationRecord:
     report: str
     passed: bool
@@ -274,6 +292,7 @@ class Manifest:
     source_checkpoint: str | None = None
     training: dict[str, Any] = field(default_factory=dict)   # the training options, for the record
     lineage: Lineage | None = None  # converted/imported bundles: parent or source model, precision, conversion
+    tiling: list[TilingSpec] = field(default_factory=list)  # tiling graphs per role (runtime/tiling.py)
 
     # --- lookups ---------------------------------------------------------------------------------
     def graph(self, role: str) -> GraphSpec:
@@ -285,6 +304,9 @@ class Manifest:
     @property
     def roles(self) -> list[str]:
         return [g.role for g in self.graphs]
+
+    def tiling_for(self, role: str) -> TilingSpec | None:
+        return next((t for t in self.tiling if t.role == role), None)
 
     # --- checks -----------------------------------------------------------------------------------
     def check(self, where: str = MANIFEST) -> "Manifest":
@@ -308,6 +330,12 @@ class Manifest:
                 raise BundleError(f"{where}: golden case {c.name} refers to graph {c.graph!r}, which the bundle lacks")
             if c.file not in self.files:
                 raise BundleError(f"{where}: golden case file {c.file} has no sha256 in the manifest")
+        for t in self.tiling:
+            missing = [r for r in (t.role, t.stats_role, t.tiled_role, t.probe_role) if r not in roles]
+            if missing:
+                raise BundleError(f"{where}: tiling of {t.role!r} names graph {missing[0]!r}, which the bundle lacks")
+            if t.weights is not None and t.weights not in self.files:
+                raise BundleError(f"{where}: tiling weights {t.weights} have no sha256 in the manifest")
         for e in self.engines:
             if e.role not in roles:
                 raise BundleError(f"{where}: engine {e.file} is for graph {e.role!r}, which the bundle lacks")

@@ -63,6 +63,19 @@ class RuntimeModel:
         """Run one graph on raw named inputs (no pre/post-processing)."""
         return self.session(role).run(feeds)
 
+    def tiled(self, role: str, **options):
+        """A :class:`~styleforge.runtime.tiling.TiledRunner` for `role` (cached per option set)."""
+        from .tiling import TiledRunner
+
+        key = (role, tuple(sorted(options.items())))
+        cache = self.__dict__.setdefault("_tiled", {})
+        if key not in cache:
+            cache[key] = TiledRunner(self, role, **options)
+        return cache[key]
+
+    def can_tile(self, role: str) -> bool:
+        return self.manifest.tiling_for(role) is not None
+
     @property
     def size_multiple(self) -> int:
         return int(self.manifest.size_constraints.multiple_of)

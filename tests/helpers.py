@@ -46,3 +46,21 @@ def write_scale_bundle(path: Path, interface: str = "graph", factor: float = 0.5
         x = rng.uniform(0, 255, shape).astype(np.float32)
         w.add_golden(name, "stylize", {"image": x}, {"stylized": np.clip(x * factor + 10, 0, 255).astype(np.float32)})
     return w.write(path)
+
+
+def torch_threads(n: int = 1):
+    """Context manager: torch uses `n` intra-op threads inside (tiny models: 1 is fastest on shared cores)."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def scope():
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    return scope()

@@ -130,7 +130,9 @@ def test_cyclegan_export_both_directions_match_pytorch(cg_run, tmp_path):
 
     bundle = export_checkpoint(cg_run[0], tmp_path / "cg.sfbundle", golden_sizes="16x16,12x20")
     m = json.loads((bundle / "manifest.json").read_text())
-    assert [g["role"] for g in m["graphs"]] == ["translate", "translate_reverse"]
+    tiling = {r for t in m["tiling"] for r in (t["stats_role"], t["tiled_role"], t["probe_role"])}  # docs/serve.md
+    assert [g["role"] for g in m["graphs"] if g["role"] not in tiling] == ["translate", "translate_reverse"]
+    assert [t["role"] for t in m["tiling"]] == ["translate", "translate_reverse"]
     assert m["size_constraints"]["multiple_of"] == 4
     assert validate_bundle(bundle, write_report=False)["passed"]
     mods = load_modules(cg_run[0])[0]

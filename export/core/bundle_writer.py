@@ -51,6 +51,16 @@ def producer_versions() -> dict[str, str]:
     return out
 
 
+def graph_spec(role: str, file: str, onnx_bytes: bytes, opset: int, annotations: dict[str, dict] | None = None) -> GraphSpec:
+    """The manifest entry of a graph: its I/O read from the ONNX bytes, plus per-tensor `annotations`."""
+    inputs, outputs = graph_io(onnx_bytes)
+    specs = []
+    for entry in inputs + outputs:
+        entry.update((annotations or {}).get(entry["name"], {}))
+        specs.append(TensorSpec(**entry))
+    return GraphSpec(role=role, file=file, inputs=specs[:len(inputs)], outputs=specs[len(inputs):], opset=opset)
+
+
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -84,13 +94,7 @@ class BundleWriter:
         """Add an ONNX graph under `role`. `annotations` adds per-tensor fields (``layout``, ``range``,
         ``color_order``, ``description``) to the I/O entries read from the graph."""
         file = file or f"{role}.onnx"
-        inputs, outputs = graph_io(onnx_bytes)
-        specs = []
-        for entry in inputs + outputs:
-            entry.update((annotations or {}).get(entry["name"], {}))
-            specs.append(TensorSpec(**entry))
-        graph = GraphSpec(role=role, file=file, inputs=specs[:len(inputs)], outputs=specs[len(inputs):],
-                          opset=self.manifest.opset)
+        graph = graph_spec(role, file, onnx_bytes, self.manifest.opset, annotations)
         self.add_file(file, onnx_bytes)
         self.manifest.graphs.append(graph)
         return graph

@@ -66,7 +66,8 @@ def run_build(args) -> int:
                            contexts=args.contexts, timing_cache=Path(args.timing_cache) if args.timing_cache else None,
                            default_timing_cache=not args.no_timing_cache).check()
     bundle = open_bundle(args.bundle)
-    roles = args.role or list(bundle.graphs)
+    tiling = {r for t in bundle.manifest.tiling for r in (t.stats_role, t.tiled_role, t.probe_role)}
+    roles = args.role or [r for r in bundle.graphs if r not in tiling]  # tiling graphs run on ONNX Runtime
     report = check_report(bundle, roles, buckets)  # operators and profiles first: no TensorRT needed
     if args.check_only:
         if args.json:

@@ -29,27 +29,12 @@ import numpy as np
 from ...runtime.errors import StyleForgeError
 from ...runtime.families.translator import TranslatorConfig
 from ..core.bundle_writer import FP32_IMAGE_TOLERANCE, BundleWriter
+from ..core.graph_wrappers import signed_image_graph
 from ..core.onnx_export import export_onnx
 
 TOLERANCE_BASIS = "ORT CPU vs PyTorch eager fp32 on [0,255] images"
 DROPOUT_NOTE = ("off: exported in eval mode, so a bundle is deterministic. The pix2pix paper keeps dropout on at "
                 "test time as noise; that variation is not reproduced.")
-
-
-def _wrap(g):
-    import torch
-
-    class TranslateGraph(torch.nn.Module):
-        """[0, 255] image in → [0, 255] image out around a [-1, 1] generator."""
-
-        def __init__(self):
-            super().__init__()
-            self.g = g
-
-        def forward(self, image):
-            return (self.g(image / 127.5 - 1.0) + 1.0) * 127.5
-
-    return TranslateGraph().eval()
 
 
 def _roles(ckpt, family: str) -> list[tuple[str, str, str]]:
@@ -68,7 +53,7 @@ def torch_graphs(ckpt) -> dict:
 
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt)
-    return {role: TorchGraph(_wrap(modules[attr]), ["image"], ["translated"])
+    return {role: TorchGraph(signed_image_graph(modules[attr]), ["image"], ["translated"])
             for role, attr, _ in _roles(ckpt, config["family"])}
 
 
@@ -105,7 +90,8 @@ def default_golden_sizes(resolution: int, multiple: int) -> list[tuple[int, int]
     return [(r, r), (r + multiple, r + 2 * multiple) if multiple <= 16 else (r, r + multiple)]
 
 
-def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, tiling: bool = True,
+                      **_) -> Path:
     import torch
 
     from ...train.core.checkpoint import load_modules, resolve_checkpoint
@@ -142,7 +128,7 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
            "translated": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}}
     dyn = {n: {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"} for n in ("image", "translated")}
     for k, (role, attr, direction) in enumerate(roles):
-        net = _wrap(modules[attr])
+        net = signed_image_graph(modules[attr])
         h, wd = sizes[0]
         example = torch.from_numpy(_golden_input(_domain_images(family, train_cfg, k == 1), 1, h, wd, 0))
         onnx_bytes = export_onnx(net, (example,), input_names=["image"], output_names=["translated"],
@@ -159,4 +145,9 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
                            note=f"H and W multiples of {multiple}; the runtime reflect-pads and crops back")
     w.set_tolerances(FP32_IMAGE_TOLERANCE, basis=TOLERANCE_BASIS)
     w.set(source_checkpoint=str(Path(ckpt).resolve()), training=dict(train_cfg))
+    if tiling:  # instance-norm generators with a bounded receptive field: tiling graphs (runtime/tiling.py)
+        from ..tiling.graphs import add_tiling
+
+        for role, _, _ in roles:
+            add_tiling(w, role)
     return w.write(out)

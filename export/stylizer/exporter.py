@@ -95,7 +95,8 @@ def golden_images(sizes, batch: int = 1) -> list[np.ndarray]:
     return out
 
 
-def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
+def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, tiling: bool = True,
+                    **_) -> Path:
     """Export a stylizer checkpoint (folder) to the bundle directory `out`; returns `out`."""
     import torch
 
@@ -153,6 +154,10 @@ def export_stylizer(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
                                 note="the runtime reflect-pads H and W up to a multiple of 4 and crops the output back")
     writer.set_tolerances(STYLIZER_TOLERANCE, basis=TOLERANCE_BASIS,
                           profiles={"gpu-tf32": gpu_tf32_profile(basis="measured for this family: " + TF32_MEASURED)})
+    if tiling:  # graphs for images of any size in tiles (export/tiling/, runtime/tiling.py)
+        from ..tiling.graphs import add_tiling
+
+        add_tiling(writer, "stylize", extra_feeds={"style_index": np.zeros(1, np.int64)} if with_style else None)
     writer.set(source_checkpoint=str(Path(ckpt).resolve()),
                training={k: v for k, v in train.items()
                          if k in ("steps", "size", "batch", "content_weight", "style_weight", "tv_weight", "lr", "seed")})

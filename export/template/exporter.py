@@ -10,25 +10,11 @@ import numpy as np
 from ...runtime.families.translator import TranslatorConfig
 from ...runtime.manifest import Tolerance
 from ..core.bundle_writer import BundleWriter
+from ..core.graph_wrappers import signed_image_graph
 from ..core.onnx_export import export_onnx
 
 #: ORT CPU vs PyTorch fp32 on [0, 255] (tests/test_template.py measures max_abs < 1e-3); 0.05 leaves margin.
 TOLERANCE = Tolerance(max_abs=0.05, mean_abs=0.005, p99_abs=0.02, min_cosine=0.99999, min_psnr=80.0)
-
-
-def _graph(net):
-    """The exported module: [0, 255] image in and out around the [-1, 1] network."""
-    import torch
-
-    class Graph(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = net
-
-        def forward(self, image):
-            return (self.net(image / 127.5 - 1.0) + 1.0) * 127.5
-
-    return Graph().eval()
 
 
 def torch_graphs(ckpt) -> dict:
@@ -37,7 +23,7 @@ def torch_graphs(ckpt) -> dict:
     from ..core.family import TorchGraph
 
     modules, _ = load_modules(resolve_checkpoint(ckpt))
-    return {"translate": TorchGraph(_graph(modules["net"]), ["image"], ["translated"])}
+    return {"translate": TorchGraph(signed_image_graph(modules["net"]), ["image"], ["translated"])}
 
 
 def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden_sizes=None, **_) -> Path:
@@ -49,7 +35,7 @@ def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt)
     net = modules["net"]
-    graph = _graph(net)
+    graph = signed_image_graph(net)
     axes = {**({0: "batch"} if batch_dynamic else {}), 2: "height", 3: "width"}
     onnx_bytes = export_onnx(graph, (torch.zeros(1, 3, 32, 32),), input_names=["image"], output_names=["translated"],
                              dynamic_axes={"image": axes, "translated": axes}, opset=opset)

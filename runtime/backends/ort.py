@@ -123,9 +123,9 @@ class OrtRunner(Runner):
         return v
 
     def __init__(self, bundle, role: str, *, threads: int | None = None, device_id: int = 0, log_level: int | None = None,
-                 **options):
+                 mem_arena: bool = True, **options):
         super().__init__(bundle, role, **options)
-        self.threads, self.device_id = threads, int(device_id)
+        self.threads, self.device_id, self.mem_arena = threads, int(device_id), bool(mem_arena)
         self.log_level = self.log_severity if log_level is None else int(log_level)
         self.session = None
 
@@ -137,6 +137,7 @@ class OrtRunner(Runner):
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = self.log_level
+        opts.enable_cpu_mem_arena = self.mem_arena  # off for tiling (runtime/tiling.py): the arena keeps a block per tile shape
         if self.threads:
             opts.intra_op_num_threads = int(self.threads)
         path = self.bundle.file(self.graph.file)

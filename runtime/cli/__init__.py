@@ -29,6 +29,7 @@ GROUPS = {
     "latent": "latent-space tools for generator bundles",
     "engine": "TensorRT engines for a bundle",
     "eval": "quality measures of bundles (eval gan: offline Fréchet distance, cgan label accuracy, FID)",
+    "tiling": "graphs that run a bundle on images of any size in tiles (docs/serve.md)",
 }
 
 

@@ -58,3 +58,59 @@ def plan_io(raw_inputs, out, max_side=None):
     if not several and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
         raise StyleForgeError(f"--out {out}: one input needs an image file name (.png, .jpg, ...)")
     return inputs, _output_paths(inputs, out, several), several
+
+
+def add_any_size_arguments(p) -> None:
+    """--tile, --tile-overlap, --stats-pixels, --exact-stats (images of any size) and --batch, --smoothing (video)."""
+    g = p.add_argument_group("images of any size (runtime/tiling.py; automatic above 2048x2048 where the bundle has "
+                             "tiling graphs)")
+    g.add_argument("--tile", type=int, default=None, metavar="PX", help="run in PX-sized tiles (e.g. 512): memory stays flat")
+    g.add_argument("--tile-overlap", type=int, default=None, metavar="PX",
+                   help="blend width between tiles (default 32, or a quarter of a smaller tile)")
+    g.add_argument("--stats-pixels", type=int, default=None, metavar="N",
+                   help="pixels of the downscaled pass that gives the tiles their shared normalisation statistics "
+                        "(default 1048576)")
+    g.add_argument("--exact-stats", action="store_true",
+                   help="full-resolution statistics over tiles, layer by layer: untiled-identical, ~one tiled pass "
+                        "per norm layer")
+    v = p.add_argument_group("video inputs (.mp4 .mov .webm .mkv .m4v; needs the video extra)")
+    v.add_argument("--batch", type=int, default=8, help="frames per model run (default 8)")
+    v.add_argument("--smoothing", type=float, default=0.0, metavar="S",
+                   help="temporal smoothing: output = (1-S)·frame + S·previous output (0: off)")
+    v.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def tiling_options(args, model, role: str, image) -> dict | None:
+    """The tiling options for this image, or None to run it whole: tiled when --tile is given, or automatically
+    above AUTO_TILE_PIXELS when the bundle has tiling graphs for `role`."""
+    from ..errors import StyleForgeError
+    from ..tiling import AUTO_TILE_PIXELS, STATS_PIXELS
+
+    tile = args.tile
+    if tile is None and (args.exact_stats or args.stats_pixels):
+        tile = 512
+    if tile is None and image.shape[0] * image.shape[1] > AUTO_TILE_PIXELS and model.can_tile(role):
+        tile = 512
+    if tile is None:
+        return None
+    if not model.can_tile(role):
+        raise StyleForgeError(f"{args.bundle}: --tile: this bundle has no tiling graphs for {role!r} "
+                              "(add them with `styleforge tiling add BUNDLE`)")
+    return {"tile": tile, "overlap": args.tile_overlap, "stats_pixels": args.stats_pixels or STATS_PIXELS,
+            "exact_stats": args.exact_stats}
+
+
+def run_video(args, frames_fn) -> int:
+    """One video input → one video output through ``frames_fn(list of frames) → list of frames``."""
+    from ..errors import StyleForgeError
+    from ..video import is_video, process_video
+
+    if len(args.inputs) != 1 or not is_video(args.inputs[0]):
+        raise StyleForgeError("a video is processed on its own: give one video INPUT (and no images with it)")
+    if not is_video(args.out):
+        raise StyleForgeError(f"--out {args.out}: a video input needs a video output (.mp4, .mov, .webm, .mkv, .m4v)")
+    report = process_video(args.inputs[0], args.out, frames_fn, batch=args.batch, smoothing=args.smoothing,
+                           progress=args.progress)
+    w, h = report["size"]
+    print(f"{args.inputs[0]} -> {args.out} ({report['frames']} frames, {w}x{h}, {report['fps']} fps, audio: {report['audio']})")
+    return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .image_io import IO_EPILOG, add_image_io_arguments, plan_io
+from .image_io import IO_EPILOG, add_any_size_arguments, add_image_io_arguments, plan_io, run_video, tiling_options
 
 STYLIZE_EPILOG = IO_EPILOG + """ A bad input (missing, empty, not an image, truncated, absurd size) prints one
 line naming the file and the reason and writes nothing for it; with several inputs the others
@@ -30,6 +30,7 @@ def register(cli) -> None:
     p.add_argument("--style", default=None, help="style image, for bundles that take one at run time (WCT)")
     p.add_argument("--alpha", type=float, default=None, help="style strength in [0, 1] (WCT bundles)")
     p.add_argument("--photo-smooth", choices=["fast", "exact"], default=None, help="PhotoWCT smoothing (WCT bundles)")
+    add_any_size_arguments(p)
     p.set_defaults(func=run_stylize)
 
 
@@ -38,7 +39,10 @@ def run_stylize(args) -> int:
     from ..images import load_image, save_image
     from ..model import load
 
-    inputs, outs, several = plan_io(args.inputs, args.out, args.max_side)
+    from ..video import is_video
+
+    video = any(is_video(i) for i in args.inputs)
+    inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
     model = load(args.bundle, backend=args.backend, threads=args.threads)
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
@@ -46,6 +50,10 @@ def run_stylize(args) -> int:
                                ("preserve_color", args.preserve_color),
                                ("style", args.style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
              if v is not None}
+    if video:
+        if model.interface == "stylizer":
+            return run_video(args, lambda frames: model.stylize_batch(frames, **extra))
+        return run_video(args, lambda frames: [model(f, **extra) for f in frames])
     failed = 0
     for src, dst in zip(inputs, outs):
         try:
@@ -56,7 +64,12 @@ def run_stylize(args) -> int:
             print(f"styleforge: error: {e}", file=sys.stderr)
             failed += 1
             continue
-        result = model(image, **extra)
+        tiling = tiling_options(args, model, "stylize", image) if model.interface == "stylizer" else None
+        if tiling is None and (args.tile or args.exact_stats) and model.interface != "stylizer":
+            from ..errors import StyleForgeError
+
+            raise StyleForgeError(f"{args.bundle}: --tile is for feed-forward stylizer bundles")
+        result = model.stylize_tiled(image, **extra, **tiling) if tiling else model(image, **extra)
         save_image(dst, result)
         print(f"{src} -> {dst}")
     if failed:

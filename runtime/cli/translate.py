@@ -1,7 +1,7 @@
 """`styleforge translate`: run an image-to-image bundle (pix2pix, CycleGAN) on images (no torch)."""
 from __future__ import annotations
 
-from .image_io import IO_EPILOG, add_image_io_arguments, plan_io
+from .image_io import IO_EPILOG, add_any_size_arguments, add_image_io_arguments, plan_io, run_video, tiling_options
 
 TRANSLATE_EPILOG = IO_EPILOG + """ Images of any size are accepted: each is reflect-padded to the bundle's size
 multiple (see `size_constraints` in its manifest), translated, and cropped back to its own size.
@@ -19,6 +19,7 @@ def register(cli) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     add_image_io_arguments(p, bundle_help="path to NAME.sfbundle (interface: translator)")
     p.add_argument("--reverse", action="store_true", help="CycleGAN bundles: translate B → A instead of A → B")
+    add_any_size_arguments(p)
     p.set_defaults(func=run_translate)
 
 
@@ -27,12 +28,20 @@ def run_translate(args) -> int:
     from ..images import load_image, save_image
     from ..model import load
 
-    inputs, outs, _ = plan_io(args.inputs, args.out, args.max_side)
+    from ..images import to_hwc_uint8, to_nchw_float
+    from ..video import is_video
+
+    video = any(is_video(i) for i in args.inputs)
+    inputs, outs, _ = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
     model = load(args.bundle, backend=args.backend, threads=args.threads)
     if model.family != "translator":
         raise StyleForgeError(f"{args.bundle}: a {model.family!r} bundle; translate needs a pix2pix or CycleGAN bundle")
+    if video:
+        return run_video(args, lambda frames: to_hwc_uint8(model.translate_raw(to_nchw_float(frames), reverse=args.reverse)))
     images = [load_image(src, max_side=args.max_side) for src in inputs]  # every input checked before any output
-    results = model.translate(images, reverse=args.reverse)
+    role = "translate_reverse" if args.reverse else "translate"
+    results = [model.translate_tiled(img, reverse=args.reverse, **tiling) if (tiling := tiling_options(args, model, role, img))
+               else model.translate([img], reverse=args.reverse)[0] for img in images]
     for src, dst, res in zip(inputs, outs, results):
         save_image(dst, res)
         print(f"{src} -> {dst}")

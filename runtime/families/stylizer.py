@@ -178,6 +178,17 @@ class StylizerModel(RuntimeModel):
             out = [preserve_colors(o, a, preserve_color) for o, a in zip(out, arrays)]
         return out  # type: ignore[return-value]
 
+    def stylize_tiled(self, image, style_index: int = 0, preserve_color: str | None = None, style_weights=None,
+                      **tiling) -> np.ndarray:
+        """Stylize an image of any size in tiles with flat memory (runtime/tiling.py); `tiling`: ``tile``,
+        ``overlap``, ``stats_pixels``, ``exact_stats``."""
+        if style_weights is not None:
+            raise StyleForgeError("--style-weights is not available with tiling (--tile / --exact-stats)")
+        a = as_rgb_array(image)
+        feeds = {"style_index": self._style_array(style_index, 1)} if self._takes_style_index else {}
+        out = self.tiled(self.role, **tiling)(a, feeds)
+        return preserve_colors(out, a, preserve_color) if preserve_color else out
+
     def __call__(self, image, style_index: int = 0, preserve_color: str | None = None, style_weights=None,
                  **kwargs) -> np.ndarray:
         """H×W×3 uint8 array (or PIL image) → stylized H×W×3 uint8 array of the same size."""

@@ -101,5 +101,9 @@ class TranslatorModel(RuntimeModel):
             out.append(io_out.decode(y, crop)[0])
         return out
 
+    def translate_tiled(self, image, *, reverse: bool = False, **tiling) -> np.ndarray:
+        """Translate an image of any size in tiles with flat memory (runtime/tiling.py)."""
+        return self.tiled(self._role(reverse), **tiling)(as_rgb_array(image))
+
     def __call__(self, image, *, reverse: bool = False) -> np.ndarray:
         return self.translate([image], reverse=reverse)[0]

@@ -80,5 +80,6 @@ def run_train(args: argparse.Namespace, *, methods: dict, single: str | None) ->
     trainer_cls = fam.resolve(m.trainer)
     trainer = trainer_cls(trainer_cls.run_dir(args.out, values), values)
     ckpt = trainer.fit()
-    print(trainer.report(ckpt))
+    if trainer.world.main:
+        print(trainer.report(ckpt))
     return 0

@@ -39,16 +39,23 @@ class CropDataset:
         paths = list_images([content_dir])[:max_images]
         return cls([load_image(p) for p in paths], size, seed)
 
-    def batch(self, step: int, batch_size: int):
-        """B×3×size×size float32 tensor in [0, 255] for this step."""
+    def batch(self, step: int, batch_size: int, shard=None):
+        """B×3×size×size float32 tensor in [0, 255] for this step. `shard` (a distributed World): only this rank's
+        images of the global batch of `batch_size` (the random draws of the whole batch are made, so every rank's
+        share is what one process would have drawn)."""
         import torch
 
         rng = np.random.default_rng([self.seed, step])
-        out = np.empty((batch_size, self.size, self.size, 3), np.uint8)
+        own = set(shard.own(batch_size)) if shard is not None else set(range(batch_size))
+        out = np.empty((len(own), self.size, self.size, 3), np.uint8)
+        j = 0
         for i in range(batch_size):
             img = self.images[rng.integers(len(self.images))]
             h, w = img.shape[:2]
             y, x = rng.integers(0, h - self.size + 1), rng.integers(0, w - self.size + 1)
-            crop = img[y:y + self.size, x:x + self.size]
-            out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
+            flip = rng.random() < 0.5
+            if i in own:
+                crop = img[y:y + self.size, x:x + self.size]
+                out[j] = crop[:, ::-1] if flip else crop
+                j += 1
         return torch.from_numpy(out).permute(0, 3, 1, 2).float().contiguous()

@@ -6,6 +6,11 @@ modules and optimisers (via :meth:`add_model` / :meth:`add_optimizer`), ``next_b
 The base runs the loop with a progress bar, writes checkpoints (weights, optimiser and
 scheduler state, RNG, loss history) every ``checkpoint_every`` steps and at the end, writes
 previews beside them, and resumes from the latest checkpoint with ``resume=True``.
+
+Under ``torchrun`` the same loop trains data-parallel (train/core/distributed.py): ``self.world`` says which
+rank this is, the batch option (``batch_option``) is the global batch, families read their shard with
+``shard=self.world``, gradients are averaged before every optimiser step, batch norm goes global, and only
+rank 0 writes.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import numpy as np
 from ...runtime.atomic import write_text
 from ...runtime.errors import StyleForgeError
 from ...runtime.images import save_image
+from . import distributed
 from .checkpoint import load_train_state, read_config, resolve_checkpoint, save_checkpoint
 from .options import RUN_ONLY, RunOptions, make_options
 from .registry import build_model
@@ -31,6 +37,7 @@ class Trainer:
     family: str = "base"
     Options: type = RunOptions
     loss_names: tuple[str, ...] = ()
+    batch_option: str = "batch"   # the option holding the (global) batch size
 
     def __init__(self, out_dir: str | Path, options=None, /, **overrides):
         import torch
@@ -42,12 +49,15 @@ class Trainer:
         o = self.options
         if o.steps <= 0:
             raise StyleForgeError(f"--steps must be positive, got {o.steps}")
-        self.steps, self.seed, self.device = int(o.steps), int(o.seed), torch.device(o.device)
+        self.world, device = distributed.setup(o.device)
+        self.steps, self.seed, self.device = int(o.steps), int(o.seed), torch.device(device)
         self.checkpoint_every = max(1, int(o.checkpoint_every or max(1, self.steps // 4)))
         self.preview_every = int(o.preview_every or self.checkpoint_every)
         self.resume, self.progress = bool(o.resume), bool(o.progress)
         self.opts: dict = dataclasses.asdict(o)  # what the family code reads; check_options may derive values in it
         self.check_options(o)
+        self.global_batch = int(self.opts.get(self.batch_option) or 1)
+        self.world.check_batch(self.global_batch, "--" + self.batch_option.replace("_", "-"))
         self.train_config = {k: v for k, v in self.opts.items() if k not in RUN_ONLY}
         self.model_specs: dict[str, dict] = {}
         self.modules: dict[str, torch.nn.Module] = {}
@@ -57,6 +67,7 @@ class Trainer:
         self.step = 0
         torch.manual_seed(self.seed)
         self.build()
+        distributed.broadcast_state(self.modules, self.world)
 
     def _with_resumed_options(self, options, given: set):
         """On --resume, options not given again come from the run's checkpoint (its ``train`` config)."""
@@ -108,13 +119,14 @@ class Trainer:
     # --- helpers for subclasses --------------------------------------------------------------
     def add_model(self, attr: str, name: str, **config):
         """Build a registered model, remember its spec for the checkpoint, move it to the device."""
-        module = build_model(name, **config).to(self.device)
+        module = distributed.global_batch_norm(build_model(name, **config).to(self.device), self.world, self.device)
         self.model_specs[attr] = {"name": name, "config": config}
         self.modules[attr] = module
         setattr(self, attr, module)
         return module
 
     def add_optimizer(self, attr: str, optimizer, scheduler=None):
+        distributed.average_gradients_before_step(optimizer, self.world)
         self.optimizers[attr] = optimizer
         setattr(self, attr, optimizer)
         if scheduler is not None:
@@ -123,9 +135,14 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------
     def config(self) -> dict:
-        return {"family": self.family, "models": self.model_specs, "train": self.train_config, **self.extra_config()}
+        return {"family": self.family, "models": self.model_specs, "train": self.train_config, **self.extra_config(),
+                "data_parallel": {"world_size": self.world.size, "global_batch": self.global_batch,
+                                  "per_rank_batch": self.global_batch // self.world.size, "backend": self.world.backend}}
 
     def save(self) -> Path:
+        """Checkpoint (and preview) the current step; only rank 0 writes, every rank gets the path."""
+        if not self.world.main:
+            return self.out_dir / "checkpoints" / f"step-{self.step:07d}"
         ckpt = save_checkpoint(self.out_dir, self.step, config=self.config(), modules=self.modules,
                                optimizers=self.optimizers, schedulers=self.schedulers,
                                extra_tensors=self.extra_tensors(), state={"history": self.history, "seed": self.seed})
@@ -143,7 +160,8 @@ class Trainer:
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
         self.load_extra_tensors(state.get("extra_tensors", {}))
-        print(f"resumed from {ckpt} at step {self.step}", file=sys.stderr)
+        if self.world.main:
+            print(f"resumed from {ckpt} at step {self.step}", file=sys.stderr)
         return True
 
     def fit(self) -> Path:
@@ -152,21 +170,22 @@ class Trainer:
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.resume:
-            if not self.try_resume():
+            if not self.try_resume() and self.world.main:
                 print(f"--resume: no checkpoint in {self.out_dir}; starting from step 0", file=sys.stderr)
         elif (self.out_dir / "checkpoints" / "LATEST").exists():
             raise StyleForgeError(f"{self.out_dir} already holds a run; pass --resume to continue it or choose another --out")
-        write_text(self.out_dir / "run.json", json.dumps(self.config(), indent=2) + "\n")
+        if self.world.main:
+            write_text(self.out_dir / "run.json", json.dumps(self.config(), indent=2) + "\n")
         for m in self.modules.values():
             m.train()
         last_ckpt = None
-        bar = tqdm(total=self.steps, initial=self.step, desc=self.family, disable=not self.progress,
+        bar = tqdm(total=self.steps, initial=self.step, desc=self.family, disable=not (self.progress and self.world.main),
                    dynamic_ncols=True, file=sys.stderr)
         while self.step < self.steps:
             batch = self.next_batch(self.step)
             losses = self.train_step(batch, self.step)
             self.step += 1
-            losses = {k: float(v) for k, v in losses.items()}
+            losses = distributed.mean_over_ranks({k: float(v) for k, v in losses.items()}, self.world)
             bad = [k for k, v in losses.items() if not np.isfinite(v)]
             if bad:
                 raise StyleForgeError(f"step {self.step}: loss {', '.join(bad)} is not finite; lower the learning rate or loss weights")
@@ -176,6 +195,7 @@ class Trainer:
             if self.step % self.checkpoint_every == 0 or self.step == self.steps:
                 last_ckpt = self.save()
         bar.close()
+        distributed.barrier(self.world)  # rank 0's last checkpoint is on disk when any rank returns
         if last_ckpt is None:  # resumed at or past the target
             last_ckpt = resolve_checkpoint(self.out_dir)
         return last_ckpt

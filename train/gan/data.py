@@ -107,10 +107,13 @@ class GANData:
     def __len__(self) -> int:
         return len(self.x)
 
-    def batch(self, step: int, batch: int, k: int = 0):
-        """(images, labels) as torch tensors: batch `k` of `step` (k counts critic iterations)."""
+    def batch(self, step: int, batch: int, k: int = 0, shard=None):
+        """(images, labels) as torch tensors: batch `k` of `step` (k counts critic iterations); with `shard` (a
+        distributed World) this rank's part of that global batch."""
         import torch
 
         rng = np.random.default_rng([self.seed, step, k])
         idx = rng.integers(0, len(self.x), batch)
+        if shard is not None:
+            idx = shard.shard(idx)
         return torch.from_numpy(self.x[idx]), torch.from_numpy(self.y[idx])

@@ -182,15 +182,15 @@ class PGANTrainer(GANTrainer):
                 low = F.interpolate(F.avg_pool2d(real, 2), scale_factor=2, mode="nearest")
                 real = low + alpha * (real - low)
             with torch.no_grad():
-                fake = self.g.synthesize(self.sample_z(len(real)), full=False, level=level, alpha=alpha)[0]
+                fake = self.g.synthesize(self.sample_z(), full=False, level=level, alpha=alpha)[0]
             d_real = self.d(real, level, alpha)
             d_fake = self.d(fake, level, alpha)
-            gp = gradient_penalty(self.d, real, fake, level=level, alpha=alpha)
+            gp = gradient_penalty(self.d, real, fake, world=self.world, level=level, alpha=alpha)
             loss_d = d_fake.mean() - d_real.mean() + float(self.opts["gp_lambda"]) * gp + 1e-3 * d_real.pow(2).mean()
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-        fake = self.g.synthesize(self.sample_z(int(self.opts["batch"])), full=False, level=level, alpha=alpha)[0]
+        fake = self.g.synthesize(self.sample_z(), full=False, level=level, alpha=alpha)[0]
         loss_g = -self.d(fake, level, alpha).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -96,18 +96,20 @@ class GANTrainer(Trainer):
     def next_batch(self, step: int):
         return step
 
-    def sample_z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, int(self.opts["nz"]), device=self.device)
+    def sample_z(self) -> torch.Tensor:
+        """Latents for this rank's share of the step's batch (drawn for the whole global batch, then sharded, so
+        data-parallel ranks together draw what one process would)."""
+        return self.world.shard(torch.randn(self.global_batch, int(self.opts["nz"]))).to(self.device)
 
     def real(self, step: int, k: int = 0):
-        x, y = self.data.batch(step, int(self.opts["batch"]), k)
+        x, y = self.data.batch(step, int(self.opts["batch"]), k, shard=self.world)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def train_step(self, batch, step: int) -> dict[str, float]:
         losses = self.gan_step(step)
         self.update_ema(step)
         nxt = step + 1
-        if nxt % self.preview_every == 0 and nxt % self.checkpoint_every and nxt != self.steps:
+        if self.world.main and nxt % self.preview_every == 0 and nxt % self.checkpoint_every and nxt != self.steps:
             img = self.preview(nxt)
             save_image(Path(self.out_dir) / "previews" / f"step-{nxt:07d}.png", img)
         return losses
@@ -147,7 +149,7 @@ class DCGANTrainer(GANTrainer):
 
     def gan_step(self, step):
         real, y = self.real(step)
-        z = self.sample_z(len(real))
+        z = self.sample_z()
         fake = self._g(z, y)
         d_real, d_fake = self._d(real, y), self._d(fake.detach(), y)
         loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
@@ -202,7 +204,7 @@ class WGANTrainer(GANTrainer):
         for k in range(int(self.opts["n_critic"])):
             real, _ = self.real(step, k)
             with torch.no_grad():
-                fake = self.g(self.sample_z(len(real)))
+                fake = self.g(self.sample_z())
             w = self.d(real).mean() - self.d(fake).mean()
             loss_d = -w
             gp = self.penalty(real, fake)
@@ -213,15 +215,18 @@ class WGANTrainer(GANTrainer):
             loss_d.backward()
             self.opt_d.step()
             self.after_critic_step()
-        loss_g = -self.d(self.g(self.sample_z(int(self.opts["batch"])))).mean()
+        loss_g = -self.d(self.g(self.sample_z())).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         return {"d": loss_d.item(), "g": loss_g.item(), "w": w.item(), **out}
 
 
-def gradient_penalty(critic, real, fake, **kw):
-    a = torch.rand(len(real), 1, 1, 1, device=real.device)
+def gradient_penalty(critic, real, fake, world=None, **kw):
+    """WGAN-GP's penalty at random interpolates; the weights are drawn for the global batch and sharded (`world`)."""
+    n = len(real) * (world.size if world is not None else 1)
+    a = torch.rand(n, 1, 1, 1)
+    a = (world.shard(a) if world is not None else a).to(real.device)
     x = (real + a * (fake - real)).requires_grad_(True)
     grad, = torch.autograd.grad(critic(x, **kw).sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -240,7 +245,7 @@ class WGANGPTrainer(WGANTrainer):
         GANTrainer.build_optimizers(self)
 
     def penalty(self, real, fake):
-        return gradient_penalty(self.d, real, fake)
+        return gradient_penalty(self.d, real, fake, world=self.world)
 
     def after_critic_step(self):
         pass

@@ -160,7 +160,7 @@ class CycleGANTrainer(ImageToImageTrainer):
                 getattr(self, name).load(tensors[name], self.device)
 
     def next_batch(self, step: int):
-        a, b = self.data.batch(step, int(self.opts["batch"]))
+        a, b = self.data.batch(step, int(self.opts["batch"]), shard=self.world)
         return a.to(self.device), b.to(self.device)
 
     def _gan(self, pred: torch.Tensor, real: bool) -> torch.Tensor:

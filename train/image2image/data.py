@@ -104,20 +104,24 @@ class PairedDataset:
             pairs.append((ab[:, :half], ab[:, half:2 * half]))
         return cls(pairs, size, seed, load, names=[f.stem for f in files])
 
-    def batch(self, step: int, batch_size: int):
-        """(A, B): two B×3×size×size float32 tensors in [-1, 1] for this step, aligned."""
+    def batch(self, step: int, batch_size: int, shard=None):
+        """(A, B): two B×3×size×size float32 tensors in [-1, 1] for this step, aligned; with `shard` (a distributed
+        World) this rank's part of the global batch of `batch_size`."""
         rng = np.random.default_rng([self.seed, step])
         s = self.size
-        a_out = np.empty((batch_size, s, s, 3), np.uint8)
+        own = set(shard.own(batch_size)) if shard is not None else set(range(batch_size))
+        a_out = np.empty((len(own), s, s, 3), np.uint8)
         b_out = np.empty_like(a_out)
+        j = 0
         for i in range(batch_size):
             a, b = self.pairs[rng.integers(len(self.pairs))]
             h, w = a.shape[:2]
             y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-            ca, cb = a[y:y + s, x:x + s], b[y:y + s, x:x + s]
-            if rng.random() < 0.5:
-                ca, cb = ca[:, ::-1], cb[:, ::-1]
-            a_out[i], b_out[i] = ca, cb
+            flip = rng.random() < 0.5
+            if i in own:
+                ca, cb = a[y:y + s, x:x + s], b[y:y + s, x:x + s]
+                a_out[j], b_out[j] = (ca[:, ::-1], cb[:, ::-1]) if flip else (ca, cb)
+                j += 1
         return _to_tensor(a_out), _to_tensor(b_out)
 
 
@@ -131,16 +135,21 @@ class CropSampler:
         self.images = [_resize_short(i, load) for i in images]
         self.size, self.seed, self.stream = size, seed, stream
 
-    def batch(self, step: int, batch_size: int):
+    def batch(self, step: int, batch_size: int, shard=None):
         rng = np.random.default_rng([self.seed, step, self.stream])
         s = self.size
-        out = np.empty((batch_size, s, s, 3), np.uint8)
+        own = set(shard.own(batch_size)) if shard is not None else set(range(batch_size))
+        out = np.empty((len(own), s, s, 3), np.uint8)
+        j = 0
         for i in range(batch_size):
             img = self.images[rng.integers(len(self.images))]
             h, w = img.shape[:2]
             y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-            c = img[y:y + s, x:x + s]
-            out[i] = c[:, ::-1] if rng.random() < 0.5 else c
+            flip = rng.random() < 0.5
+            if i in own:
+                c = img[y:y + s, x:x + s]
+                out[j] = c[:, ::-1] if flip else c
+                j += 1
         return _to_tensor(out)
 
 
@@ -168,8 +177,8 @@ class UnpairedDataset:
             imgs.append([load_image(f) for f in files])
         return cls(imgs[0], imgs[1], size, seed, load)
 
-    def batch(self, step: int, batch_size: int):
-        return self.a.batch(step, batch_size), self.b.batch(step, batch_size)
+    def batch(self, step: int, batch_size: int, shard=None):
+        return self.a.batch(step, batch_size, shard), self.b.batch(step, batch_size, shard)
 
 
 # --- embedded defaults -------------------------------------------------------------------------

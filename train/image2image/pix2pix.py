@@ -123,7 +123,7 @@ class Pix2PixTrainer(ImageToImageTrainer):
                 "data": self.opts["data"] or "default: edges -> photos (astronaut, coffee, chelsea, rocket)"}
 
     def next_batch(self, step: int):
-        a, b = self.data.batch(step, int(self.opts["batch"]))
+        a, b = self.data.batch(step, int(self.opts["batch"]), shard=self.world)
         return a.to(self.device), b.to(self.device)
 
     def train_step(self, batch, step: int) -> dict[str, float]:

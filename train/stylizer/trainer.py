@@ -127,12 +127,13 @@ class StylizerTrainer(Trainer):
         return super().try_resume()
 
     def style_indices(self, step: int) -> torch.Tensor:
-        """One style index per image of this step's batch (deterministic in (seed, step))."""
+        """One style index per image of this step's batch (deterministic in (seed, step); this rank's share)."""
         rng = np.random.default_rng([self.seed, step, 7])
-        return torch.from_numpy(rng.integers(0, self.num_styles, self.batch_size)).long()
+        return self.world.shard(torch.from_numpy(rng.integers(0, self.num_styles, self.batch_size)).long())
 
     def next_batch(self, step: int):
-        return self.dataset.batch(step, self.batch_size).to(self.device), self.style_indices(step).to(self.device)
+        return (self.dataset.batch(step, self.batch_size, shard=self.world).to(self.device),
+                self.style_indices(step).to(self.device))
 
     def train_step(self, batch, step: int) -> dict[str, float]:
         x, style = batch

@@ -29,7 +29,7 @@ class TemplateTrainer(Trainer):
         self.data = CropDataset.from_source(o.content_dir, o.size, seed=self.seed)
 
     def next_batch(self, step: int):
-        return self.data.batch(step, self.options.batch).to(self.device) / 127.5 - 1.0
+        return self.data.batch(step, self.options.batch, shard=self.world).to(self.device) / 127.5 - 1.0
 
     def train_step(self, batch, step: int) -> dict[str, float]:
         loss = F.l1_loss(self.net(batch), batch)

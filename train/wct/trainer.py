@@ -22,6 +22,7 @@ class WCTDecoderTrainer(Trainer):
     family = FAMILY
     Options = WCTDecoderOptions
     loss_names = ("pixel", "feature", "total")
+    batch_option = "batch_size"
 
     def check_options(self, o: WCTDecoderOptions) -> None:
         if o.level not in (1, 2, 3, 4, 5):
@@ -66,7 +67,7 @@ class WCTDecoderTrainer(Trainer):
                                                                   "vgg_weights": self.vgg_weights}}
 
     def next_batch(self, step: int):
-        return self.data.batch(step, self.batch_size).to(self.device) / 255.0
+        return self.data.batch(step, self.batch_size, shard=self.world).to(self.device) / 255.0
 
     def _reconstruct(self, x):
         if self.photo:

@@ -1,0 +1,52 @@
+"""`styleforge tiling add BUNDLE`: give a bundle exported before tiling existed its tiling graphs."""
+from __future__ import annotations
+
+#: runtime interface → graph roles that can be tiled
+TILED_ROLES = {"stylizer": ("stylize",), "translator": ("translate", "translate_reverse")}
+
+
+def register(cli) -> None:
+    p = cli.command("add", group="tiling", help="add tiling graphs (stats, tiled, probe) to a stylizer or translator bundle")
+    p.add_argument("bundle", help="bundle directory (updated in place, hashes kept right)")
+    p.set_defaults(func=run_add)
+
+
+def add_tiling_to_bundle(path) -> list[str]:
+    """Add the tiling graphs of every tileable role that lacks them; returns the roles that got them."""
+    import numpy as np
+
+    from ...runtime.bundle import open_bundle, update_bundle
+    from ...runtime.errors import StyleForgeError
+    from ..core.bundle_writer import graph_spec
+    from .graphs import _annotations, make_tiling_graphs
+
+    bundle = open_bundle(path)
+    m = bundle.manifest
+    roles = [r for r in TILED_ROLES.get(bundle.interface, ()) if r in bundle.graphs and m.tiling_for(r) is None]
+    if bundle.interface not in TILED_ROLES:
+        raise StyleForgeError(f"{path}: a {bundle.interface!r} bundle is not tiled (stylizer and translator bundles are)")
+    done = []
+    for role in roles:
+        graph = bundle.graph(role)
+        extra = {"style_index": np.zeros(1, np.int64)} if graph.input("style_index") is not None else {}
+        made = make_tiling_graphs(bundle.file(graph.file).read_bytes(), role, align=m.size_constraints.multiple_of,
+                                  extra_feeds=extra)
+        if made is None:
+            continue
+
+        def patch(manifest, made=made, graph=graph):
+            for name, data in made.files.items():
+                if name.endswith(".onnx"):
+                    manifest.graphs.append(graph_spec(name.removesuffix(".onnx"), name, data, graph.opset, _annotations(graph)))
+            manifest.tiling.append(made.spec)
+
+        update_bundle(path, add_files=made.files, patch=patch)
+        done.append(role)
+    return done
+
+
+def run_add(args) -> int:
+    roles = add_tiling_to_bundle(args.bundle)
+    print(f"{args.bundle}: tiling graphs added for {', '.join(roles)}" if roles else
+          f"{args.bundle}: nothing to add (tiling graphs present, or no graph with instance norm and a bounded receptive field)")
+    return 0
