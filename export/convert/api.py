@@ -121,8 +121,14 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     used_method = None
     image_outputs, uint8_outputs, fp32_outputs = {}, set(), set()
     wrapped_in: dict[str, dict] = {}
+    # tiling graphs (export/tiling/) are derived from the main graph and share its weights; they are not
+    # converted (`styleforge tiling add NEW.sfbundle` derives them again from the converted graph)
+    tiling_roles = {r for t in m.tiling for r in (t.stats_role, t.tiled_role, t.probe_role)}
     try:
         for g in m.graphs:
+            if g.role in tiling_roles:
+                passes[g.role] = ["left out (tiling graph: `styleforge tiling add` derives it from the converted graph)"]
+                continue
             data = parent.file(g.file).read_bytes()
             ins, outs = image_tensors(g)
             image_outputs.update({k: (hi - lo) / 255.0 for k, (_, lo, hi) in outs.items()})
@@ -131,7 +137,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                 passes[g.role] = ["copied unchanged (TensorRT plugin graph)"]
                 continue
             log(f"{g.role}: clean-up")
-            model, p = cleanup(onnx.load_from_string(data))
+            model, p = cleanup(onnx.load(str(parent.file(g.file))))  # with its external weights, if any
             if precision == "fp16":
                 log(f"{g.role}: fp16")
                 model = to_fp16(model)
@@ -170,6 +176,8 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
 
     policy = converted_policy(m.tolerances, interface, precision, image_outputs, uint8_outputs, fp32_outputs)
     for case in m.golden:
+        if case.graph in tiling_roles:
+            continue
         prec = policy.profile(precision)
         prec_image = next((prec.per_output[o] for o in case.outputs if o in prec.per_output), prec.default) \
             if precision != "fp32" else None
