@@ -246,7 +246,9 @@ def test_schema1_manifest_is_upgraded_in_memory(bundle):
     _edit_manifest(bundle, to_v1)
     before = (bundle / "manifest.json").read_bytes()
     m = open_bundle(bundle, verify=False).manifest
-    assert m.schema_version == 2 and m.model.interface == "stylizer" and m.model.method == "stylizer"
+    from styleforge.runtime.manifest import SCHEMA_VERSION
+
+    assert m.schema_version == SCHEMA_VERSION and m.model.interface == "stylizer" and m.model.method == "stylizer"
     assert m.model.config.num_styles == 2 and m.model.config.network_config == {"width_mult": 0.5}
     assert m.model.step == 7 and m.tolerances.basis == "measured" and m.size_constraints.multiple_of == 4
     assert (bundle / "manifest.json").read_bytes() == before

@@ -123,19 +123,93 @@ def test_generate_and_latent_cli(runs, tmp_path):
 
 
 def test_latent_maths():
-    from styleforge.runtime.latent import arithmetic_latent, interpolation_latents, unit_scores
+    from styleforge.runtime.latent import arithmetic_latent, interpolation_latents, slerp, unit_scores
 
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((3, 16))
+    for spherical in (False, True):
+        path = interpolation_latents(z, 5, spherical=spherical)
+        assert path.shape == (9, 16)                      # 5 frames per segment, the shared end counted once
+        np.testing.assert_allclose(path[[0, 4, 8]], z, atol=1e-6)   # the ends reproduce the inputs exactly
+    lin = interpolation_latents(z[:2], 5)
+    np.testing.assert_allclose(lin[2], (z[0] + z[1]) / 2, atol=1e-6)                 # linear: the midpoint
+    np.testing.assert_allclose(np.diff(lin, axis=0), np.diff(lin, axis=0)[:1].repeat(4, 0), atol=1e-6)  # even steps
+    # slerp between unit vectors: stays on the circle, at constant angular speed
     a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-    s = interpolation_latents(np.stack([a, b]), 3, spherical=True)
-    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-6)  # slerp stays on the circle
-    lin = interpolation_latents(np.stack([a, b]), 3)
-    np.testing.assert_allclose(lin[1], [0.5, 0.5])
-    np.testing.assert_allclose(arithmetic_latent(np.ones((2, 2)), np.zeros((1, 2)), np.full((3, 2), 2.0)), [3, 3])
+    s = interpolation_latents(np.stack([a, b]), 5, spherical=True)
+    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.diff(np.arctan2(s[:, 1], s[:, 0])), np.pi / 8, atol=1e-6)
+    np.testing.assert_allclose(slerp(z[0], z[0], 0.3), z[0])                           # equal ends: no NaN
+    # arithmetic A − B + C of means is linear in the latents: shifts and scales carry through exactly
+    za, zb, zc = rng.standard_normal((2, 16)), rng.standard_normal((3, 16)), rng.standard_normal((4, 16))
+    r = arithmetic_latent(za, zb, zc)
+    np.testing.assert_allclose(r, za.mean(0) - zb.mean(0) + zc.mean(0), atol=1e-6)
+    d = rng.standard_normal(16)
+    np.testing.assert_allclose(arithmetic_latent(za + d, zb, zc), r + d, atol=1e-5)   # A shifted: result shifted
+    np.testing.assert_allclose(arithmetic_latent(za, zb + d, zc + d), r, atol=1e-5)   # B and C shifted alike: cancels
+    np.testing.assert_allclose(arithmetic_latent(3 * za, 3 * zb, 3 * zc), 3 * r, atol=1e-5)
+    np.testing.assert_allclose(arithmetic_latent(za, za, zc), zc.mean(0), atol=1e-6)  # A − A + C = C
     mask = np.zeros((4, 4), bool)
     mask[:2] = True
     acts = np.random.default_rng(0).random((10, 3, 4, 4))
     acts[:, 1] += 5 * mask  # unit 1 fires in the mask
     assert np.argmax(unit_scores(acts, mask)) == 1
+
+
+def test_latent_tools_render_what_they_claim(runs):
+    """Through a bundle: the interpolation strip starts and ends with the seeds' own images, and the arithmetic
+    grid's result tile is the image of the latent A − B + C."""
+    from styleforge.runtime.latent import _tiles, arithmetic, arithmetic_latent, interpolate
+    from styleforge.runtime.model import load
+
+    model = load(runs["dcgan"][1], backend="ort-cpu")
+    strip = interpolate(model, [4, 9], steps=4)
+    t = _tiles(model.generate_raw(model.latents([4, 9])))
+    side = t[0].shape[0]
+    assert np.array_equal(strip[2:2 + side, 2:2 + side], t[0])
+    assert np.array_equal(strip[2:2 + side, -2 - side:-2], t[1])
+    grid, _ = arithmetic(model, [1, 2], [3], [5, 6], variations=1)
+    r = arithmetic_latent(model.latents([1, 2]), model.latents([3]), model.latents([5, 6]))
+    want = _tiles(model.generate_raw(r[None]))[0]
+    y = 2 + 3 * (side + 2)   # the fourth row: the result, then its variations
+    assert np.array_equal(grid[y:y + side, 2:2 + side], want)
+
+
+def test_generator_inputs_are_checked_in_one_line(runs):
+    """Wrong-length labels and unit_scale are one clear error, not a numpy or ONNX Runtime traceback."""
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.runtime.model import load
+
+    cgan = load(runs["cgan"][1], backend="ort-cpu")
+    z = cgan.sample_latents(3)
+    assert cgan.generate_raw(z, [1, 2, 3]).shape[0] == 3 and cgan.generate_raw(z, 4).shape[0] == 3
+    for labels, message in (([1, 2], "give one label or 3"), ([[1, 2, 3]], "one class index"),
+                            (["a", "b", "c"], "one class index"), ([0.5, 1, 2], "one class index"),
+                            ([1, 2, 99], "out of range")):
+        with pytest.raises(StyleForgeError, match=message) as e:
+            cgan.generate_raw(z, labels)
+        assert "\n" not in str(e.value)
+    with pytest.raises(StyleForgeError, match=r"expected shape \[N, 8\]"):
+        cgan.generate_raw(np.zeros((2, 5), np.float32), [1, 2])
+    dc = load(runs["dcgan"][1], backend="ort-cpu")
+    layer = dc.dissect_layers[0]
+    z = dc.sample_latents(2)
+    assert dc.generate_dissect(z, layer.name, 0.5)[1].shape[1] == layer.channels     # one number: every channel
+    for scale, message in ((np.ones(layer.channels + 1), "channels"), (np.ones((2, layer.channels)), "channels"),
+                           ("x", "numbers"), (np.full(layer.channels, np.inf), "finite")):
+        with pytest.raises(StyleForgeError, match=message):
+            dc.generate_dissect(z, layer.name, scale)
+    with pytest.raises(StyleForgeError, match="unconditional"):
+        dc.generate_raw(z, [0, 1])
+
+
+def test_eval_gan_labels_are_checked(runs, cli):
+    p = cli("eval", "gan", runs["cgan"][1], "--labels", "x")
+    assert p.returncode == 2 and "expected comma-separated integers" in p.stderr and "Traceback" not in p.stderr
+    p = cli("eval", "gan", runs["dcgan"][1], "--labels", "1", "--n", 4)
+    assert p.returncode == 2 and "conditional" in p.stderr and p.stderr.count("\n") == 1
+    p = cli("eval", "gan", runs["cgan"][1], "--labels", "0,12", "--n", 4)
+    assert p.returncode == 2 and "12 is not a class" in p.stderr and p.stderr.count("\n") == 1
 
 
 def test_frechet_distance():

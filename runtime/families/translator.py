@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StyleForgeError
-from ..images import MIN_SIDE, as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
+from ..images import as_rgb_array, pad_to_multiple, to_hwc_uint8, to_nchw_float
 from ..model import RuntimeModel, register_interface
 
 
@@ -70,9 +70,7 @@ class TranslatorModel(RuntimeModel):
         """List of H×W×3 uint8 images (sizes may differ) → list of translated images, same sizes."""
         out = []
         for img in images:
-            a = as_rgb_array(img)
-            if min(a.shape[:2]) < MIN_SIDE:
-                raise StyleForgeError(f"image is {a.shape[1]}x{a.shape[0]}; each side must be at least {MIN_SIDE} pixels")
+            a = as_rgb_array(img)  # refuses sides under MIN_SIDE
             out.append(to_hwc_uint8(self.translate_raw(to_nchw_float([a]), reverse=reverse))[0])
         return out
 

@@ -33,6 +33,13 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
     if model.family != "generator":
         raise StyleForgeError(f"{bundle}: a {model.family!r} bundle; eval gan needs a generator bundle")
     cfg = model.config
+    if labels is not None:
+        if not model.n_classes:
+            raise StyleForgeError(f"{bundle}: --labels is for conditional (cgan) bundles; this {model.manifest.model.method} "
+                                  "bundle has no classes")
+        bad = [k for k in labels if not 0 <= int(k) < model.n_classes]
+        if bad:
+            raise StyleForgeError(f"--labels: {bad[0]} is not a class of this bundle (0..{model.n_classes - 1})")
     source = data or cfg.data or "builtin:digits"
     if classifier:
         clf, clf_acc = load_classifier(classifier), None
