@@ -288,3 +288,53 @@ def test_train_on_cuda_and_export(tmp_path):
         t, _ = _train(fam, tmp_path / fam, 2, device="cuda")
         assert next(t.g.parameters()).is_cuda and all(np.isfinite(v) for h in t.history for v in h.values())
         assert validate_bundle(export_checkpoint(tmp_path / fam, tmp_path / f"{fam}.sfbundle"), write_report=False)["passed"]
+
+
+def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, cli):
+    """Issue 14 #1: a 2-step 16-px Progressive GAN stops at level 1 (8×8, fading in): it exports upsampled to the
+    final 16×16 (default) or at its native 8×8, validates, matches PyTorch, and the manifest says which."""
+    import torch
+
+    from styleforge.runtime.model import load
+    from styleforge.train.core.checkpoint import load_modules
+
+    run = tmp_path / "pg"
+    p = cli("train", "gan", "--family", "pgan", "--out", run, "--steps", 2, "--resolution", 16, "--width-mult", 0.25,
+            "--batch", 2, "--no-progress")
+    assert p.returncode == 0, p.stderr
+    p = cli("export", run, "--out", tmp_path / "pg.sfbundle")
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "trained to 8x8 of 16x16" in p.stderr and "upsampled" in p.stderr and "PASS" in p.stdout
+    p = cli("export", run, "--out", tmp_path / "pg8.sfbundle", "--pgan-output", "native")
+    assert p.returncode == 0, p.stderr
+    g = load_modules(run, attrs=["g_ema"])[0]["g_ema"].eval()
+    z = np.random.default_rng(5).standard_normal((3, g.nz)).astype(np.float32)
+    with torch.no_grad():
+        low = ((g.synthesize(torch.from_numpy(z), full=False)[0].clamp(-1, 1) + 1) * 127.5).repeat(1, 3, 1, 1).numpy()
+    for name, side in (("pg.sfbundle", 16), ("pg8.sfbundle", 8)):
+        model = load(tmp_path / name, backend="ort-cpu")
+        growth = model.config.growth
+        assert (growth.level, growth.trained_side, growth.final_side) == (1, 8, 16) and growth.alpha == 0.0
+        assert growth.output == ("final" if side == 16 else "native") and model.config.resolution == side
+        assert [d.name for d in model.dissect_layers] == ["block0", "block1"]   # blocks grown so far
+        got = model.generate_raw(z)
+        assert got.shape == (3, 3, side, side)
+        want = low.repeat(2, 2).repeat(2, 3) if side == 16 else low       # nearest ×2 of the trained 8×8
+        assert np.abs(got - want).max() < 1e-2
+
+
+def test_fixed_batch_generator_export_validates_and_runs(runs, tmp_path, cli):
+    """Issue 14 #4: --no-batch-dynamic traces at the golden cases' batch (1), so validation passes; the runtime
+    feeds such a graph one latent at a time."""
+    from styleforge.runtime.model import load
+
+    run, dynamic = runs["cgan"]
+    p = cli("export", run, "--out", tmp_path / "fixed.sfbundle", "--no-batch-dynamic")
+    assert p.returncode == 0 and "PASS" in p.stdout, p.stdout + p.stderr
+    fixed = load(tmp_path / "fixed.sfbundle", backend="ort-cpu")
+    assert fixed.manifest.graph("generate").input("z").shape[0] == 1 and fixed.fixed_batch("generate") == 1
+    z, labels = fixed.sample_latents(5, seed=2), [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(fixed.generate_raw(z, labels), load(dynamic).generate_raw(z, labels), atol=1e-3)
+    layer = fixed.dissect_layers[-1].name
+    img, act = fixed.generate_dissect(z, layer, 0.5, labels)
+    assert img.shape[0] == act.shape[0] == 5

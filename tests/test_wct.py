@@ -228,6 +228,34 @@ def test_onnx_parity_unseen_sizes_and_style_cache(wct_bundle):
         model(content)
 
 
+def test_wct_model_is_safe_to_share_between_threads(wct_bundle):
+    """Issue 14 #6: 8 threads, different contents and styles, a style cache smaller than the number of styles (so
+    entries are evicted and re-encoded while other threads read them): the outputs equal a sequential run's."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from styleforge.runtime import load
+
+    rng = np.random.default_rng(11)
+    styles = [rng.integers(0, 256, (24 + 8 * k, 32, 3), dtype=np.uint8) for k in range(4)]
+    jobs = [(rng.integers(0, 256, (20, 28, 3), dtype=np.uint8), k % 4, 0.25 + 0.25 * (k % 3)) for k in range(48)]
+    ref_model = load(wct_bundle / "w.sfbundle", backend="ort-cpu", threads=1)
+    want = [ref_model(c, style=styles[s], alpha=a) for c, s, a in jobs]
+    model = load(wct_bundle / "w.sfbundle", backend="ort-cpu", threads=1)
+    model.cache_size = 1
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up if there are any
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda j: model(j[0], style=styles[j[1]], alpha=j[2]), jobs))
+    finally:
+        sys.setswitchinterval(before)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert len(model._cache) == 1
+    stats = model.style_stats(styles[0])
+    assert not any(v.flags.writeable for v in stats.values())  # cached arrays are shared: read-only
+
+
 def test_photowct_bundle_exports_and_validates(tmp_path):
     from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime import load
