@@ -37,6 +37,15 @@ def runs(tmp_path_factory):
         t2, ckpt = _train(fam, d / "run", 3, resume=True, **extra)
         assert t2.history[:2] == t.history, "resume lost the loss history"
         assert t2.step == 3 and ckpt.name == "step-0000003"
+        # the same 3 steps without an interruption: step for step the same losses, the same weights
+        t3, straight = _train(fam, d / "straight", 3, **extra)
+        assert len(t3.history) == 3
+        for a, b in zip(t3.history, t2.history):
+            assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in a), (fam, a, b)
+        from styleforge.train.core.checkpoint import load_weights
+
+        wa, wb = load_weights(straight), load_weights(ckpt)
+        assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), fam
         assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --sample-every"
         out[fam] = (d / "run", export_checkpoint(d / "run", d / f"{fam}.sfbundle"))
     return out
@@ -75,6 +84,25 @@ def test_train_resume_export_matches_pytorch(runs, family):
     np.testing.assert_allclose(img, model.generate_raw(z, labels), atol=1e-3)
     img0, act0 = model.generate_dissect(z, layer.name, np.zeros_like(scale), labels)
     assert np.abs(act0).max() == 0 and act.shape[1] == layer.channels
+
+
+def test_checkpoints_keep_the_cuda_random_streams(tmp_path, monkeypatch):
+    """Issue 14 #11: the CUDA generators' states (what sampling on a GPU draws from) are saved and restored, one per
+    device. Without a GPU the torch.cuda calls are stand-ins that keep what they are given."""
+    import torch
+
+    from styleforge.train.core.checkpoint import load_train_state, save_checkpoint
+
+    streams = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in streams])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda st, device=0: restored.__setitem__(device, st.clone()))
+    net = torch.nn.Linear(2, 2)
+    ckpt = save_checkpoint(tmp_path / "run", 1, config={"family": "x", "models": {}}, modules={"net": net})
+    load_train_state(ckpt, modules={"net": net})
+    assert sorted(restored) == [0, 1] and all(torch.equal(restored[i], streams[i]) for i in (0, 1))
 
 
 def test_unknown_family_lists_names(tmp_path):

@@ -19,7 +19,9 @@ def register(cli) -> None:
     e.add_argument("--data", default=None, help="real set to compare with (default: the set the model was trained on)")
     e.add_argument("--classifier", default=None, help="digits classifier file (default: train one now, ~seconds)")
     e.add_argument("--inception-weights", default=None,
-                   help="torchvision inception_v3 state dict (.pth or .safetensors) for the standard FID")
+                   help="FID in Inception v3 features: pt_inception (pytorch-fid's weights, the standard FID), imagenet "
+                        "(torchvision's), both from torch.hub's cache (downloaded once if missing), or a torchvision-layout "
+                        "inception_v3 state dict file")
     from ...runtime.cli import int_list
 
     e.add_argument("--labels", type=int_list, default=None,
