@@ -10,6 +10,8 @@ from styleforge.runtime import BundleError, load, open_bundle
 from styleforge.runtime.atomic import atomic_dir, atomic_path
 from styleforge.runtime.validation import compare, validate_bundle
 
+pytestmark = pytest.mark.runtime  # runs with the runtime alone too (.ci/run's second step)
+
 
 @pytest.fixture
 def bundle(tmp_path):
@@ -80,6 +82,7 @@ def test_validate_passes_and_records_report(bundle):
 
 
 def test_validate_fails_on_wrong_golden(tmp_path):
+    pytest.importorskip("onnx")  # builds another graph
     path = write_scale_bundle(tmp_path / "b.sfbundle", factor=0.5)
     # rewrite the graph with another factor, keep hashes consistent: validation must now fail
     from helpers import scale_graph
@@ -255,6 +258,7 @@ def test_schema1_manifest_is_upgraded_in_memory(bundle):
 
 
 def test_writer_refuses_a_bad_manifest_before_writing(tmp_path):
+    pytest.importorskip("onnx")
     from helpers import scale_graph
     from styleforge.export.core.bundle_writer import BundleWriter
     from styleforge.runtime.manifest import GraphConfig

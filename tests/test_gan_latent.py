@@ -231,13 +231,19 @@ def test_generator_inputs_are_checked_in_one_line(runs):
         dc.generate_raw(z, [0, 1])
 
 
-def test_eval_gan_labels_are_checked(runs, cli):
-    p = cli("eval", "gan", runs["cgan"][1], "--labels", "x")
-    assert p.returncode == 2 and "expected comma-separated integers" in p.stderr and "Traceback" not in p.stderr
-    p = cli("eval", "gan", runs["dcgan"][1], "--labels", "1", "--n", 4)
-    assert p.returncode == 2 and "conditional" in p.stderr and p.stderr.count("\n") == 1
-    p = cli("eval", "gan", runs["cgan"][1], "--labels", "0,12", "--n", 4)
-    assert p.returncode == 2 and "12 is not a class" in p.stderr and p.stderr.count("\n") == 1
+def test_eval_gan_labels_are_checked(runs, capsys):
+    from styleforge.runtime.cli import main
+
+    with pytest.raises(SystemExit) as e:  # argparse: usage + one error line, exit 2
+        main(["eval", "gan", str(runs["cgan"][1]), "--labels", "x"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "expected comma-separated integers" in err and "Traceback" not in err
+    assert main(["eval", "gan", str(runs["dcgan"][1]), "--labels", "1", "--n", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "conditional" in err and err.count("\n") == 1
+    assert main(["eval", "gan", str(runs["cgan"][1]), "--labels", "0,12", "--n", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "12 is not a class" in err and err.count("\n") == 1
 
 
 def test_frechet_distance():
@@ -318,23 +324,23 @@ def test_train_on_cuda_and_export(tmp_path):
         assert validate_bundle(export_checkpoint(tmp_path / fam, tmp_path / f"{fam}.sfbundle"), write_report=False)["passed"]
 
 
-def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, cli):
+def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, capsys):
     """Issue 14 #1: a 2-step 16-px Progressive GAN stops at level 1 (8×8, fading in): it exports upsampled to the
     final 16×16 (default) or at its native 8×8, validates, matches PyTorch, and the manifest says which."""
     import torch
 
+    from styleforge.runtime.cli import main
     from styleforge.runtime.model import load
     from styleforge.train.core.checkpoint import load_modules
 
     run = tmp_path / "pg"
-    p = cli("train", "gan", "--family", "pgan", "--out", run, "--steps", 2, "--resolution", 16, "--width-mult", 0.25,
-            "--batch", 2, "--no-progress")
-    assert p.returncode == 0, p.stderr
-    p = cli("export", run, "--out", tmp_path / "pg.sfbundle")
-    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
-    assert "trained to 8x8 of 16x16" in p.stderr and "upsampled" in p.stderr and "PASS" in p.stdout
-    p = cli("export", run, "--out", tmp_path / "pg8.sfbundle", "--pgan-output", "native")
-    assert p.returncode == 0, p.stderr
+    assert main(["train", "gan", "--family", "pgan", "--out", str(run), "--steps", "2", "--resolution", "16",
+                 "--width-mult", "0.25", "--batch", "2", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "pg.sfbundle")]) == 0
+    cap = capsys.readouterr()
+    assert "trained to 8x8 of 16x16" in cap.err and "upsampled" in cap.err and "PASS" in cap.out
+    assert main(["export", str(run), "--out", str(tmp_path / "pg8.sfbundle"), "--pgan-output", "native"]) == 0
     g = load_modules(run, attrs=["g_ema"])[0]["g_ema"].eval()
     z = np.random.default_rng(5).standard_normal((3, g.nz)).astype(np.float32)
     with torch.no_grad():
@@ -351,14 +357,15 @@ def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, cli):
         assert np.abs(got - want).max() < 1e-2
 
 
-def test_fixed_batch_generator_export_validates_and_runs(runs, tmp_path, cli):
+def test_fixed_batch_generator_export_validates_and_runs(runs, tmp_path, capsys):
     """Issue 14 #4: --no-batch-dynamic traces at the golden cases' batch (1), so validation passes; the runtime
     feeds such a graph one latent at a time."""
+    from styleforge.runtime.cli import main
     from styleforge.runtime.model import load
 
     run, dynamic = runs["cgan"]
-    p = cli("export", run, "--out", tmp_path / "fixed.sfbundle", "--no-batch-dynamic")
-    assert p.returncode == 0 and "PASS" in p.stdout, p.stdout + p.stderr
+    assert main(["export", str(run), "--out", str(tmp_path / "fixed.sfbundle"), "--no-batch-dynamic"]) == 0
+    assert "PASS" in capsys.readouterr().out
     fixed = load(tmp_path / "fixed.sfbundle", backend="ort-cpu")
     assert fixed.manifest.graph("generate").input("z").shape[0] == 1 and fixed.fixed_batch("generate") == 1
     z, labels = fixed.sample_latents(5, seed=2), [0, 1, 2, 3, 4]

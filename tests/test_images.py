@@ -12,6 +12,8 @@ from styleforge.runtime.errors import ImageError
 from styleforge.runtime.images import (as_rgb_array, list_images, load_image, make_grid, pad_to_multiple,
                                        save_image, to_hwc_uint8, to_nchw_float)
 
+pytestmark = pytest.mark.runtime  # runs with the runtime alone too (.ci/run's second step)
+
 
 def _png_with_size(w: int, h: int) -> bytes:
     """A PNG whose header claims w×h (the data is tiny and wrong; we must refuse before decoding)."""

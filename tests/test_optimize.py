@@ -7,15 +7,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from styleforge.runtime.cli import main
-from styleforge.train.optimize.methods import (LoopOptions, dfi, invert, make_vgg, resize_image, stylize, sweep, texture,
-                                       to_tensor)
-from styleforge.train.optimize.faces import (ATTRIBUTES, attribute_probe, make_dataset, probe_face, read_attributes,
-                                             write_dataset)
-from styleforge.train.core.samples import resolve_image
-from styleforge.train.core.vgg import content_loss
+torch = pytest.importorskip("torch")
+
+from styleforge.runtime.cli import main  # noqa: E402
+from styleforge.train.optimize.methods import (LoopOptions, dfi, invert, make_vgg, resize_image, stylize,  # noqa: E402
+                                               sweep, texture, to_tensor)
+from styleforge.train.optimize.faces import (ATTRIBUTES, attribute_probe, make_dataset, probe_face,  # noqa: E402
+                                             read_attributes, write_dataset)
+from styleforge.train.core.samples import resolve_image  # noqa: E402
+from styleforge.train.core.vgg import content_loss  # noqa: E402
 
 SHALLOW = ["relu1_1", "relu2_1", "relu3_1"]
 

@@ -53,8 +53,12 @@ def tiny_run(tmp_path_factory):
 def tiny_bundle(tiny_run):
     from styleforge.export.core.api import export_checkpoint
 
+    from conftest import leave_for_ci
+
     run, ckpt = tiny_run
-    return export_checkpoint(ckpt, run.parent / "tiny.sfbundle")
+    bundle = export_checkpoint(ckpt, run.parent / "tiny.sfbundle")
+    leave_for_ci(bundle, "stylizer.sfbundle")  # the runtime-only CI step stylizes with it (.ci/run)
+    return bundle
 
 
 def _net(ckpt):
