@@ -371,26 +371,29 @@ def test_stylize_refuses_other_interfaces(tmp_path, capsys):
 
 
 def test_cpu_tolerance_is_tight_enough_to_catch_a_10x_regression(tiny_bundle):
-    """The cpu-fp32 limits rest on a measured error (basis: max_abs 7.6e-4, mean_abs 8.9e-5, p99 3e-4): the
-    bundle's real ORT error passes them, and the same error pattern grown to 10× the measured figures fails."""
+    """The cpu-fp32 limits rest on errors measured across widths, sizes and training stages (basis: max_abs 2.3e-3,
+    mean_abs 8.9e-5, p99 4.6e-4, PSNR 126.5 dB): the bundle's real ORT error passes them, and the same error pattern
+    grown to 10× each measured figure fails (issue 11 tightened max_abs 1.0 → 4e-3; issue 14 measured the stages)."""
     from styleforge.runtime import load, open_bundle
     from styleforge.runtime.validation import check, compare
 
     bundle = open_bundle(tiny_bundle)
     tol = bundle.tolerances.for_output("stylized", profile="cpu-fp32")
-    assert (tol.max_abs, tol.mean_abs, tol.p99_abs, tol.min_psnr) == (4e-3, 4e-4, 1.5e-3, 110.0)
-    assert "7.6e-4" in bundle.tolerances.basis
+    assert (tol.max_abs, tol.mean_abs, tol.p99_abs, tol.min_psnr) == (1e-2, 4e-4, 2e-3, 115.0)
+    assert "max_abs<=2.3e-3" in bundle.tolerances.basis and "2/50/150-300 steps" in bundle.tolerances.basis
     model = load(tiny_bundle, backend="ort-cpu")
     case = bundle.golden[0]
     feeds, expected = bundle.golden_arrays(case)
     exp = expected["stylized"].astype(np.float64)
     err = model.run(feeds)["stylized"] - exp
     assert check(compare(exp + err, exp, 255.0), tol) == []             # what ORT really does: passes
-    assert np.abs(err).max() <= 7.6e-4 * 1.5                           # and sits at the measured basis
-    for metric, measured in (("max_abs", 7.6e-4), ("mean_abs", 8.9e-5), ("p99_abs", 3.0e-4)):
+    assert np.abs(err).max() <= 2.3e-3                                  # within the measured basis
+    for metric, measured in (("max_abs", 2.3e-3), ("mean_abs", 8.9e-5), ("p99_abs", 4.6e-4)):
         now = compare(exp + err, exp, 255.0)[metric]
         grown = exp + err * (10 * measured / now)                       # the same pattern, 10x the measured figure
         assert metric in check(compare(grown, exp, 255.0), tol), metric
+    tenfold = exp + err * 10 ** ((compare(exp + err, exp, 255.0)["psnr"] - 126.5) / 20) * 10   # PSNR 20 dB below
+    assert "psnr" in check(compare(tenfold, exp, 255.0), tol)
 
 
 def test_model_is_safe_to_share_between_threads(tiny_bundle, monkeypatch):

@@ -43,17 +43,41 @@ def use_exporter(name: str):
         _EXPORTER.reset(token)
 
 
-def _dynamic_shapes(args: tuple, input_names: list[str], dynamic_axes: dict[str, dict[int, str]]):
-    """``dynamic_axes`` (by input name) as torch.export dynamic shapes: one named Dim per axis name."""
+def _dynamic_shapes(module, args: tuple, input_names: list[str], dynamic_axes: dict[str, dict[int, str]]):
+    """``dynamic_axes`` (by input name) as torch.export dynamic shapes, shaped like ``module.forward``'s parameters
+    (a ``*args`` parameter takes one tuple). Each axis is ``Dim.DYNAMIC``: torch.export infers its range and
+    relations (a U-Net's height is a multiple of 32) and refuses to make it a constant."""
+    import inspect
+
     import torch
 
-    dims: dict[str, object] = {}
+    specs = [{axis: torch.export.Dim.DYNAMIC for axis in dynamic_axes.get(name, {})} or None
+             for name, _ in zip(input_names, args)]
+    params = list(inspect.signature(module.forward).parameters.values())
+    out, i = {}, 0
+    for p in params:  # keyed by parameter name; a *args parameter takes the specs of all the rest, as a tuple
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            out[p.name] = tuple(specs[i:])
+            break
+        if i < len(specs):
+            out[p.name] = specs[i]
+            i += 1
+    return out
 
-    def dim(name):
-        return dims.setdefault(name, torch.export.Dim(name.replace(" ", "_"), min=1))
 
-    return tuple({axis: dim(n) for axis, n in dynamic_axes.get(name, {}).items()} or None
-                 for name, _ in zip(input_names, args))
+def _unspecialised_examples(args: tuple, input_names: list[str], dynamic_axes: dict[str, dict[int, str]]) -> tuple:
+    """torch.export specialises a dimension of size 1 to the constant 1 (its 0/1 rule): an example of size 1 on
+    an axis meant to be dynamic is repeated to size 2 there, so the graph keeps the axis symbolic."""
+    import torch
+
+    out = []
+    for name, a in zip(input_names, args):
+        if isinstance(a, torch.Tensor):
+            for axis in dynamic_axes.get(name, {}):
+                if a.shape[axis] == 1:
+                    a = torch.cat([a, a], dim=axis)
+        out.append(a)
+    return tuple(out) + tuple(args[len(out):])
 
 
 def export_onnx(module, args: tuple, *, input_names: list[str], output_names: list[str],
@@ -73,10 +97,12 @@ def export_onnx(module, args: tuple, *, input_names: list[str], output_names: li
         stack.callback(quiet.setLevel, level)
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
+            args = _unspecialised_examples(args, input_names, dynamic_axes)
             program = torch.onnx.export(module, args, dynamo=True, input_names=input_names, output_names=output_names,
-                                        dynamic_shapes=_dynamic_shapes(args, input_names, dynamic_axes),
+                                        dynamic_shapes=_dynamic_shapes(module, args, input_names, dynamic_axes),
                                         opset_version=max(opset, 18), optimize=True, verbose=False)
             model = program.model_proto
+            _check_dynamic(model, dynamic_axes)
         else:
             buf = io.BytesIO()
             torch.onnx.export(module, args, buf, dynamo=False, input_names=input_names, output_names=output_names,
@@ -85,6 +111,19 @@ def export_onnx(module, args: tuple, *, input_names: list[str], output_names: li
     onnx.checker.check_model(model, full_check=True)
     model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     return model.SerializeToString()
+
+
+def _check_dynamic(model, dynamic_axes: dict[str, dict[int, str]]) -> None:
+    """Every axis meant to be dynamic is symbolic in the exported graph's inputs and outputs (torch.export can
+    specialise one silently)."""
+    from ...runtime.errors import StyleForgeError
+
+    for v in list(model.graph.input) + list(model.graph.output):
+        dims = v.type.tensor_type.shape.dim
+        for axis in dynamic_axes.get(v.name, {}):
+            if axis < len(dims) and not dims[axis].dim_param:
+                raise StyleForgeError(f"the dynamo exporter fixed axis {axis} of {v.name!r} to {dims[axis].dim_value} "
+                                      "(meant to be dynamic); export with --exporter torchscript")
 
 
 def graph_opset(onnx_bytes: bytes) -> int | None:

@@ -32,7 +32,17 @@ from ..core.bundle_writer import BundleWriter, gpu_tf32_profile
 from ..core.onnx_export import export_onnx
 
 GOLDEN_BATCHES = (1, 3)
-TOLERANCE_BASIS = "ORT CPU vs PyTorch eager fp32 on [0,255] images (measured max_abs < 1e-3 at tiny widths)"
+#: cpu-fp32 profile (ORT CPU vs PyTorch eager fp32), measured across training stages (issue 14, docs/gan.md
+#: "Tolerances"): DCGAN and Progressive GAN (final and native outputs) at width 0.25, 32 px, after 2 / 50 / 300
+#: steps, every golden case. Images on [0, 255]: max_abs <= 1.3e-3 (pgan, 300 steps), mean_abs <= 9.4e-5,
+#: p99_abs <= 5.9e-4, PSNR >= 123.8 dB. Dissection activations (unbounded; PSNR on a range of 1): max_abs <= 1.1e-5,
+#: mean_abs <= 2.6e-7, p99_abs <= 2.3e-6, PSNR >= 125 dB. The limits sit 4-5x above (so an error grown 10x fails
+#: every one), PSNR 11-13 dB below.
+IMAGE_TOLERANCE = Tolerance(max_abs=6e-3, mean_abs=4e-4, p99_abs=2.5e-3, min_cosine=0.9999999, min_psnr=112.0)
+ACTIVATION_TOLERANCE = Tolerance(max_abs=5e-5, mean_abs=1.2e-6, p99_abs=1e-5, min_cosine=0.9999999, min_psnr=112.0)
+TOLERANCE_BASIS = ("measured, ORT CPU vs PyTorch fp32, dcgan and pgan w0.25 32px after 2/50/300 steps: images on "
+                   "[0,255] max_abs<=1.3e-3 mean_abs<=9.4e-5 p99<=5.9e-4 PSNR>=123.8 dB; activations max_abs<=1.1e-5 "
+                   "mean_abs<=2.6e-7 p99<=2.3e-6; limits 4-5x above (docs/gan.md)")
 
 
 PGAN_OUTPUTS = ("final", "native")
@@ -40,6 +50,10 @@ PGAN_OUTPUTS = ("final", "native")
 
 def _wrap(g, conditional: bool, layer: str | None = None, full: bool = True):
     import torch
+
+    # progressive generators: the growth state as Python values (reading the buffers inside the graph is a
+    # data-dependent .item() that torch.export refuses; TorchScript tracing made it a constant anyway)
+    grown = {"full": full, "level": int(g.level), "alpha": float(g.alpha)} if hasattr(g, "trained_side") else {}
 
     class GenerateGraph(torch.nn.Module):
         def __init__(self):
@@ -54,8 +68,7 @@ def _wrap(g, conditional: bool, layer: str | None = None, full: bool = True):
             z = args[0]
             label = args[1] if conditional else None
             scale = args[-1] if layer else None
-            kw = {} if full else {"full": False}  # only progressive generators know `full`
-            img, act = self.g.synthesize(z, label, layer=layer, unit_scale=scale, **kw)
+            img, act = self.g.synthesize(z, label, layer=layer, unit_scale=scale, **grown)
             return (self._img(img), act) if layer else self._img(img)
 
     return GenerateGraph().eval()
@@ -169,10 +182,7 @@ def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, 
         w.add_golden(f"dissect-{name}", role, {**f, "unit_scale": scale}, {"image": img.numpy(), "activation": act.numpy()},
                      description=f"{name} with a quarter of the units zeroed and the rest scaled")
     w.set_size_constraints(fixed_size=[res, res], multiple_of=1, min_side=res)
-    w.set_tolerances(Tolerance(max_abs=0.5, mean_abs=0.02, p99_abs=0.1, min_cosine=0.99999, min_psnr=60.0),
-                     per_output={"activation": Tolerance(max_abs=1e-2, mean_abs=1e-3, p99_abs=5e-3, min_cosine=0.99999,
-                                                         min_psnr=0.0)},
-                     basis=TOLERANCE_BASIS,
+    w.set_tolerances(IMAGE_TOLERANCE, per_output={"activation": ACTIVATION_TOLERANCE}, basis=TOLERANCE_BASIS,
                      # activations are unbounded and their TF32 error was never measured: on GPUs only their direction
                      # is checked (cosine), which still catches a wrong graph; images keep the derived TF32 limits
                      profiles={"gpu-tf32": gpu_tf32_profile({"activation": Tolerance(min_cosine=0.9999)})})

@@ -149,7 +149,7 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
     import torch
 
     from ...train.wct.trainer import describe_training
-    from ...train.wct.transforms import DEFAULT_REG, DROP_EIG, NS_ITERS
+    from ...train.wct.transforms import DROP_EIG, NS_ITERS
 
     if wct not in ("ns", "plugin"):
         raise StyleForgeError(f"--wct {wct!r}: choose ns or plugin")
@@ -195,8 +195,9 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
                                                            "style": {2: "style_height", 3: "style_width"}}, opset=opset)
 
     config = WCTConfig(levels=sorted(levels), levels_order=list(levels), photo=info["photo"], mode=wct, ns_iters=NS_ITERS,
-                       reg=DEFAULT_REG, drop_eig=DROP_EIG,
-                       regulariser="reg·tr(Σ)/C·I added to both content and style covariances",
+                       reg=pipe.kw["reg"], color_reg=pipe.color_reg, drop_eig=DROP_EIG,
+                       regulariser="relative ridges: whitening (Σc + reg·tr(Σc)/C·I)^(-1/2), colouring "
+                                   "Σs (Σs + color_reg·tr(Σs)/C·I)^(-1/2); scale-equivariant",
                        training=describe_training(ckpt), decoder_steps={str(k): int(v) for k, v in info["steps"].items()},
                        plugin_graphs=["stylize_pair"] if wct == "plugin" else [])
     writer = BundleWriter(name=Path(out).stem, method="photowct" if info["photo"] else "wct", family="wct",

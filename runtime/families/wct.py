@@ -49,7 +49,8 @@ class WCTConfig:
     photo: bool = False                      # PhotoWCT unpooling
     mode: str = "ns"                         # ns (portable Newton–Schulz graph) | plugin (TensorRT node)
     ns_iters: int = 20
-    reg: float = 0.0
+    reg: float = 0.0                         # whitening ridge, relative to the mean eigenvalue
+    color_reg: float | None = None           # colouring ridge, relative (older bundles: absolute floors, not recorded)
     drop_eig: float = 0.0
     regulariser: str = ""
     alpha: str = "per level, coarse first"
