@@ -298,6 +298,32 @@ def test_wct_model_is_safe_to_share_between_threads(wct_bundle):
     assert not any(v.flags.writeable for v in stats.values())  # cached arrays are shared: read-only
 
 
+def test_fresh_multilevel_bundle_passes_its_measured_profile(tmp_path):
+    """Issue 14 #2: a freshly trained (2-step) multi-level WCT bundle validates under the family's cpu-fp32 profile
+    for its deepest level, measured across training stages (not a bound on one pixel of an untrained cascade), and
+    its NS-vs-exact cases meet the same limits as ORT vs PyTorch (NS and exact now compute one function)."""
+    from styleforge.export.core.api import export_validated
+    from styleforge.export.wct.exporter import WCT_PROFILES
+    from styleforge.runtime import open_bundle
+    from styleforge.runtime.validation import check
+    from styleforge.train.wct.trainer import WCTDecoderTrainer
+
+    for level in (1, 2, 3):
+        WCTDecoderTrainer(tmp_path / "wct" / f"level{level}", level=level, size=32, batch_size=1, width_mult=0.125,
+                          steps=2, progress=False).fit()
+    out, report = export_validated(tmp_path / "wct", tmp_path / "w3.sfbundle", golden_sizes="32x32,16x48")
+    assert report["passed"]
+    policy = open_bundle(out).manifest.tolerances
+    profile = next(t for upto, t, _ in WCT_PROFILES if upto == 3)
+    assert policy.default == profile and "2/50/100-300 steps" in policy.basis
+    exact = [c for c in report["cases"] if c["case"].startswith("ns_vs_exact")]
+    assert len(exact) == 2 and all(c["reference"] == "pytorch-exact" for c in exact)
+    for c in exact:
+        (o,) = c["outputs"]
+        assert o["tolerance"] == {k: v for k, v in vars(profile).items() if v is not None}  # no looser case limit
+        assert check(o, profile) == [] and o["mean_abs"] < 5e-3, (c["case"], o["mean_abs"], o["p99_abs"])
+
+
 def test_photowct_bundle_exports_and_validates(tmp_path):
     from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime import load

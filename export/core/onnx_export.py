@@ -97,6 +97,7 @@ def export_onnx(module, args: tuple, *, input_names: list[str], output_names: li
         stack.callback(quiet.setLevel, level)
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
+            _check_dynamo_support(torch)
             args = _unspecialised_examples(args, input_names, dynamic_axes)
             program = torch.onnx.export(module, args, dynamo=True, input_names=input_names, output_names=output_names,
                                         dynamic_shapes=_dynamic_shapes(module, args, input_names, dynamic_axes),
@@ -111,6 +112,21 @@ def export_onnx(module, args: tuple, *, input_names: list[str], output_names: li
     onnx.checker.check_model(model, full_check=True)
     model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     return model.SerializeToString()
+
+
+def _check_dynamo_support(torch) -> None:
+    """The dynamo path needs torch.onnx.export(dynamic_shapes=) and torch.export.Dim.DYNAMIC (2.13 tested; 2.4 lacks
+    both) and onnxscript."""
+    import importlib.util
+    import inspect
+
+    from ...runtime.errors import StyleForgeError
+
+    if "dynamic_shapes" not in inspect.signature(torch.onnx.export).parameters or not hasattr(torch.export.Dim, "DYNAMIC"):
+        raise StyleForgeError(f"--exporter dynamo needs a newer PyTorch than {torch.__version__} (torch.onnx.export with "
+                              "dynamic_shapes and torch.export.Dim.DYNAMIC; tested with 2.13); use --exporter torchscript")
+    if importlib.util.find_spec("onnxscript") is None:
+        raise StyleForgeError("--exporter dynamo needs onnxscript (pip install \"styleforge[train]\")")
 
 
 def _check_dynamic(model, dynamic_axes: dict[str, dict[int, str]]) -> None:
