@@ -142,13 +142,16 @@ def read_manifest(path: str | os.PathLike, *, verify: bool = True) -> Manifest:
     return parse_manifest(data, str(path / MANIFEST))
 
 
-def open_bundle(path: str | os.PathLike, *, verify: bool = True, retries: int = 5) -> Bundle:
+def open_bundle(path: str | os.PathLike, *, verify: bool = True, patience: float = 5.0) -> Bundle:
     """Load a bundle directory; with `verify` (default) the manifest's digest and every file's sha256 are checked.
 
     A check that fails while another process updates the bundle (:func:`update_bundle` replaced the manifest
-    meanwhile) is repeated against the new manifest: a concurrent update is not corruption."""
+    meanwhile) is repeated against the new manifest, for up to `patience` seconds while updates keep coming: a
+    concurrent update is not corruption. A failure with the manifest unchanged is reported at once."""
     path = Path(path)
-    for attempt in range(retries + 1):
+    deadline = time.monotonic() + patience
+    attempt = 0
+    while True:
         manifest = read_manifest(path, verify=verify)
         if not verify:
             break
@@ -160,9 +163,10 @@ def open_bundle(path: str | os.PathLike, *, verify: bool = True, retries: int = 
                 changed = _read_json(path).get(DIGEST_FIELD) != manifest.manifest_sha256
             except BundleError:
                 changed = True
-            if not changed or attempt == retries:
+            if not changed or time.monotonic() > deadline:
                 raise
-            time.sleep(0.002 * 2 ** attempt)
+            time.sleep(min(0.05, 0.001 * 2 ** attempt))
+            attempt += 1
     return Bundle(path=path, manifest=manifest)
 
 

@@ -311,13 +311,13 @@ def test_fresh_multilevel_bundle_passes_its_measured_profile(tmp_path):
     for level in (1, 2, 3):
         WCTDecoderTrainer(tmp_path / "wct" / f"level{level}", level=level, size=32, batch_size=1, width_mult=0.125,
                           steps=2, progress=False).fit()
-    out, report = export_validated(tmp_path / "wct", tmp_path / "w3.sfbundle", golden_sizes="32x32,16x48")
+    out, report = export_validated(tmp_path / "wct", tmp_path / "w3.sfbundle", golden_sizes="16x48")
     assert report["passed"]
     policy = open_bundle(out).manifest.tolerances
     profile = next(t for upto, t, _ in WCT_PROFILES if upto == 3)
     assert policy.default == profile and "2/50/100-300 steps" in policy.basis
     exact = [c for c in report["cases"] if c["case"].startswith("ns_vs_exact")]
-    assert len(exact) == 2 and all(c["reference"] == "pytorch-exact" for c in exact)
+    assert len(exact) == 1 and all(c["reference"] == "pytorch-exact" for c in exact)
     for c in exact:
         (o,) = c["outputs"]
         assert o["tolerance"] == {k: v for k, v in vars(profile).items() if v is not None}  # no looser case limit
