@@ -62,15 +62,13 @@ def export_validated(checkpoint: str | Path, out: str | Path, *, backend: str = 
     try:
         staged = export_checkpoint(checkpoint, stage / out.name, **options)
         report = validate_bundle(staged, backend=backend)
-        report["bundle"] = str(out)
+        kept = failed_name(out) if force and not report["passed"] else None
+        report["bundle"] = str(kept or out)   # where the bundle that carries this report will be
         record_report(staged, report)
         if report["passed"]:
             replace_dir(staged, out)
             return out, report
-        kept = None
-        if force:
-            kept = failed_name(out)
-            report["bundle"] = str(kept)
+        if kept is not None:
             replace_dir(staged, kept)
         raise ExportValidationError(report, out, kept)
     finally:
