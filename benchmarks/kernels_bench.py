@@ -166,7 +166,7 @@ def main(argv=None) -> int:
         iters = 20  # train/wct_transforms.NS_ITERS
 
         def fused():
-            return torch.ops.styleforge.whiten_color(fc, fs, 1.0, 1e-5, 1e-3, 1e-4, iters)
+            return torch.ops.styleforge.whiten_color(fc, fs, 1.0, 1e-5, 1e-5, iters)
 
         def eigh():
             return reference.wct_eigh_torch(fc, fs, alpha=1.0)

@@ -50,7 +50,7 @@ SIGNATURES: dict[str, str] = {
     "sf_style_diff": "ppqppfii",
     **{f"sf_apply_{t}": _APPLY for t in ("f32", "f16", "bf16")},
     **{f"sf_wct_apply_{t}": _APPLY for t in ("f32", "f16", "bf16")},
-    "sf_ns_init": "pppiifffi",
+    "sf_ns_init": "pppiiffi",
     "sf_ns_step1": "ppii",
     "sf_ns_step2": "pppii",
     "sf_wct_matrix": "pppiii",

@@ -163,11 +163,11 @@ class WctWorkspace:
 
 
 def whiten_color(fc, fs, out, work, *, Bc: int, Bs: int, C: int, Nc: int, Ns: int, alpha: float = 1.0,
-                 reg: float = 1e-5, floor: float = 1e-3, color_floor: float = 1e-4, iters: int = 20, stream=None,
+                 reg: float = 1e-5, color_reg: float | None = None, iters: int = 20, stream=None,
                  device: int | None = None) -> None:
     """out = α (M (fc − μc) + μs) + (1 − α) fc, all fp32, coupled Newton–Schulz, with
-    M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2}, r = reg·tr(Σ)/C + floor (content) or + color_floor (style):
-    train/wct/transforms.py's "ns" policy (its defaults here).
+    M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2}, r_c = reg·tr(Σc)/C, r_s = color_reg·tr(Σs)/C (relative ridges;
+    color_reg defaults to reg): train/wct/transforms.py's policy (its defaults here).
 
     fc: Bc×C×Nc, fs: Bs×C×Ns (Bs = Bc or 1), out: Bc×C×Nc, work: one fp32 buffer of
     ``WctWorkspace.sizes(...).total()`` floats. ~2·iters + 9 launches, no host synchronisation.
@@ -189,8 +189,9 @@ def whiten_color(fc, fs, out, work, *, Bc: int, Bs: int, C: int, Nc: int, Ns: in
                mean=ptr["mean"] + 4 * Bc * C, stream=stream, device=device,
                plan=covariance_plan(Bs, C, Ns, "float32", scale="n-1", num_sms=sms))
     yz = [ptr["yz"], ptr["yz"] + 4 * 2 * M * cc]
+    color_reg = reg if color_reg is None else color_reg
     loader.get_kernel("sf_ns_init", device)((M,), (1024,), (ptr["cov"], yz[0], ptr["norms"], M, C, float(reg),
-                                                     float(floor), float(color_floor), Bc), stream=stream)
+                                                     float(color_reg), Bc), stream=stream)
     tiles = -(-C // 32)
     step1 = loader.get_kernel("sf_ns_step1", device)
     step2 = loader.get_kernel("sf_ns_step2", device)

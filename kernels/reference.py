@@ -43,10 +43,10 @@ def _sym_pow(a, p):
     return (vecs * np.clip(vals, 1e-300, None) ** p) @ vecs.T
 
 
-def ridge_np(cov, reg, floor=0.0):
-    """The ridge ``reg · tr(Σ)/C + floor`` of train/wct/transforms.py (shape …×1×1)."""
+def ridge_np(cov, reg):
+    """The relative ridge ``reg · tr(Σ)/C`` of train/wct/transforms.py (shape …×1×1)."""
     c = cov.shape[-1]
-    return reg * np.trace(cov, axis1=-2, axis2=-1)[..., None, None] / c + floor
+    return reg * np.trace(cov, axis1=-2, axis2=-1)[..., None, None] / c
 
 
 def ns_sqrt_invsqrt_np(a, iters: int):
@@ -62,10 +62,11 @@ def ns_sqrt_invsqrt_np(a, iters: int):
     return y * np.sqrt(s), z / np.sqrt(s)
 
 
-def whiten_color_np(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3,
-                    color_floor: float = 1e-4, iters: int | None = 20):
-    """WCT in float64 with train/wct/transforms.py's "ns" policy: out = α(M(fc − μc) + μs) + (1 − α)fc,
-    M = Σs (Σs + r_s)^{-1/2} · (Σc + r_c)^{-1/2}, r_c = reg·tr Σc/C + floor, r_s = reg·tr Σs/C + color_floor.
+def whiten_color_np(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, color_reg: float | None = None,
+                    iters: int | None = 20):
+    """WCT in float64 with train/wct/transforms.py's policy: out = α(M(fc − μc) + μs) + (1 − α)fc,
+    M = Σs (Σs + r_s)^{-1/2} · (Σc + r_c)^{-1/2}, r_c = reg·tr Σc/C, r_s = color_reg·tr Σs/C (relative ridges;
+    color_reg defaults to reg).
     B×C×Nc content, B×C×Ns (or 1×C×Ns) style. ``iters=None``: exact (eigh) inverse roots; an int: the
     same Newton–Schulz as the kernel."""
     fc = np.asarray(fc, dtype=np.float64)
@@ -73,8 +74,9 @@ def whiten_color_np(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: flo
     cc, mc = covariance_np(fc)
     cs, ms = covariance_np(fs)
     eye = np.eye(fc.shape[1])
-    rc = cc + ridge_np(cc, reg, floor) * eye
-    rs = cs + ridge_np(cs, reg, color_floor) * eye
+    color_reg = reg if color_reg is None else color_reg
+    rc = cc + ridge_np(cc, reg) * eye
+    rs = cs + ridge_np(cs, color_reg) * eye
     out = np.empty_like(fc)
     for b in range(fc.shape[0]):
         s = b if fs.shape[0] == fc.shape[0] else 0
@@ -105,18 +107,18 @@ def gram_torch(x):
     return covariance_torch(x, centre=False, scale="cn")[0]
 
 
-def wct_eigh_torch(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3, color_floor: float = 1e-4):
+def wct_eigh_torch(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, color_reg: float | None = None):
     """The torch.linalg.eigh WCT path (the benchmark baseline; float64 in → float64 reference): the same
     function as the kernel, M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2}, with eigendecompositions."""
     import torch
 
-    def stats(f, fl):
+    def stats(f, rel):
         mu = f.mean(-1, keepdim=True)
         x = f - mu
         cov = torch.bmm(x, x.transpose(1, 2)) / (f.shape[-1] - 1)
         c = cov.shape[-1]
         tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
-        return mu, x, cov, cov + (reg * tr / c + fl) * torch.eye(c, device=f.device, dtype=f.dtype)
+        return mu, x, cov, cov + (rel * tr / c) * torch.eye(c, device=f.device, dtype=f.dtype)
 
     def inv_sqrt(a):
         vals, vecs = torch.linalg.eigh(a)
@@ -124,7 +126,7 @@ def wct_eigh_torch(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: floa
 
     if fc.dtype != torch.float64:
         fc, fs = fc.float(), fs.float()
-    _, xc, _, rc = stats(fc, floor)
-    mus, _, cs, rs = stats(fs, color_floor)
+    _, xc, _, rc = stats(fc, reg)
+    mus, _, cs, rs = stats(fs, reg if color_reg is None else color_reg)
     out = (cs @ inv_sqrt(rs)) @ (inv_sqrt(rc) @ xc) + mus
     return alpha * out + (1 - alpha) * fc

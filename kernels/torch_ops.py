@@ -8,8 +8,6 @@ environment variable ``STYLEFORGE_KERNELS=0``. If the kernels cannot be compiled
 cuda-python, no NVRTC/nvcc), the first failure is reported once as a warning and the kernels switch
 themselves off.
 """
-from __future__ import annotations
-
 import os
 import warnings
 
@@ -226,17 +224,17 @@ style_loss_layer_op.register_autograd(_sl_backward, setup_context=_sl_setup)
 
 # ------------------------------------------------------------------------------------------ WCT
 @torch.library.custom_op("styleforge::whiten_color", mutates_args=())
-def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, floor: float, color_floor: float,
-                    iters: int) -> Tensor:
+def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, color_reg: float, iters: int) -> Tensor:
     """B×C×Nc content, B×C×Ns (or 1×C×Ns) style → B×C×Nc fp32 (coupled Newton–Schulz; the policy of
-    train/wct/transforms.py: ridge reg·trΣ/C + floor on the content, colouring Σs (Σs + r_s)^{-1/2})."""
+    train/wct/transforms.py: relative ridges, whitening (Σc + reg·trΣc/C)^{-1/2}, colouring
+    Σs (Σs + color_reg·trΣs/C)^{-1/2})."""
     bc, c, nc = fc.shape
     bs, _, ns = fs.shape
     if not fc.is_cuda:
         from .reference import whiten_color_np
 
-        out = whiten_color_np(fc.double().numpy(), fs.double().numpy(), alpha=alpha, reg=reg, floor=floor,
-                              color_floor=color_floor, iters=iters)
+        out = whiten_color_np(fc.double().numpy(), fs.double().numpy(), alpha=alpha, reg=reg, color_reg=color_reg,
+                              iters=iters)
         return torch.from_numpy(out).float()
     fc = fc.float().contiguous()
     fs = fs.float().contiguous()
@@ -244,13 +242,13 @@ def whiten_color_op(fc: Tensor, fs: Tensor, alpha: float, reg: float, floor: flo
     sizes = ops.WctWorkspace.sizes(bc, bs, c, nc, ns, num_sms=torch.cuda.get_device_properties(fc.device).multi_processor_count)
     work = torch.empty((sizes.total(),), device=fc.device, dtype=torch.float32)
     with torch.cuda.device(fc.device):
-        ops.whiten_color(fc, fs, out, work, Bc=bc, Bs=bs, C=c, Nc=nc, Ns=ns, alpha=alpha, reg=reg, floor=floor,
-                         color_floor=color_floor, iters=iters, stream=_stream(fc), device=fc.device.index)
+        ops.whiten_color(fc, fs, out, work, Bc=bc, Bs=bs, C=c, Nc=nc, Ns=ns, alpha=alpha, reg=reg, color_reg=color_reg,
+                         iters=iters, stream=_stream(fc), device=fc.device.index)
     return out
 
 
 @whiten_color_op.register_fake
-def _(fc, fs, alpha, reg, floor, color_floor, iters):
+def _(fc, fs, alpha, reg, color_reg, iters):
     return torch.empty_like(fc, dtype=torch.float32)
 
 
@@ -299,10 +297,9 @@ def style_loss(feats, targets, weights) -> Tensor:
     return total
 
 
-def covariance(f: Tensor, reg: float = 0.0, floor: float = 0.0, *, centre: bool = True,
-               scale="n-1") -> tuple[Tensor, Tensor]:
+def covariance(f: Tensor, reg: float = 0.0, *, centre: bool = True, scale="n-1") -> tuple[Tensor, Tensor]:
     """(mean, covariance) like train/wct/transforms.covariance: mean C×1 (B×C×1), Σ = (f−μ)(f−μ)ᵀ/(N−1)
-    plus the ridge ``(reg·tr(Σ)/C + floor)·I``. C×N or B×C×N input; fp32 out."""
+    plus the relative ridge ``reg·tr(Σ)/C·I``. C×N or B×C×N input; fp32 out."""
     squeeze = f.dim() == 2
     x = f.unsqueeze(0) if squeeze else f
     b, c, n = x.shape
@@ -311,24 +308,15 @@ def covariance(f: Tensor, reg: float = 0.0, floor: float = 0.0, *, centre: bool 
         cov, mean = _guard(lambda: covariance_op(x, centre, s), lambda: _cov_ref(x, centre, s))
     else:
         cov, mean = _cov_ref(x, centre, s)
-    if reg or floor:
+    if reg:
         tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
-        cov = cov + (reg * tr / c + floor) * torch.eye(c, dtype=cov.dtype, device=cov.device)
+        cov = cov + (reg * tr / c) * torch.eye(c, dtype=cov.dtype, device=cov.device)
     mean = mean.unsqueeze(-1)
     return (mean[0], cov[0]) if squeeze else (mean, cov)
 
 
-def _wct_floors() -> tuple[float, float]:
-    """(FLOOR, COLOR_FLOOR) of train/wct/transforms.py (the NS policy), with its values as fallback."""
-    try:
-        from ..train.wct import transforms as W
-    except ImportError:
-        return 1e-3, 1e-4
-    return float(getattr(W, "FLOOR", 1e-3)), float(getattr(W, "COLOR_FLOOR", 1e-4))
-
-
 def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *, reg: float = 1e-5,
-                 drop: float = 1e-5, iters: int = 20) -> Tensor:
+                 color_reg: float | None = None, drop: float = 0.0, iters: int = 20) -> Tensor:
     """WCT of content features towards style features (fp32 out, fc's shape). ``mode="ns"`` runs the
     fused Newton–Schulz kernels on CUDA; other modes (``exact``, ``adain``), CPU tensors and inputs
     that need gradients take train/wct/transforms.py's reference path."""
@@ -341,20 +329,20 @@ def whiten_color(fc: Tensor, fs: Tensor, alpha: float = 1.0, mode: str = "ns", *
         ok = False  # rows must be 16-byte aligned in fp32
     if ok and min(fc.shape[-1], fs.shape[-1]) < fc.shape[-2]:
         ok = False  # N < C (rank-deficient covariance): known NaN in the kernel's NS at fp32 (docs/kernels.md)
+    color_reg = reg if color_reg is None else color_reg
     if not ok:
-        return _wct_reference(fc, fs, alpha, mode, reg, drop, iters)
+        return _wct_reference(fc, fs, alpha, mode, reg, color_reg, drop, iters)
     squeeze = fc.dim() == 2
     a, b = (fc.unsqueeze(0), fs.unsqueeze(0)) if squeeze else (fc, fs)
-    floor, color_floor = _wct_floors()
-    out = _guard(lambda: whiten_color_op(a, b, float(alpha), float(reg), floor, color_floor, int(iters)), lambda: None)
+    out = _guard(lambda: whiten_color_op(a, b, float(alpha), float(reg), float(color_reg), int(iters)), lambda: None)
     if out is None:
-        return _wct_reference(fc, fs, alpha, mode, reg, drop, iters)
+        return _wct_reference(fc, fs, alpha, mode, reg, color_reg, drop, iters)
     return out[0] if squeeze else out
 
 
-def _wct_reference(fc, fs, alpha, mode, reg, drop, iters):
+def _wct_reference(fc, fs, alpha, mode, reg, color_reg, drop, iters):
     from ..train.wct import transforms as W
 
     fc32 = fc.float()
-    mean_s, color_s = W.style_stats(fs.float(), mode, reg=reg, drop=drop, iters=iters)
+    mean_s, color_s = W.style_stats(fs.float(), mode, reg=color_reg, drop=drop, iters=iters)
     return W.apply_style_stats(fc32, mean_s, color_s, alpha, mode, reg=reg, drop=drop, iters=iters)

@@ -18,8 +18,8 @@ ONNX node (TensorRT's ONNX parser falls back to the plugin registry for unknown 
 ``op_type = "WhitenColor"`` (the plugin name; it must not be a standard ONNX op name), ``domain =
 "styleforge"`` (declared in the model's opset_import, version 1), attributes ``plugin_namespace =
 "styleforge"`` and ``plugin_version = "1"`` (the parser's lookup keys; without them it looks in the
-empty namespace at version "1"), and the plugin's own attributes ``alpha``, ``reg``, ``floor``,
-``color_floor`` (FLOAT) and ``iters`` (INT). Inputs: content features ``fc`` [B, C, Nc] fp32, style features ``fs`` [B or 1, C, Ns]
+empty namespace at version "1"), and the plugin's own attributes ``alpha``, ``reg``, ``color_reg``
+(FLOAT) and ``iters`` (INT). Inputs: content features ``fc`` [B, C, Nc] fp32, style features ``fs`` [B or 1, C, Ns]
 fp32; output [B, C, Nc] fp32.
 
 Importing this module needs neither TensorRT, onnx, torch nor CUDA.
@@ -35,10 +35,9 @@ PLUGIN_VERSION = "1"
 PLUGIN_ID = f"{PLUGIN_NAMESPACE}::{PLUGIN_NAME}"
 ONNX_DOMAIN = "styleforge"
 ONNX_DOMAIN_VERSION = 1
-#: Plugin attributes with their ONNX attribute types and defaults (train/wct/transforms.py's NS policy:
-#: ridge reg·trΣ/C + floor on the content covariance, colouring Σs (Σs + reg·trΣs/C + color_floor)^{-1/2}).
-ATTRIBUTES = {"alpha": ("FLOAT", 1.0), "reg": ("FLOAT", 1e-5), "floor": ("FLOAT", 1e-3), "color_floor": ("FLOAT", 1e-4),
-              "iters": ("INT", 20)}
+#: Plugin attributes with their ONNX attribute types and defaults (train/wct/transforms.py's policy: relative
+#: ridges, whitening (Σc + reg·trΣc/C)^{-1/2}, colouring Σs (Σs + color_reg·trΣs/C)^{-1/2}; the pipeline's values).
+ATTRIBUTES = {"alpha": ("FLOAT", 1.0), "reg": ("FLOAT", 1e-2), "color_reg": ("FLOAT", 1e-4), "iters": ("INT", 20)}
 
 _registered = False
 _failed: Exception | None = None
@@ -91,15 +90,15 @@ def register_plugin() -> None:
 
     try:
         @trtp.register(PLUGIN_ID)
-        def _desc(fc: trtp.TensorDesc, fs: trtp.TensorDesc, alpha: F32, reg: F32, floor: F32, color_floor: F32,
+        def _desc(fc: trtp.TensorDesc, fs: trtp.TensorDesc, alpha: F32, reg: F32, color_reg: F32,
                   iters: I32) -> trtp.TensorDesc:
             return fc.like()
 
         @trtp.impl(PLUGIN_ID)
-        def _impl(fc: trtp.Tensor, fs: trtp.Tensor, alpha: F32, reg: F32, floor: F32, color_floor: F32, iters: I32,
+        def _impl(fc: trtp.Tensor, fs: trtp.Tensor, alpha: F32, reg: F32, color_reg: F32, iters: I32,
                   outputs: Tuple[trtp.Tensor], stream: int) -> None:
-            run_plugin(fc, fs, outputs[0], alpha=float(one(alpha)), reg=float(one(reg)), floor=float(one(floor)),
-                       color_floor=float(one(color_floor)), iters=int(one(iters)), stream=stream)
+            run_plugin(fc, fs, outputs[0], alpha=float(one(alpha)), reg=float(one(reg)),
+                       color_reg=float(one(color_reg)), iters=int(one(iters)), stream=stream)
     except Exception as e:  # TensorRT raises TypeError/ValueError/AssertionError from its validation
         _failed = e
         raise StyleForgeError(f"the WhitenColor TensorRT plugin could not be registered with TensorRT: "
@@ -108,8 +107,7 @@ def register_plugin() -> None:
     _registered = True
 
 
-def run_plugin(fc, fs, out, *, alpha: float, reg: float, floor: float, color_floor: float, iters: int,
-               stream: int) -> None:
+def run_plugin(fc, fs, out, *, alpha: float, reg: float, color_reg: float, iters: int, stream: int) -> None:
     """The plugin body: WCT on device buffers (anything with __cuda_array_interface__ / a pointer and a
     ``shape``), workspace from the stream-ordered allocator, no host synchronisation."""
     from cuda.bindings import driver
@@ -123,17 +121,16 @@ def run_plugin(fc, fs, out, *, alpha: float, reg: float, floor: float, color_flo
     work = loader._check(driver.cuMemAllocAsync(nbytes, stream), "cuMemAllocAsync")
     try:
         ops.whiten_color(fc, fs, out, int(work), Bc=bc, Bs=bs, C=c, Nc=nc, Ns=ns, alpha=float(alpha), reg=float(reg),
-                         floor=float(floor), color_floor=float(color_floor), iters=int(iters), stream=stream)
+                         color_reg=float(color_reg), iters=int(iters), stream=stream)
     finally:
         loader._check(driver.cuMemFreeAsync(work, stream), "cuMemFreeAsync")
 
 
 # --------------------------------------------------------------------------------------------- ONNX
-def node_attributes(alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3, color_floor: float = 1e-4,
-                    iters: int = 20) -> dict:
+def node_attributes(alpha: float = 1.0, reg: float = 1e-2, color_reg: float = 1e-4, iters: int = 20) -> dict:
     """The attributes of a WhitenColor node, TensorRT's lookup keys included."""
     return {"plugin_namespace": PLUGIN_NAMESPACE, "plugin_version": PLUGIN_VERSION, "alpha": float(alpha),
-            "reg": float(reg), "floor": float(floor), "color_floor": float(color_floor), "iters": int(iters)}
+            "reg": float(reg), "color_reg": float(color_reg), "iters": int(iters)}
 
 
 def make_node(fc: str, fs: str, out: str, *, name: str = "whiten_color", **attrs):
@@ -173,16 +170,16 @@ class _WhitenColorFn:
 
             class WhitenColor(torch.autograd.Function):
                 @staticmethod
-                def forward(ctx, fc, fs, alpha, reg, floor, color_floor, iters):
+                def forward(ctx, fc, fs, alpha, reg, color_reg, iters):
                     from .torch_ops import whiten_color_op
 
-                    return whiten_color_op(fc, fs, alpha, reg, floor, color_floor, iters)
+                    return whiten_color_op(fc, fs, alpha, reg, color_reg, iters)
 
                 @staticmethod
-                def symbolic(g, fc, fs, alpha, reg, floor, color_floor, iters):
+                def symbolic(g, fc, fs, alpha, reg, color_reg, iters):
                     out = g.op(f"{ONNX_DOMAIN}::{PLUGIN_NAME}", fc, fs, plugin_namespace_s=PLUGIN_NAMESPACE,
                                plugin_version_s=PLUGIN_VERSION, alpha_f=float(alpha), reg_f=float(reg),
-                               floor_f=float(floor), color_floor_f=float(color_floor), iters_i=int(iters))
+                               color_reg_f=float(color_reg), iters_i=int(iters))
                     out.setType(fc.type())
                     return out
 
@@ -190,11 +187,10 @@ class _WhitenColorFn:
         return cls.fn
 
 
-def whiten_color_node(fc, fs, *, alpha: float = 1.0, reg: float = 1e-5, floor: float = 1e-3, color_floor: float = 1e-4,
-                      iters: int = 20):
+def whiten_color_node(fc, fs, *, alpha: float = 1.0, reg: float = 1e-2, color_reg: float = 1e-4, iters: int = 20):
     """In a torch module being exported with torch.onnx (TorchScript exporter): WCT that exports as the
     plugin node (and runs the kernels / float64 reference in PyTorch). fc [B, C, N], fs [Bs, C, Ns]."""
-    return _WhitenColorFn.get().apply(fc, fs, float(alpha), float(reg), float(floor), float(color_floor), int(iters))
+    return _WhitenColorFn.get().apply(fc, fs, float(alpha), float(reg), float(color_reg), int(iters))
 
 
 def emit_wct_node(pipe, *, levels=None, opset: int = 17) -> dict[str, bytes]:
@@ -216,8 +212,8 @@ def emit_wct_node(pipe, *, levels=None, opset: int = 17) -> dict[str, bytes]:
 
     levels = list(levels or pipe.levels)
     kw = getattr(pipe, "kw", {})
-    reg, iters = float(kw.get("reg", W.DEFAULT_REG)), int(kw.get("iters", W.NS_ITERS))
-    floor, color_floor = float(getattr(W, "FLOOR", 1e-3)), float(getattr(W, "COLOR_FLOOR", 1e-4))
+    reg, iters = float(kw.get("reg", W.PIPELINE_REG)), int(kw.get("iters", W.NS_ITERS))
+    color_reg = float(getattr(pipe, "color_reg", W.PIPELINE_COLOR_REG))
 
     class PluginPair(torch.nn.Module):
         def __init__(self):
@@ -229,8 +225,8 @@ def emit_wct_node(pipe, *, levels=None, opset: int = 17) -> dict[str, bytes]:
 
             def transform(i, level, f):  # the plugin node whitens-colours; the alpha blend stays plain ONNX
                 fc = f.flatten(2)
-                out = whiten_color_node(fc, taps[level].flatten(2), alpha=1.0, reg=reg, floor=floor,
-                                        color_floor=color_floor, iters=iters)
+                out = whiten_color_node(fc, taps[level].flatten(2), alpha=1.0, reg=reg, color_reg=color_reg,
+                                        iters=iters)
                 a = alpha.reshape(-1)[i]
                 return a * out + (1.0 - a) * fc
 

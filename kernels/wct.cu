@@ -1,21 +1,21 @@
 // Whitening–colouring transform (Li et al. 2017) without eigendecomposition and without host sync:
 //   Σc, μc, Σs, μs          covariance.cu (centred, 1/(N-1))
-//   sf_ns_init               A = (Σ + rI) / ‖Σ + rI‖_F, r = reg·tr(Σ)/C + floor (content: floor_c, style: floor_s),
+//   sf_ns_init               A = (Σ + rI) / ‖Σ + rI‖_F, r = reg·tr(Σ)/C (relative; content: reg_c, style: reg_s),
 //                            Y0 = A, Z0 = I; norms and ridges kept on the device
 //   k x (sf_ns_step1, 2)     T = (3I - Z Y)/2;  Y <- Y T;  Z <- T Z      (coupled Newton–Schulz; fp32 storage,
 //                            products on the fp64 tensor cores: exact products, IEEE sums)
 //                            Y -> A^{1/2}, Z -> A^{-1/2}; content and style matrices iterate in one launch
 //   sf_wct_matrix            M = Σs (Σs + r_s)^{-1/2} (Σc + r_c)^{-1/2} = (√ns Ys − r_s/√ns Zs) Zc / √nc
-//                            (train/wct/transforms.py's NS policy: ridge on the content, colouring without)
+//                            (train/wct/transforms.py's policy: relative ridges, no absolute floor)
 //   sf_wct_bias              β = μs - M μc
 //   sf_apply_*               out = α (M fc + β) + (1 - α) fc     (= α (M (fc - μc) + μs) + (1 - α) fc)
 // Matrices: YZ holds [Y_0 … Y_{M-1}, Z_0 … Z_{M-1}] (C x C each, M = Bc + Bs: content first, then style).
 #include "sf_gemm.cuh"
 
 extern "C" __global__ void __launch_bounds__(1024) sf_ns_init(const float* __restrict__ cov, float* __restrict__ YZ,
-                                                              float* __restrict__ norms, int M, int C, float reg,
-                                                              float floor_c, float floor_s, int Bc) {
-  // ridge r = reg * tr(Σ) / C + floor (floor_c for the Bc content matrices, floor_s for the style ones),
+                                                              float* __restrict__ norms, int M, int C, float reg_c,
+                                                              float reg_s, int Bc) {
+  // relative ridge r = reg * tr(Σ) / C (reg_c for the Bc content matrices, reg_s for the style ones),
   // as train/wct/transforms.py; norms[m] = ‖Σ + rI‖_F, norms[M + m] = r.
   __shared__ float scratch[32];
   const int m = blockIdx.x;
@@ -23,7 +23,7 @@ extern "C" __global__ void __launch_bounds__(1024) sf_ns_init(const float* __res
   const float* s = cov + m * cc;
   float tr = 0.f;
   for (int i = threadIdx.x; i < C; i += blockDim.x) tr += s[(long long)i * C + i];
-  const float ridge = reg * sf::block_sum(tr, scratch) / (float)C + (m < Bc ? floor_c : floor_s);
+  const float ridge = (m < Bc ? reg_c : reg_s) * sf::block_sum(tr, scratch) / (float)C;
   float acc = 0.f;
   for (long long i = threadIdx.x; i < cc; i += blockDim.x) {
     float v = s[i] + ((i / C) == (i % C) ? ridge : 0.f);

@@ -1,17 +1,46 @@
-"""Write files and directories under a temporary name and rename, so no reader ever sees half an artifact."""
+"""Write files and directories under a temporary name and rename, so no reader ever sees half an artifact.
+
+A directory replaces another by an atomic exchange where the OS has one (Linux ``renameat2``
+``RENAME_EXCHANGE``: the path never disappears, not even for a moment); elsewhere by two renames, and
+when the second fails the old directory is put back (never a hidden ``.NAME.old-…`` left behind). The
+process umask is read once, at import: flipping it per call (``os.umask`` is the only portable way to
+read it) would race with threads that create files meanwhile.
+"""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux ≥ 4.7: /proc/self/status)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore, once, while the module is imported
     os.umask(mask)
     return mask
+
+
+#: The umask files and directories get their permissions from (read once; :func:`refresh_umask` after a change).
+UMASK = _read_umask()
+
+
+def refresh_umask() -> int:
+    """Read the umask again (for a program that changed it after importing StyleForge)."""
+    global UMASK
+    UMASK = _read_umask()
+    return UMASK
 
 
 @contextlib.contextmanager
@@ -28,7 +57,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -45,6 +74,57 @@ def write_text(path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+_renameat2 = None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    global _renameat2
+    if _renameat2 is None:
+        try:
+            fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).renameat2
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            fn.restype = ctypes.c_int
+            _renameat2 = fn
+        except (OSError, AttributeError):
+            _renameat2 = False
+    if not _renameat2:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if _renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # an old kernel, or a filesystem without it
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+def replace_dir(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Put directory `tmp` at `path`, replacing what is there. `path` is never missing where the OS can exchange
+    two paths, and is never left missing elsewhere (the old directory is put back if the second rename fails)."""
+    tmp, path = Path(tmp), Path(path)
+    if not path.exists() and not path.is_symlink():
+        try:
+            os.rename(tmp, path)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):  # anything but "created meanwhile": a real error
+                raise
+    if exchange(tmp, path):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    os.rmdir(old)  # a unique free name beside `path`
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(old, path)  # put the old one back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, overwrite: bool = True):
     """Yield a fresh temporary directory beside `path`; on success it replaces `path` whole."""
@@ -55,14 +135,8 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = True):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        os.chmod(tmp, 0o777 & ~UMASK)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

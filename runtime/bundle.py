@@ -1,17 +1,28 @@
 """Read a bundle (the export→runtime contract, runtime/manifest.py): parse manifest.json into typed
-fields, check every file against its sha256, and hand out graphs, golden cases and tolerances."""
+fields, check the manifest's own digest and every file against its sha256, and hand out graphs, golden
+cases and tolerances.
+
+Integrity: every path the manifest names stays inside the bundle (no '..', no absolute path, no link
+that leads out); the manifest is covered by its ``manifest_sha256``; :func:`update_bundle` changes a
+bundle in an order that lets a concurrent :func:`open_bundle` see the old bundle or the new one, never
+a mix (see its docstring), and writers take a lock so that two updates never lose each other's change.
+"""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import BundleError
-from .manifest import MANIFEST, SCHEMA_VERSION, GoldenCase, GraphSpec, Manifest, manifest_to_json, parse_manifest
+from .manifest import (DIGEST_FIELD, MANIFEST, SCHEMA_VERSION, GoldenCase, GraphSpec, Manifest, check_digest,
+                       check_relative_path, manifest_to_json, parse_manifest)
 
 __all__ = ["Bundle", "open_bundle", "read_manifest", "update_bundle", "sha256_file", "MANIFEST", "SCHEMA_VERSION"]
 
@@ -63,7 +74,8 @@ class Bundle:
             raise BundleError(f"{self.path}: {e}") from None
 
     def file(self, rel: str) -> Path:
-        return self.path / rel
+        """The path of a bundle file; refuses one that leaves the bundle (also with ``verify=False``)."""
+        return inside(self.path, rel)
 
     @property
     def tolerances(self):
@@ -80,59 +92,161 @@ class Bundle:
         return inputs, outputs
 
 
+def inside(root: Path, rel: str) -> Path:
+    """``root/rel`` for a manifest path, refusing one that leaves the bundle: '..', absolute, or a link (of the
+    file or of a folder on its way) whose target lies outside."""
+    check_relative_path(rel, str(root / MANIFEST))
+    p = root / rel
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(p)]) != real_root:
+        raise BundleError(f"{root}: file {rel} leads outside the bundle (a link?); refusing to load")
+    return p
+
+
 def verify_hashes(path: Path, manifest: Manifest) -> None:
     """Refuse a bundle whose files are missing, leave the bundle, or differ from the sha256 recorded at export."""
-    root = path.resolve()
     for rel, digest in manifest.files.items():
-        p = path / rel
-        if not p.resolve().is_relative_to(root):
-            raise BundleError(f"{path}: file {rel} leads outside the bundle (a link?); refusing to load")
-        if not p.is_file():
+        p = inside(path, rel)
+        try:
+            actual = sha256_file(p) if p.is_file() else None
+        except FileNotFoundError:  # removed between the two calls
+            actual = None
+        if actual is None:
             raise BundleError(f"{path}: file {rel} listed in the manifest is missing")
-        if sha256_file(p) != digest:
+        if actual != digest:
             raise BundleError(f"{path}: {rel} does not match its sha256 in the manifest (tampered or corrupt); refusing to load")
 
 
-def read_manifest(path: str | os.PathLike) -> Manifest:
-    """The typed manifest of the bundle at `path` (files not checked)."""
-    path = Path(path)
+def _read_json(path: Path) -> dict:
     mpath = path / MANIFEST
     if not path.exists():
         raise BundleError(f"{path}: no such bundle")
     if not mpath.is_file():
         raise BundleError(f"{path}: not a bundle (no {MANIFEST})")
+    inside(path, MANIFEST)  # a manifest that is a link out of the bundle is refused like any other file
     try:
         data = json.loads(mpath.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BundleError(f"{mpath}: manifest is not valid JSON ({e})") from None
-    return parse_manifest(data, str(mpath))
+    if not isinstance(data, dict):
+        raise BundleError(f"{mpath}: the manifest must be a JSON object")
+    return data
 
 
-def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
-    """Load a bundle directory; with `verify` (default) every file's sha256 is checked."""
+def read_manifest(path: str | os.PathLike, *, verify: bool = True) -> Manifest:
+    """The typed manifest of the bundle at `path`; with `verify` its ``manifest_sha256`` is checked (files are not)."""
     path = Path(path)
-    manifest = read_manifest(path)
+    data = _read_json(path)
     if verify:
-        verify_hashes(path, manifest)
+        check_digest(data, str(path / MANIFEST))
+    return parse_manifest(data, str(path / MANIFEST))
+
+
+def open_bundle(path: str | os.PathLike, *, verify: bool = True, patience: float = 5.0) -> Bundle:
+    """Load a bundle directory; with `verify` (default) the manifest's digest and every file's sha256 are checked.
+
+    A check that fails while another process updates the bundle (:func:`update_bundle` replaced the manifest
+    meanwhile) is repeated against the new manifest, for up to `patience` seconds while updates keep coming: a
+    concurrent update is not corruption. A failure with the manifest unchanged is reported at once."""
+    path = Path(path)
+    deadline = time.monotonic() + patience
+    attempt = 0
+    while True:
+        manifest = read_manifest(path, verify=verify)
+        if not verify:
+            break
+        try:
+            verify_hashes(path, manifest)
+            break
+        except BundleError:
+            try:
+                changed = _read_json(path).get(DIGEST_FIELD) != manifest.manifest_sha256
+            except BundleError:
+                changed = True
+            if not changed or time.monotonic() > deadline:
+                raise
+            time.sleep(min(0.05, 0.001 * 2 ** attempt))
+            attempt += 1
     return Bundle(path=path, manifest=manifest)
 
 
-def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None = None, patch=None) -> Manifest:
-    """Add files to a bundle and/or patch its typed manifest, keeping every hash right.
+#: A file name with a content tag before its suffix: ``validation-ort-cpu.3f2a9c1d0b7e.json``.
+_TAGGED = re.compile(r"^(?P<stem>.+)\.[0-9a-f]{12}(?P<ext>\.[^./]+)?$")
+LOCK_FILE = ".styleforge-update.lock"
 
-    Files are written atomically, then the manifest (with their sha256) replaces the old one
-    atomically, so a reader sees either the old bundle or the new one. `patch(manifest)` edits in place.
+
+def logical_name(stored: str) -> str:
+    """The name a caller gave a file (``validation-ort-cpu.json``) from the name it is stored under."""
+    m = _TAGGED.match(stored)
+    return m.group("stem") + (m.group("ext") or "") if m else stored
+
+
+def _tagged(rel: str, digest: str) -> str:
+    head, dot, ext = rel.rpartition(".")
+    if not dot or "/" in ext:
+        return f"{rel}.{digest[:12]}"
+    return f"{head}.{digest[:12]}.{ext}"
+
+
+@contextlib.contextmanager
+def bundle_lock(path: Path):
+    """Exclusive lock for a read-modify-write of a bundle (``flock`` on a lock file inside it, not part of its
+    content); readers never take it."""
+    fd = os.open(Path(path) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except ImportError:  # Windows
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None = None, patch=None) -> Manifest:
+    """Add files to a bundle and/or patch its typed manifest, keeping every hash and the manifest digest right.
+
+    The order lets a concurrent :func:`open_bundle` see the old bundle or the new one, never a mix:
+
+    1. a file the current manifest lists is never rewritten: new content for a listed name is stored under a
+       content-tagged name (``name.<sha12>.ext``) and every field that named the old file names the new one
+       (`patch` and callers use the plain name; :func:`logical_name` maps back);
+    2. the manifest (with its digest) then replaces the old one in one atomic rename;
+    3. only then are the files it no longer lists removed (a reader still checking the old manifest finds
+       one missing, sees the manifest changed, and checks again: :func:`open_bundle`).
+
+    Writers hold :func:`bundle_lock`, so two updates never lose each other's change. `patch(manifest)` edits
+    the typed manifest in place. Returns the new manifest.
     """
     from .atomic import write_bytes
-    from .manifest import check_relative_path
 
     path = Path(path)
-    manifest = read_manifest(path)
-    for rel, data in (add_files or {}).items():
-        check_relative_path(rel)
-        write_bytes(path / rel, data)
-        manifest.files[rel] = hashlib.sha256(data).hexdigest()
-    if patch is not None:
-        patch(manifest)
-    write_bytes(path / MANIFEST, manifest_to_json(manifest).encode())
+    with bundle_lock(path):
+        manifest = read_manifest(path)
+        files = manifest.files
+        stored: dict[str, str] = {}
+        for rel, data in (add_files or {}).items():
+            check_relative_path(rel)
+            digest = hashlib.sha256(data).hexdigest()
+            name = rel if rel not in files and not (path / rel).exists() else _tagged(rel, digest)
+            if files.get(name) != digest or not (path / name).is_file():
+                write_bytes(inside(path, name), data)
+            stored[rel] = name
+        superseded = [f for f in files if logical_name(f) in stored and f != stored[logical_name(f)]]
+        for f in superseded:
+            del files[f]
+        for rel, name in stored.items():
+            files[name] = hashlib.sha256(add_files[rel]).hexdigest()
+        if patch is not None:
+            patch(manifest)
+        renamed = {**{f: stored[logical_name(f)] for f in superseded}, **{rel: name for rel, name in stored.items()}}
+        manifest.replace_references(renamed)
+        write_bytes(path / MANIFEST, manifest_to_json(manifest).encode())
+        for f in superseded:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path / f)
     return manifest

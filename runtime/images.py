@@ -37,6 +37,14 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def check_size(w: int, h: int, what: str) -> None:
+    """The size rule every input image obeys, file or array: each side at least MIN_SIDE, at most MAX_PIXELS."""
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"{what}: image is {w}x{h}, over the {MAX_PIXELS:,}-pixel limit")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"{what}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
+
+
 def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.ndarray:
     """Read an image file as an H×W×3 uint8 RGB array, honouring EXIF orientation.
 
@@ -50,11 +58,7 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.nd
         raise ImageError(f"{path}: file is empty (0 bytes)")
     try:
         with Image.open(path) as img:
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(f"{path}: image is {w}x{h}, over the {MAX_PIXELS:,}-pixel limit")
-            if min(w, h) < MIN_SIDE:
-                raise ImageError(f"{path}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
+            check_size(*img.size, str(path))
             img.load()
             img = ImageOps.exif_transpose(img)
             img = _to_rgb(img)
@@ -74,12 +78,27 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.nd
 
 
 def as_rgb_array(image) -> np.ndarray:
-    """Accept a PIL image or an array (H×W, H×W×3, H×W×4; uint8 or float in [0,1]) → H×W×3 uint8."""
+    """Accept a PIL image or an array (H×W, H×W×3, H×W×4; uint8 or float in [0,1]) → H×W×3 uint8.
+
+    An input image: the size rule of files applies (:func:`check_size`, before any pixel is converted)."""
+    if isinstance(image, Image.Image):
+        check_size(*image.size, "image")
+    else:
+        a = np.asarray(image)
+        if a.ndim in (2, 3):
+            check_size(a.shape[1], a.shape[0], f"image array of shape {list(a.shape)}")
+    return _rgb_array(image)
+
+
+def _rgb_array(image) -> np.ndarray:
+    """:func:`as_rgb_array` without the size rule (for tiles of a contact sheet, which may be tiny)."""
     if isinstance(image, Image.Image):
         return np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8).copy()
     a = np.asarray(image)
     if a.dtype != np.uint8:
         if np.issubdtype(a.dtype, np.floating):
+            if not np.all(np.isfinite(a)):
+                raise ImageError("image array holds NaN or infinite values")
             a = np.clip(np.rint(a * 255.0 if a.max(initial=0) <= 1.0 else a), 0, 255).astype(np.uint8)
         else:
             raise ImageError(f"image array has dtype {a.dtype}; expected uint8 or float")
@@ -129,7 +148,7 @@ def make_grid(images: list[np.ndarray], ncols: int | None = None, pad: int = 2, 
     """Tile H×W×3 uint8 images (sizes may differ) into one contact sheet, row-major."""
     if not images:
         raise ImageError("make_grid: no images")
-    images = [as_rgb_array(i) for i in images]
+    images = [_rgb_array(i) for i in images]
     n = len(images)
     ncols = ncols or int(np.ceil(np.sqrt(n)))
     nrows = int(np.ceil(n / ncols))

@@ -6,13 +6,16 @@ wrong types and a newer ``schema_version`` are refused with one line naming the 
 ``config`` is typed per runtime interface: each interface module registers its config dataclass
 (``@register_interface("stylizer", config=StylizerConfig)`` in runtime/model.py). Torch-free.
 
-Schema history: 1 (untyped; family fields scattered at the top level) → 2 (this module). A version-1
-manifest is upgraded in memory when read (:func:`upgrade_v1`), so bundles written by older
-StyleForge versions still load; it is never rewritten on disk by reading.
+Schema history: 1 (untyped; family fields scattered at the top level) → 2 (this module) → 3 (the manifest
+carries ``manifest_sha256``, the sha256 of its own canonical JSON: :func:`manifest_digest`; a bundle's
+loader refuses a changed manifest as it refuses a changed graph). A version-1 manifest is upgraded in
+memory when read (:func:`upgrade_v1`), so bundles written by older StyleForge versions still load; it is
+never rewritten on disk by reading. Version 1 and 2 manifests have no digest to check.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import types
 import typing
@@ -21,8 +24,11 @@ from typing import Any
 
 from .errors import BundleError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: the first schema whose manifests must carry ``manifest_sha256``
+DIGEST_SINCE = 3
 MANIFEST = "manifest.json"
+DIGEST_FIELD = "manifest_sha256"
 #: runtime interfaces known without importing their modules (the registry adds the rest)
 INTERFACE_CONFIGS: dict[str, type] = {}
 
@@ -293,6 +299,7 @@ class Manifest:
     training: dict[str, Any] = field(default_factory=dict)   # the training options, for the record
     lineage: Lineage | None = None  # converted/imported bundles: parent or source model, precision, conversion
     tiling: list[TilingSpec] = field(default_factory=list)  # tiling graphs per role (runtime/tiling.py)
+    manifest_sha256: str | None = None     # sha256 of this manifest's canonical JSON without this field
 
     # --- lookups ---------------------------------------------------------------------------------
     def graph(self, role: str) -> GraphSpec:
@@ -308,6 +315,20 @@ class Manifest:
     def tiling_for(self, role: str) -> TilingSpec | None:
         return next((t for t in self.tiling if t.role == role), None)
 
+    def referenced_files(self) -> list[tuple[str, str]]:
+        """(path, what) of every file a field of the manifest points at (graphs, golden cases, engines, reports,
+        tiling weights)."""
+        return ([(g.file, "graph") for g in self.graphs] + [(c.file, "golden case") for c in self.golden]
+                + [(e.file, "engine") for e in self.engines] + [(v.report, "validation report") for v in self.validation.values()]
+                + [(t.weights, "tiling weights") for t in self.tiling if t.weights])
+
+    def replace_references(self, renamed: dict[str, str]) -> None:
+        """Point every field that names a file in `renamed` at its new name."""
+        for items, attr in ((self.graphs, "file"), (self.golden, "file"), (self.engines, "file"),
+                            (list(self.validation.values()), "report")):
+            for item in items:
+                setattr(item, attr, renamed.get(getattr(item, attr), getattr(item, attr)))
+
     # --- checks -----------------------------------------------------------------------------------
     def check(self, where: str = MANIFEST) -> "Manifest":
         """Cross-field consistency; raises BundleError naming the problem."""
@@ -319,23 +340,19 @@ class Manifest:
         roles = [g.role for g in self.graphs]
         if len(set(roles)) != len(roles):
             raise BundleError(f"{where}: graph roles repeat ({', '.join(roles)})")
-        for rel in list(self.files) + [g.file for g in self.graphs] + [c.file for c in self.golden] + \
-                [e.file for e in self.engines] + [v.report for v in self.validation.values()]:
+        for rel in self.files:
             check_relative_path(rel, where)
-        for g in self.graphs:
-            if g.file not in self.files:
-                raise BundleError(f"{where}: graph {g.file} has no sha256 in the manifest")
+        for rel, what in self.referenced_files():
+            check_relative_path(rel, where)
+            if rel not in self.files:  # every file the runtime reads is hash-checked (and link-checked) at load
+                raise BundleError(f"{where}: {what} file {rel} has no sha256 in the manifest")
         for c in self.golden:
             if c.graph not in roles:
                 raise BundleError(f"{where}: golden case {c.name} refers to graph {c.graph!r}, which the bundle lacks")
-            if c.file not in self.files:
-                raise BundleError(f"{where}: golden case file {c.file} has no sha256 in the manifest")
         for t in self.tiling:
             missing = [r for r in (t.role, t.stats_role, t.tiled_role, t.probe_role) if r not in roles]
             if missing:
                 raise BundleError(f"{where}: tiling of {t.role!r} names graph {missing[0]!r}, which the bundle lacks")
-            if t.weights is not None and t.weights not in self.files:
-                raise BundleError(f"{where}: tiling weights {t.weights} have no sha256 in the manifest")
         for e in self.engines:
             if e.role not in roles:
                 raise BundleError(f"{where}: engine {e.file} is for graph {e.role!r}, which the bundle lacks")
@@ -361,9 +378,11 @@ class Manifest:
 
 
 def check_relative_path(rel: str, where: str = MANIFEST) -> None:
-    """A manifest path must stay inside the bundle: relative, no '..', no drive or backslash tricks."""
+    """A manifest path must stay inside the bundle: relative, no '..' or '.', no drive, backslash or NUL tricks.
+    (Links that leave the bundle are refused where the files are read: runtime/bundle.py.)"""
     parts = rel.replace("\\", "/").split("/")
-    if not rel or rel.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts or "" in parts:
+    if (not rel or rel.startswith(("/", "\\")) or ":" in parts[0] or "\0" in rel
+            or any(p in ("", ".", "..") for p in parts)):
         raise BundleError(f"{where}: file path {rel!r} points outside the bundle; refusing it")
 
 
@@ -475,10 +494,30 @@ def parse_manifest(data: dict, where: str = MANIFEST) -> Manifest:
     return manifest.check(where)
 
 
+def manifest_digest(data: dict) -> str:
+    """sha256 of a manifest's canonical JSON (sorted keys, no whitespace, without ``manifest_sha256`` itself)."""
+    body = {k: v for k, v in data.items() if k != DIGEST_FIELD}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def check_digest(data: dict, where: str = MANIFEST) -> None:
+    """Refuse manifest JSON whose content does not match its ``manifest_sha256`` (required from schema 3)."""
+    want = data.get(DIGEST_FIELD)
+    version = data.get("schema_version")
+    if want is None:
+        if isinstance(version, int) and version >= DIGEST_SINCE:
+            raise BundleError(f"{where}: the manifest has no {DIGEST_FIELD} (schema {version} requires one); refusing to load")
+        return
+    if manifest_digest(data) != want:
+        raise BundleError(f"{where}: the manifest does not match its {DIGEST_FIELD} (edited or corrupt); refusing to load")
+
+
 def manifest_to_json(manifest: Manifest) -> str:
-    """The manifest as ``manifest.json`` text, after checking it (what a writer must call)."""
+    """The manifest as ``manifest.json`` text with its digest, after checking it (what a writer must call)."""
     manifest.check("manifest being written")
-    return json.dumps(to_dict(manifest), indent=2) + "\n"
+    data = to_dict(manifest)
+    data[DIGEST_FIELD] = manifest.manifest_sha256 = manifest_digest(data)
+    return json.dumps(data, indent=2) + "\n"
 
 
 # --- schema 1 → 2 -------------------------------------------------------------------------------------
@@ -494,6 +533,7 @@ def upgrade_v1(old: dict, where: str = MANIFEST) -> dict:
     """A schema-1 manifest (before the typed contract) as schema 2, in memory."""
     try:
         d = json.loads(json.dumps(old))
+        d.pop(DIGEST_FIELD, None)  # schema 1 had none; the upgraded manifest is another text
         model = d.pop("model")
         interface = model.get("family", "graph")
         cfg = dict(model.get("config") or {})

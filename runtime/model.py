@@ -7,6 +7,8 @@ with ``@register_interface(name, config=ConfigClass)``; ``load`` picks the one t
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .backends import open_session
@@ -34,6 +36,13 @@ class RuntimeModel:
     """Base: opens one backend session per graph role, lazily, and runs raw graphs.
 
     Subclasses add ``__call__`` with the interface's image handling.
+
+    Threads: one loaded model may be shared by the threads of a server; ``model(image)`` and ``run`` are safe
+    to call concurrently. A graph's session is opened once (under a lock; later calls take no lock), every
+    call keeps its own inputs and outputs, and concurrent runs of one session follow its runner's thread
+    policy (``shared``: ONNX Runtime's ``InferenceSession.run`` is thread-safe; ``context-pool``: TensorRT
+    execution contexts are checked out one per run; ``serial``: a lock). Interface state shared between
+    calls (the WCT style-statistics cache) is guarded by its own lock.
     """
 
     interface = family = "base"
@@ -43,6 +52,7 @@ class RuntimeModel:
         self.backend = backend
         self.options = options
         self._sessions: dict[str, object] = {}
+        self._sessions_lock = threading.Lock()
 
     @property
     def manifest(self):
@@ -55,9 +65,13 @@ class RuntimeModel:
 
     def session(self, role: str | None = None):
         role = role or self.bundle.manifest.graphs[0].role
-        if role not in self._sessions:
-            self._sessions[role] = open_session(self.bundle, role, self.backend, **self.options)
-        return self._sessions[role]
+        sess = self._sessions.get(role)
+        if sess is None:
+            with self._sessions_lock:  # double-checked: two threads never open the same graph twice
+                sess = self._sessions.get(role)
+                if sess is None:
+                    sess = self._sessions[role] = open_session(self.bundle, role, self.backend, **self.options)
+        return sess
 
     def run(self, feeds: dict[str, np.ndarray], role: str | None = None) -> dict[str, np.ndarray]:
         """Run one graph on raw named inputs (no pre/post-processing)."""

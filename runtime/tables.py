@@ -33,6 +33,9 @@ def validation_table(report: dict) -> Table:
         if c.get("skipped"):
             t.rows.append([c["case"], f"skipped: {c['skipped']}"])
             continue
+        if c.get("error"):
+            t.rows.append([c["case"], f"error: {c['error']}  FAIL"])
+            continue
         for o in c["outputs"]:
             if "shape_mismatch" in o:
                 t.rows.append([c["case"], o["output"], f"shape mismatch {o['shape_mismatch']}  FAIL"])

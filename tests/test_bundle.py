@@ -10,6 +10,8 @@ from styleforge.runtime import BundleError, load, open_bundle
 from styleforge.runtime.atomic import atomic_dir, atomic_path
 from styleforge.runtime.validation import compare, validate_bundle
 
+pytestmark = pytest.mark.runtime  # runs with the runtime alone too (.ci/run's second step)
+
 
 @pytest.fixture
 def bundle(tmp_path):
@@ -81,6 +83,7 @@ def test_validate_passes_and_records_report(bundle):
 
 
 def test_validate_fails_on_wrong_golden(tmp_path):
+    pytest.importorskip("onnx")  # builds another graph
     path = write_scale_bundle(tmp_path / "b.sfbundle", factor=0.5)
     # rewrite the graph with another factor, keep hashes consistent: validation must now fail
     from helpers import scale_graph
@@ -247,13 +250,16 @@ def test_schema1_manifest_is_upgraded_in_memory(bundle):
     _edit_manifest(bundle, to_v1)
     before = (bundle / "manifest.json").read_bytes()
     m = open_bundle(bundle, verify=False).manifest
-    assert m.schema_version == 2 and m.model.interface == "stylizer" and m.model.method == "stylizer"
+    from styleforge.runtime.manifest import SCHEMA_VERSION
+
+    assert m.schema_version == SCHEMA_VERSION and m.model.interface == "stylizer" and m.model.method == "stylizer"
     assert m.model.config.num_styles == 2 and m.model.config.network_config == {"width_mult": 0.5}
     assert m.model.step == 7 and m.tolerances.basis == "measured" and m.size_constraints.multiple_of == 4
     assert (bundle / "manifest.json").read_bytes() == before
 
 
 def test_writer_refuses_a_bad_manifest_before_writing(tmp_path):
+    pytest.importorskip("onnx")
     from helpers import scale_graph
     from styleforge.export.core.bundle_writer import BundleWriter
     from styleforge.runtime.manifest import GraphConfig
@@ -278,3 +284,195 @@ def test_tolerance_profiles_are_chosen_by_backend_and_precision():
     assert pol.for_output("image", profile="gpu-tf32").max_abs == 0.5
     assert pol.for_output("image", Tolerance(max_abs=9.0), profile="gpu-tf32").max_abs == 9.0  # a case's own limit wins
     assert pol.for_output("image", profile="int8").max_abs == 1e-3  # a profile the bundle lacks: the strict default
+
+
+# --- integrity (issue 14 #7) ---------------------------------------------------------------------------
+
+def test_a_changed_manifest_is_refused_like_a_changed_graph(bundle):
+    """The manifest carries the sha256 of its own canonical JSON; loosening a tolerance by hand is caught."""
+    def loosen(m):
+        m["tolerances"]["default"]["max_abs"] = 1e9
+    _edit_manifest(bundle, loosen)
+    with pytest.raises(BundleError, match="does not match its manifest_sha256") as e:
+        open_bundle(bundle)
+    assert "\n" not in str(e.value)
+    with pytest.raises(BundleError, match="manifest_sha256"):
+        load(bundle)
+    assert open_bundle(bundle, verify=False).manifest.tolerances.default.max_abs == 1e9  # verify=False: as asked
+    _edit_manifest(bundle, lambda m: m.pop("manifest_sha256"))
+    with pytest.raises(BundleError, match="has no manifest_sha256"):
+        open_bundle(bundle)
+
+
+def test_links_leaving_the_bundle_are_refused(bundle, tmp_path):
+    """A file, a folder or the manifest itself that is a link out of the bundle is refused, even when the target's
+    content matches the recorded sha256."""
+    import shutil
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(bundle / "stylize.onnx", outside / "stylize.onnx")
+    (bundle / "stylize.onnx").unlink()
+    (bundle / "stylize.onnx").symlink_to(outside / "stylize.onnx")
+    with pytest.raises(BundleError, match="leads outside the bundle"):
+        open_bundle(bundle)
+    with pytest.raises(BundleError, match="leads outside the bundle"):   # also without hash checks
+        load(bundle, verify=False, backend="ort-cpu").run({"image": np.zeros((1, 3, 4, 4), np.float32)})
+    (bundle / "stylize.onnx").unlink()
+    shutil.copy(outside / "stylize.onnx", bundle / "stylize.onnx")
+    shutil.copytree(bundle / "golden", outside / "golden")
+    shutil.rmtree(bundle / "golden")
+    (bundle / "golden").symlink_to(outside / "golden")
+    with pytest.raises(BundleError, match="leads outside the bundle"):
+        open_bundle(bundle)
+    (bundle / "golden").unlink()
+    shutil.copytree(outside / "golden", bundle / "golden")
+    assert open_bundle(bundle)                                           # restored: loads again
+    shutil.move(bundle / "manifest.json", outside / "manifest.json")
+    (bundle / "manifest.json").symlink_to(outside / "manifest.json")
+    with pytest.raises(BundleError, match="leads outside the bundle"):
+        open_bundle(bundle)
+
+
+def test_every_referenced_file_must_be_hash_checked(bundle):
+    """An engine or validation report the manifest names but does not hash would be read unchecked: refused."""
+    def add_report(m):
+        m["validation"]["ort-cpu"] = {"report": "validation-ort-cpu.json", "passed": True, "time": "now"}
+    _edit_manifest(bundle, add_report)
+    with pytest.raises(BundleError, match="validation report file validation-ort-cpu.json has no sha256"):
+        open_bundle(bundle, verify=False)
+
+
+@pytest.mark.parametrize("rel", ["./stylize.onnx", "a/./b.onnx", "x\0.onnx"])
+def test_odd_relative_paths_are_refused(bundle, rel):
+    def edit(m):
+        m["files"][rel] = "0" * 64
+    _edit_manifest(bundle, edit)
+    with pytest.raises(BundleError, match="outside the bundle"):
+        open_bundle(bundle, verify=False)
+
+
+def test_concurrent_load_never_sees_a_half_updated_bundle(bundle):
+    """update_bundle in a loop (new report content each time, as re-validation writes) while another thread loads
+    the bundle with every hash checked: no load ever fails, and the updates all land."""
+    import threading
+
+    from styleforge.runtime.bundle import update_bundle
+    from styleforge.runtime.manifest import ValidationRecord
+
+    stop, errors, loads = threading.Event(), [], [0]
+
+    def reader():
+        while not stop.is_set():
+            try:
+                open_bundle(bundle)
+                loads[0] += 1
+            except BundleError as e:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(60):
+            data = json.dumps({"run": k, "pad": "x" * (k * 50)}).encode()
+
+            def patch(m, k=k):
+                m.validation["ort-cpu"] = ValidationRecord(report="validation-ort-cpu.json", passed=True, time=str(k))
+            update_bundle(bundle, add_files={"validation-ort-cpu.json": data}, patch=patch)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == [] and loads[0] > 0
+    m = open_bundle(bundle).manifest
+    assert m.validation["ort-cpu"].time == "59"
+    assert json.loads((bundle / m.validation["ort-cpu"].report).read_text())["run"] == 59
+    on_disk = {p.name for p in bundle.iterdir() if p.name.startswith("validation-")}
+    assert on_disk == {m.validation["ort-cpu"].report}                   # superseded reports removed
+
+
+def test_two_updates_never_lose_each_others_change(bundle):
+    import threading
+
+    from styleforge.runtime.bundle import update_bundle
+
+    def add(k):
+        update_bundle(bundle, add_files={f"notes/{k}.txt": str(k).encode()})
+
+    threads = [threading.Thread(target=add, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {f"notes/{k}.txt" for k in range(8)} <= set(open_bundle(bundle).manifest.files)
+
+
+def test_atomic_dir_failed_second_rename_restores_the_old_directory(tmp_path, monkeypatch):
+    """Without an atomic exchange (not Linux) the replacement takes two renames; when the second fails the old
+    directory is back at its path and nothing hidden is left behind."""
+    from styleforge.runtime import atomic
+
+    target = tmp_path / "b.sfbundle"
+    with atomic_dir(target) as tmp:
+        (tmp / "f").write_text("old")
+    monkeypatch.setattr(atomic, "exchange", lambda a, b: False, raising=False)
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst) == str(target) and ".tmp" in str(src):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        with atomic_dir(target) as tmp:
+            (tmp / "f").write_text("new")
+    assert (target / "f").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.sfbundle"]
+
+
+def test_atomic_dir_replaces_without_a_gap(tmp_path):
+    """Where the OS has an atomic exchange, a reader polling the path never finds it missing."""
+    import threading
+
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is Linux's")
+    target = tmp_path / "b.sfbundle"
+    with atomic_dir(target) as tmp:
+        (tmp / "f").write_text("0")
+    stop, missing = threading.Event(), []
+
+    def poll():
+        while not stop.is_set():
+            if not (target / "f").exists():
+                missing.append(1)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    for k in range(50):
+        with atomic_dir(target) as tmp:
+            (tmp / "f").write_text(str(k))
+    stop.set()
+    t.join()
+    assert missing == [] and (target / "f").read_text() == "49"
+
+
+def test_umask_is_read_once_not_toggled_per_write(tmp_path, monkeypatch):
+    """os.umask(0) + os.umask(mask) per call races with other threads creating files: never called per write."""
+    from styleforge.runtime.atomic import write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+
+    def no_umask(*_):
+        raise AssertionError("os.umask called while writing")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    write_text(tmp_path / "a.txt", "x")
+    with atomic_dir(tmp_path / "d") as tmp:
+        (tmp / "f").write_text("y")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask

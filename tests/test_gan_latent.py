@@ -37,6 +37,15 @@ def runs(tmp_path_factory):
         t2, ckpt = _train(fam, d / "run", 3, resume=True, **extra)
         assert t2.history[:2] == t.history, "resume lost the loss history"
         assert t2.step == 3 and ckpt.name == "step-0000003"
+        # the same 3 steps without an interruption: step for step the same losses, the same weights
+        t3, straight = _train(fam, d / "straight", 3, **extra)
+        assert len(t3.history) == 3
+        for a, b in zip(t3.history, t2.history):
+            assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in a), (fam, a, b)
+        from styleforge.train.core.checkpoint import load_weights
+
+        wa, wb = load_weights(straight), load_weights(ckpt)
+        assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), fam
         assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --sample-every"
         out[fam] = (d / "run", export_checkpoint(d / "run", d / f"{fam}.sfbundle"))
     return out
@@ -75,6 +84,25 @@ def test_train_resume_export_matches_pytorch(runs, family):
     np.testing.assert_allclose(img, model.generate_raw(z, labels), atol=1e-3)
     img0, act0 = model.generate_dissect(z, layer.name, np.zeros_like(scale), labels)
     assert np.abs(act0).max() == 0 and act.shape[1] == layer.channels
+
+
+def test_checkpoints_keep_the_cuda_random_streams(tmp_path, monkeypatch):
+    """Issue 14 #11: the CUDA generators' states (what sampling on a GPU draws from) are saved and restored, one per
+    device. Without a GPU the torch.cuda calls are stand-ins that keep what they are given."""
+    import torch
+
+    from styleforge.train.core.checkpoint import load_train_state, save_checkpoint
+
+    streams = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in streams])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda st, device=0: restored.__setitem__(device, st.clone()))
+    net = torch.nn.Linear(2, 2)
+    ckpt = save_checkpoint(tmp_path / "run", 1, config={"family": "x", "models": {}}, modules={"net": net})
+    load_train_state(ckpt, modules={"net": net})
+    assert sorted(restored) == [0, 1] and all(torch.equal(restored[i], streams[i]) for i in (0, 1))
 
 
 def test_unknown_family_lists_names(tmp_path):
@@ -123,19 +151,99 @@ def test_generate_and_latent_cli(runs, tmp_path):
 
 
 def test_latent_maths():
-    from styleforge.runtime.latent import arithmetic_latent, interpolation_latents, unit_scores
+    from styleforge.runtime.latent import arithmetic_latent, interpolation_latents, slerp, unit_scores
 
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((3, 16))
+    for spherical in (False, True):
+        path = interpolation_latents(z, 5, spherical=spherical)
+        assert path.shape == (9, 16)                      # 5 frames per segment, the shared end counted once
+        np.testing.assert_allclose(path[[0, 4, 8]], z, atol=1e-6)   # the ends reproduce the inputs exactly
+    lin = interpolation_latents(z[:2], 5)
+    np.testing.assert_allclose(lin[2], (z[0] + z[1]) / 2, atol=1e-6)                 # linear: the midpoint
+    np.testing.assert_allclose(np.diff(lin, axis=0), np.diff(lin, axis=0)[:1].repeat(4, 0), atol=1e-6)  # even steps
+    # slerp between unit vectors: stays on the circle, at constant angular speed
     a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-    s = interpolation_latents(np.stack([a, b]), 3, spherical=True)
-    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-6)  # slerp stays on the circle
-    lin = interpolation_latents(np.stack([a, b]), 3)
-    np.testing.assert_allclose(lin[1], [0.5, 0.5])
-    np.testing.assert_allclose(arithmetic_latent(np.ones((2, 2)), np.zeros((1, 2)), np.full((3, 2), 2.0)), [3, 3])
+    s = interpolation_latents(np.stack([a, b]), 5, spherical=True)
+    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.diff(np.arctan2(s[:, 1], s[:, 0])), np.pi / 8, atol=1e-6)
+    np.testing.assert_allclose(slerp(z[0], z[0], 0.3), z[0])                           # equal ends: no NaN
+    # arithmetic A − B + C of means is linear in the latents: shifts and scales carry through exactly
+    za, zb, zc = rng.standard_normal((2, 16)), rng.standard_normal((3, 16)), rng.standard_normal((4, 16))
+    r = arithmetic_latent(za, zb, zc)
+    np.testing.assert_allclose(r, za.mean(0) - zb.mean(0) + zc.mean(0), atol=1e-6)
+    d = rng.standard_normal(16)
+    np.testing.assert_allclose(arithmetic_latent(za + d, zb, zc), r + d, atol=1e-5)   # A shifted: result shifted
+    np.testing.assert_allclose(arithmetic_latent(za, zb + d, zc + d), r, atol=1e-5)   # B and C shifted alike: cancels
+    np.testing.assert_allclose(arithmetic_latent(3 * za, 3 * zb, 3 * zc), 3 * r, atol=1e-5)
+    np.testing.assert_allclose(arithmetic_latent(za, za, zc), zc.mean(0), atol=1e-6)  # A − A + C = C
     mask = np.zeros((4, 4), bool)
     mask[:2] = True
     acts = np.random.default_rng(0).random((10, 3, 4, 4))
     acts[:, 1] += 5 * mask  # unit 1 fires in the mask
     assert np.argmax(unit_scores(acts, mask)) == 1
+
+
+def test_latent_tools_render_what_they_claim(runs):
+    """Through a bundle: the interpolation strip starts and ends with the seeds' own images, and the arithmetic
+    grid's result tile is the image of the latent A − B + C."""
+    from styleforge.runtime.latent import _tiles, arithmetic, arithmetic_latent, interpolate
+    from styleforge.runtime.model import load
+
+    model = load(runs["dcgan"][1], backend="ort-cpu")
+    strip = interpolate(model, [4, 9], steps=4)
+    t = _tiles(model.generate_raw(model.latents([4, 9])))
+    side = t[0].shape[0]
+    assert np.array_equal(strip[2:2 + side, 2:2 + side], t[0])
+    assert np.array_equal(strip[2:2 + side, -2 - side:-2], t[1])
+    grid, _ = arithmetic(model, [1, 2], [3], [5, 6], variations=1)
+    r = arithmetic_latent(model.latents([1, 2]), model.latents([3]), model.latents([5, 6]))
+    want = _tiles(model.generate_raw(r[None]))[0]
+    y = 2 + 3 * (side + 2)   # the fourth row: the result, then its variations
+    assert np.array_equal(grid[y:y + side, 2:2 + side], want)
+
+
+def test_generator_inputs_are_checked_in_one_line(runs):
+    """Wrong-length labels and unit_scale are one clear error, not a numpy or ONNX Runtime traceback."""
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.runtime.model import load
+
+    cgan = load(runs["cgan"][1], backend="ort-cpu")
+    z = cgan.sample_latents(3)
+    assert cgan.generate_raw(z, [1, 2, 3]).shape[0] == 3 and cgan.generate_raw(z, 4).shape[0] == 3
+    for labels, message in (([1, 2], "give one label or 3"), ([[1, 2, 3]], "one class index"),
+                            (["a", "b", "c"], "one class index"), ([0.5, 1, 2], "one class index"),
+                            ([1, 2, 99], "out of range")):
+        with pytest.raises(StyleForgeError, match=message) as e:
+            cgan.generate_raw(z, labels)
+        assert "\n" not in str(e.value)
+    with pytest.raises(StyleForgeError, match=r"expected shape \[N, 8\]"):
+        cgan.generate_raw(np.zeros((2, 5), np.float32), [1, 2])
+    dc = load(runs["dcgan"][1], backend="ort-cpu")
+    layer = dc.dissect_layers[0]
+    z = dc.sample_latents(2)
+    assert dc.generate_dissect(z, layer.name, 0.5)[1].shape[1] == layer.channels     # one number: every channel
+    for scale, message in ((np.ones(layer.channels + 1), "channels"), (np.ones((2, layer.channels)), "channels"),
+                           ("x", "numbers"), (np.full(layer.channels, np.inf), "finite")):
+        with pytest.raises(StyleForgeError, match=message):
+            dc.generate_dissect(z, layer.name, scale)
+    with pytest.raises(StyleForgeError, match="unconditional"):
+        dc.generate_raw(z, [0, 1])
+
+
+def test_eval_gan_labels_are_checked(runs, capsys):
+    from styleforge.runtime.cli import main
+
+    with pytest.raises(SystemExit) as e:  # argparse: usage + one error line, exit 2
+        main(["eval", "gan", str(runs["cgan"][1]), "--labels", "x"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "expected comma-separated integers" in err and "Traceback" not in err
+    assert main(["eval", "gan", str(runs["dcgan"][1]), "--labels", "1", "--n", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "conditional" in err and err.count("\n") == 1
+    assert main(["eval", "gan", str(runs["cgan"][1]), "--labels", "0,12", "--n", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "12 is not a class" in err and err.count("\n") == 1
 
 
 def test_frechet_distance():
@@ -214,3 +322,54 @@ def test_train_on_cuda_and_export(tmp_path):
         t, _ = _train(fam, tmp_path / fam, 2, device="cuda")
         assert next(t.g.parameters()).is_cuda and all(np.isfinite(v) for h in t.history for v in h.values())
         assert validate_bundle(export_checkpoint(tmp_path / fam, tmp_path / f"{fam}.sfbundle"), write_report=False)["passed"]
+
+
+def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, capsys):
+    """Issue 14 #1: a 2-step 16-px Progressive GAN stops at level 1 (8×8, fading in): it exports upsampled to the
+    final 16×16 (default) or at its native 8×8, validates, matches PyTorch, and the manifest says which."""
+    import torch
+
+    from styleforge.runtime.cli import main
+    from styleforge.runtime.model import load
+    from styleforge.train.core.checkpoint import load_modules
+
+    run = tmp_path / "pg"
+    assert main(["train", "gan", "--family", "pgan", "--out", str(run), "--steps", "2", "--resolution", "16",
+                 "--width-mult", "0.25", "--batch", "2", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "pg.sfbundle")]) == 0
+    cap = capsys.readouterr()
+    assert "trained to 8x8 of 16x16" in cap.err and "upsampled" in cap.err and "PASS" in cap.out
+    assert main(["export", str(run), "--out", str(tmp_path / "pg8.sfbundle"), "--pgan-output", "native"]) == 0
+    g = load_modules(run, attrs=["g_ema"])[0]["g_ema"].eval()
+    z = np.random.default_rng(5).standard_normal((3, g.nz)).astype(np.float32)
+    with torch.no_grad():
+        low = ((g.synthesize(torch.from_numpy(z), full=False)[0].clamp(-1, 1) + 1) * 127.5).repeat(1, 3, 1, 1).numpy()
+    for name, side in (("pg.sfbundle", 16), ("pg8.sfbundle", 8)):
+        model = load(tmp_path / name, backend="ort-cpu")
+        growth = model.config.growth
+        assert (growth.level, growth.trained_side, growth.final_side) == (1, 8, 16) and growth.alpha == 0.0
+        assert growth.output == ("final" if side == 16 else "native") and model.config.resolution == side
+        assert [d.name for d in model.dissect_layers] == ["block0", "block1"]   # blocks grown so far
+        got = model.generate_raw(z)
+        assert got.shape == (3, 3, side, side)
+        want = low.repeat(2, 2).repeat(2, 3) if side == 16 else low       # nearest ×2 of the trained 8×8
+        assert np.abs(got - want).max() < 1e-2
+
+
+def test_fixed_batch_generator_export_validates_and_runs(runs, tmp_path, capsys):
+    """Issue 14 #4: --no-batch-dynamic traces at the golden cases' batch (1), so validation passes; the runtime
+    feeds such a graph one latent at a time."""
+    from styleforge.runtime.cli import main
+    from styleforge.runtime.model import load
+
+    run, dynamic = runs["cgan"]
+    assert main(["export", str(run), "--out", str(tmp_path / "fixed.sfbundle"), "--no-batch-dynamic"]) == 0
+    assert "PASS" in capsys.readouterr().out
+    fixed = load(tmp_path / "fixed.sfbundle", backend="ort-cpu")
+    assert fixed.manifest.graph("generate").input("z").shape[0] == 1 and fixed.fixed_batch("generate") == 1
+    z, labels = fixed.sample_latents(5, seed=2), [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(fixed.generate_raw(z, labels), load(dynamic).generate_raw(z, labels), atol=1e-3)
+    layer = fixed.dissect_layers[-1].name
+    img, act = fixed.generate_dissect(z, layer, 0.5, labels)
+    assert img.shape[0] == act.shape[0] == 5

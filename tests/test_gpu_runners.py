@@ -439,6 +439,7 @@ def test_engine_record_fields_are_typed_and_checked(scale):
     old = {"role": "stylize", "file": "engines/a.engine", "tensorrt": "10.9.0.34", "compute_capability": "8.9",
            "precision": "fp32", "profiles": []}
     m["engines"] = [old]
+    m["files"]["engines/a.engine"] = "0" * 64   # every file a manifest names is hash-listed (verify=False: unchecked)
     (path / "manifest.json").write_text(json.dumps(m))
     (rec,) = open_bundle(path, verify=False).manifest.engines
     assert (rec.hardware_compatibility, rec.version_compatible, rec.contexts, rec.plugins, rec.gpu) == \

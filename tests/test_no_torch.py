@@ -3,7 +3,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from helpers import write_scale_bundle
+
+pytestmark = pytest.mark.runtime  # runs with the runtime alone too (.ci/run's second step)
 
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None  # any `import torch` now raises ImportError\n"
 
@@ -41,13 +45,63 @@ def test_cli_builds_and_validates_without_torch(tmp_path):
 
 
 def test_cli_help_of_every_command_needs_no_torch():
+    """`styleforge … --help` of every command and subcommand prints its usage and exits 0 with torch, onnx, SciPy,
+    scikit-image and scikit-learn all unavailable, and none of them is imported."""
     p = _run("""
-        from styleforge.runtime.cli import build_cli
-        cli = build_cli()
-        assert [k for k, v in sys.modules.items() if v is not None and k.split('.')[0] in ('torch', 'onnx', 'scipy', 'skimage', 'sklearn')] == []
+        import argparse, contextlib, io
+        for m in ('onnx', 'scipy', 'skimage', 'sklearn'):
+            sys.modules[m] = None
+        from styleforge.runtime.cli import build_cli, main
+
+        def commands(parser, prefix=()):
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for name, sub in action.choices.items():
+                        yield prefix + (name,)
+                        yield from commands(sub, prefix + (name,))
+
+        cmds = list(commands(build_cli().parser))
+        assert len(cmds) > 30, cmds
+        for cmd in [()] + cmds:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit) as _:
+                try:
+                    main([*cmd, "--help"])
+                except SystemExit as e:
+                    assert e.code == 0, (cmd, e.code)
+                    raise
+            text = out.getvalue()
+            assert text.startswith("usage: styleforge" + "".join(" " + c for c in cmd)), (cmd, text[:200])
+        loaded = [k for k, v in sys.modules.items() if v is not None and k.split('.')[0] in
+                  ('torch', 'onnx', 'scipy', 'skimage', 'sklearn')]
+        assert loaded == [], loaded
+        print("ok", len(cmds))
+    """)
+    assert p.returncode == 0 and p.stdout.startswith("ok"), p.stdout[-2000:] + p.stderr[-2000:]
+
+
+def test_commands_that_need_an_extra_say_which_in_one_line(tmp_path):
+    """Issue 14 #5: on a runtime-only install (`pip install styleforge`: no torch, no scikit-image) the training,
+    export and sample commands end in one line naming the extra, not in a ModuleNotFoundError traceback."""
+    p = _run(f"""
+        for m in ('skimage',):
+            sys.modules[m] = None
+        import contextlib, io
+        from styleforge.runtime.cli import main
+        out = {{}}
+        for argv in (["train", "stylizer", "--style", "sample:mosaic", "--out", {str(tmp_path / "r")!r}],
+                     ["train", "gan", "--family", "dcgan", "--out", {str(tmp_path / "g")!r}],
+                     ["samples", "--out", {str(tmp_path / "s")!r}],
+                     ["demo", "--out", {str(tmp_path / "d")!r}]):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                rc = main(argv)
+            lines = err.getvalue().strip().splitlines()
+            assert rc == 2 and len(lines) == 1 and 'pip install "styleforge[train]"' in lines[0], (argv, rc, lines)
+            assert f"`styleforge {{argv[0]}}" in lines[0], lines
         print("ok")
     """)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stdout[-2000:] + p.stderr[-3000:]
 
 
 def test_cli_errors_are_one_line(cli, tmp_path):

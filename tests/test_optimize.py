@@ -7,15 +7,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from styleforge.runtime.cli import main
-from styleforge.train.optimize.methods import (LoopOptions, dfi, invert, make_vgg, resize_image, stylize, sweep, texture,
-                                       to_tensor)
-from styleforge.train.optimize.faces import (ATTRIBUTES, attribute_probe, make_dataset, probe_face, read_attributes,
-                                             write_dataset)
-from styleforge.train.core.samples import resolve_image
-from styleforge.train.core.vgg import content_loss
+torch = pytest.importorskip("torch")
+
+from styleforge.runtime.cli import main  # noqa: E402
+from styleforge.train.optimize.methods import (LoopOptions, dfi, invert, make_vgg, resize_image, stylize,  # noqa: E402
+                                               sweep, texture, to_tensor)
+from styleforge.train.optimize.faces import (ATTRIBUTES, attribute_probe, make_dataset, probe_face,  # noqa: E402
+                                             read_attributes, write_dataset)
+from styleforge.train.core.samples import resolve_image  # noqa: E402
+from styleforge.train.core.vgg import content_loss  # noqa: E402
 
 SHALLOW = ["relu1_1", "relu2_1", "relu3_1"]
 
@@ -154,16 +155,34 @@ def test_cli_texture_stylize_sweep_dfi_smoke(tmp_path, capsys):
     assert rc == 0, err
     rec = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
     assert set(rec) == {"step", "scale", "content", "style", "total"}
-    rc, _, err = _run(capsys, "optimize", "sweep", "sample:chelsea", "--style", "sample:mosaic", "--style-weights",
-                      "1e2,1e4", "--style-layers", "relu1_1", "--content-layer", "relu1_1", *TINY,
-                      "--out", tmp_path / "sw.png")
+    rc, sweep_out, err = _run(capsys, "optimize", "sweep", "sample:chelsea", "--style", "sample:mosaic",
+                              "--style-weights", "1e2,1e4", "--style-layers", "relu1_1", "--content-layer", "relu1_1",
+                              *TINY, "--out", tmp_path / "sw.png")
     assert rc == 0, err
     rc, so, err = _run(capsys, "optimize", "dfi", "--count", "8", "--k", "2", "--layers", "relu1_1,relu2_1",
                        "--strength=-1,1", *TINY, "--out", tmp_path / "d.png")
     assert rc == 0, err
     assert json.loads(so.strip().splitlines()[-1])["strengths"] == [-1.0, 1.0]
-    for name in ("t.png", "s.png", "sw.png", "d.png"):
-        assert (tmp_path / name).stat().st_size > 0
+    from styleforge.runtime.color_transfer import lab_stats
+    from styleforge.runtime.images import load_image
+
+    tex = load_image(tmp_path / "t.png")
+    assert tex.shape == (32, 32, 3) and tex.std() > 10                      # --size, and a texture, not a flat fill
+    styl = load_image(tmp_path / "s.png")
+    content = resize_image(resolve_image("sample:chelsea"), 32)
+    assert styl.shape == content.shape                                      # the content's aspect at --size
+    (m_out, s_out), (m_c, s_c) = lab_stats(styl / 255.0), lab_stats(content / 255.0)
+    assert np.abs(m_out - m_c).max() < 2.0 and np.abs(s_out - s_c).max() < 2.0   # histogram: content's colours
+    log = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and log[-1]["total"] < log[0]["total"]
+    low, high = json.loads(sweep_out.strip().splitlines()[-1])["final"]
+    assert high["content"] > 10 * low["content"]                           # more style weight: further from content
+    assert load_image(tmp_path / "sw.png").std() > 10
+    row = load_image(tmp_path / "d.png")
+    face, minus, plus = (row[2:34, 2 + 34 * k: 34 + 34 * k].astype(float) for k in range(3))
+    assert row.shape == (36, 3 * 32 + 4 * 2, 3)                             # the probe face, then one per strength
+    # opposite strengths move the face in opposite directions: they differ more from each other than from it
+    assert np.abs(minus - plus).mean() > max(np.abs(face - minus).mean(), np.abs(face - plus).mean()) > 1.0
 
 
 def test_cli_dfi_with_a_dataset_folder(tmp_path, capsys):

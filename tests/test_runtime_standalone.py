@@ -12,6 +12,8 @@ import pytest
 
 from helpers import write_scale_bundle
 
+pytestmark = pytest.mark.runtime  # runs with the runtime alone too (.ci/run's second step)
+
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime"
 BLOCK = ("import sys\n"
          "for name in ('torch', 'styleforge.train', 'styleforge.export'):\n"

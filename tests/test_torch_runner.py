@@ -222,7 +222,7 @@ def test_validate_against_another_runner_and_tolerance_profiles(models, monkeypa
 
     tol = open_bundle(models["stylizer"]).tolerances
     cpu, gpu = tol.profile("cpu-fp32"), tol.profile("gpu-tf32")
-    assert cpu.default.max_abs <= 4e-3 and "7.6e-4" in cpu.basis
+    assert cpu.default.max_abs <= 1e-2 and "max_abs<=2.3e-3" in cpu.basis   # measured across training stages
     assert gpu.default.max_abs == 1.0 and "measured for this family" in gpu.basis and "H100" in gpu.basis
     for fam in ("wct", "generator", "translator"):
         prof = open_bundle(models[fam]).tolerances.profile("gpu-tf32")

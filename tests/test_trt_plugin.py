@@ -107,9 +107,8 @@ def test_plugin_created_from_onnx_fields_calls_the_kernels(gpu_stubs, version, m
     from tensorrt.plugin import _lib
 
     assert trt.get_plugin_registry().get_creator(m.PLUGIN_NAME, m.PLUGIN_VERSION, m.PLUGIN_NAMESPACE) is not None
-    fields = {"alpha": np.array([0.75], np.float32), "reg": np.array([1e-5], np.float32),
-              "floor": np.array([1e-3], np.float32), "color_floor": np.array([1e-4], np.float32),
-              "iters": np.array([20], np.int32)}
+    fields = {"alpha": np.array([0.75], np.float32), "reg": np.array([1e-2], np.float32),
+              "color_reg": np.array([1e-4], np.float32), "iters": np.array([20], np.int32)}
     attrs = _lib._stub_create_plugin(m.PLUGIN_ID, fields)
     (out_desc,) = _lib._stub_output_descs(m.PLUGIN_ID, [trtp.TensorDesc((2, 64, 100), trt.float32),
                                                         trtp.TensorDesc((1, 64, 80), trt.float32)], attrs)
@@ -121,10 +120,9 @@ def test_plugin_created_from_onnx_fields_calls_the_kernels(gpu_stubs, version, m
     _lib._stub_enqueue(m.PLUGIN_ID, [fc, fs], [out], attrs, stream=7)
     ((cfc, cfs, cout, kw),) = calls
     assert (cfc, cfs, cout) == (fc, fs, out)
-    assert {k: type(v) for k, v in kw.items()} == {"alpha": float, "reg": float, "floor": float, "color_floor": float,
+    assert {k: type(v) for k, v in kw.items()} == {"alpha": float, "reg": float, "color_reg": float,
                                                    "iters": int, "stream": int}
-    assert kw == {"alpha": 0.75, "reg": pytest.approx(1e-5), "floor": pytest.approx(1e-3),
-                  "color_floor": pytest.approx(1e-4), "iters": 20, "stream": 7}
+    assert kw == {"alpha": 0.75, "reg": pytest.approx(1e-2), "color_reg": pytest.approx(1e-4), "iters": 20, "stream": 7}
 
 
 def test_register_plugin_with_split_pip_wheels(gpu_stubs):

@@ -17,7 +17,7 @@ import numpy as np
 from ...runtime.atomic import atomic_dir
 from ...runtime.manifest import (MANIFEST, SCHEMA_VERSION, GoldenCase, GraphSpec, Manifest, ModelInfo, SizeConstraints,
                                  TensorSpec, Tolerance, TolerancePolicy, ToleranceProfile, manifest_to_json)
-from .onnx_export import DEFAULT_OPSET, graph_io
+from .onnx_export import DEFAULT_OPSET, current_exporter, graph_io, graph_opset
 
 #: Default tolerance for fp32 graphs whose outputs are images in [0, 255].
 FP32_IMAGE_TOLERANCE = Tolerance(max_abs=0.5, mean_abs=0.02, p99_abs=0.1, min_cosine=0.99999, min_psnr=60.0)
@@ -76,12 +76,13 @@ class BundleWriter:
 
     def __init__(self, *, name: str, method: str, family: str, interface: str, config, loss_network: str | None = None,
                  precision: str = "fp32", opset: int = DEFAULT_OPSET, step: int | None = None,
-                 exporter: str | None = "torchscript"):
+                 exporter: str | None = None):
         self.manifest = Manifest(
             schema_version=SCHEMA_VERSION,
             model=ModelInfo(name=name, method=method, family=family, interface=interface, config=config, step=step),
             graphs=[], files={}, tolerances=TolerancePolicy(default=FP32_IMAGE_TOLERANCE), precision=precision,
-            opset=opset, producer=producer_versions(), loss_network=loss_network, exporter=exporter)
+            opset=opset, producer=producer_versions(), loss_network=loss_network,
+            exporter=exporter or current_exporter())
         self.files: dict[str, bytes] = {}
 
     def add_file(self, rel: str, data: bytes) -> None:
@@ -94,7 +95,7 @@ class BundleWriter:
         """Add an ONNX graph under `role`. `annotations` adds per-tensor fields (``layout``, ``range``,
         ``color_order``, ``description``) to the I/O entries read from the graph."""
         file = file or f"{role}.onnx"
-        graph = graph_spec(role, file, onnx_bytes, self.manifest.opset, annotations)
+        graph = graph_spec(role, file, onnx_bytes, graph_opset(onnx_bytes) or self.manifest.opset, annotations)
         self.add_file(file, onnx_bytes)
         self.manifest.graphs.append(graph)
         return graph
@@ -137,6 +138,7 @@ class BundleWriter:
         """Check the manifest, then write everything under a temporary name beside `path` and rename it into place."""
         path = Path(path)
         self.manifest.files = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(self.files.items())}
+        self.manifest.opset = max([self.manifest.opset] + [g.opset for g in self.manifest.graphs])
         text = manifest_to_json(self.manifest)  # checks it: nothing is written for a bad manifest
         with atomic_dir(path) as tmp:
             for rel, data in self.files.items():

@@ -205,7 +205,7 @@ def build_bundle_engines(bundle_path, *, roles=None, buckets: list[dict] | None 
     """Build an engine per graph (or per role in `roles`) for the GPU here, store them under engines/ and
     record them in the manifest's ``engines`` list (replacing records of the same file)."""
     from ...runtime.backends.cuda import device_info
-    from ...runtime.bundle import open_bundle, update_bundle
+    from ...runtime.bundle import logical_name, open_bundle, update_bundle
     from . import timing_cache as tc
 
     options = (options or BuildOptions()).check()
@@ -236,7 +236,7 @@ def build_bundle_engines(bundle_path, *, roles=None, buckets: list[dict] | None 
             plugins=graph_plugins(data), timing_cache=cache_sha))
 
     def patch(m):
-        m.engines = [e for e in m.engines if not any(e.file == b.file for b in built)] + built
+        m.engines = [e for e in m.engines if not any(logical_name(e.file) == b.file for b in built)] + built
 
     update_bundle(bundle_path, add_files=files, patch=patch)
     return built

@@ -26,13 +26,15 @@ from ..core.onnx_export import export_onnx
 #: Golden sizes by default: one multiple of 4 and one that is not (padded like the runtime pads).
 DEFAULT_GOLDEN_SIZES = [(64, 64), (70, 90)]
 MULTIPLE = 4
-#: cpu-fp32 tolerance on [0, 255] (ORT CPU vs PyTorch eager fp32), from measurements (docs/stylizer.md,
-#: "Tolerances"; widths 0.125-1, 1-3 styles, 64² to 512², batch 1-2): max_abs <= 7.6e-4, mean_abs <= 8.9e-5,
-#: p99_abs <= 3.0e-4, PSNR >= 127 dB. The limits sit ~4-5x above (ONNX Runtime and CPUs differ in how they
-#: sum). GPU runners use the gpu-tf32 profile (export/core/bundle_writer.py: TF32 measured on an H100).
-STYLIZER_TOLERANCE = Tolerance(max_abs=4e-3, mean_abs=4e-4, p99_abs=1.5e-3, min_cosine=0.9999999, min_psnr=110.0)
-TOLERANCE_BASIS = ("measured on [0,255]: ORT CPU vs PyTorch fp32 max_abs<=7.6e-4 mean_abs<=8.9e-5 p99<=3e-4 "
-                   "PSNR>=127 dB (widths 0.125-1, 64²-512²); limits ~4-5x above (docs/stylizer.md)")
+#: cpu-fp32 tolerance on [0, 255] (ORT CPU vs PyTorch eager fp32), measured across training stages (docs/stylizer.md,
+#: "Tolerances"): widths 0.125-1, 1-3 styles, 64² to 512², batch 1-2 (issue 11), and width 0.25 / 64 px / 1 style and
+#: width 0.5 / 128 px / 2 styles after 2, 50 and 150-300 steps (issue 14): max_abs <= 2.3e-3 (a 50-step bundle),
+#: mean_abs <= 8.9e-5, p99_abs <= 4.6e-4, PSNR >= 126.5 dB. The limits sit 4-5x above (so an error grown 10x fails
+#: every one), PSNR 11 dB below. GPU runners use the gpu-tf32 profile (export/core/bundle_writer.py: TF32 measured on
+#: an H100).
+STYLIZER_TOLERANCE = Tolerance(max_abs=1e-2, mean_abs=4e-4, p99_abs=2e-3, min_cosine=0.9999999, min_psnr=115.0)
+TOLERANCE_BASIS = ("measured on [0,255], ORT CPU vs PyTorch fp32, widths 0.125-1, 64²-512², after 2/50/150-300 "
+                   "steps: max_abs<=2.3e-3 mean_abs<=8.9e-5 p99<=4.6e-4 PSNR>=126.5 dB; limits 4-5x above (docs/stylizer.md)")
 
 
 def _graph_module(net, with_style: bool):

@@ -14,7 +14,13 @@ from ..core.graph_wrappers import signed_image_graph
 from ..core.onnx_export import export_onnx
 
 #: ORT CPU vs PyTorch fp32 on [0, 255] (tests/test_template.py measures max_abs < 1e-3); 0.05 leaves margin.
-TOLERANCE = Tolerance(max_abs=0.05, mean_abs=0.005, p99_abs=0.02, min_cosine=0.99999, min_psnr=80.0)
+#: cpu-fp32 profile (ORT CPU vs PyTorch eager fp32, images on [0, 255]), measured across training stages (issue 14):
+#: the default network (width 8) after 2 / 50 / 300 steps, every golden case: max_abs <= 6.1e-5, mean_abs <= 1.0e-5,
+#: p99_abs <= 3.8e-5, PSNR >= 145.3 dB. The limits sit ~5x above (so an error grown 10x fails every one), PSNR 11 dB
+#: below. A copied family measures its own (docs/template.md).
+TOLERANCE = Tolerance(max_abs=3e-4, mean_abs=5e-5, p99_abs=2e-4, min_cosine=0.9999999, min_psnr=134.0)
+TOLERANCE_BASIS = ("measured on [0,255], ORT CPU vs PyTorch fp32, width 8 after 2/50/300 steps: max_abs<=6.1e-5 "
+                   "mean_abs<=1.0e-5 p99<=3.8e-5 PSNR>=145.3 dB; limits ~5x above")
 
 
 def torch_graphs(ckpt) -> dict:
@@ -52,6 +58,6 @@ def export_template(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, g
             y = graph(torch.from_numpy(x)).numpy()
         w.add_golden(f"{h}x{wd}", "translate", {"image": x}, {"translated": y}, description=f"photo crop {h}x{wd}")
     w.set_size_constraints(multiple_of=net.size_multiple, min_side=net.size_multiple, padding="reflect")
-    w.set_tolerances(TOLERANCE, basis="ORT CPU vs PyTorch fp32 on [0,255]: max_abs < 1e-3 measured")
+    w.set_tolerances(TOLERANCE, basis=TOLERANCE_BASIS)
     w.set(source_checkpoint=str(Path(ckpt).resolve()), training=dict(config.get("train", {})))
     return w.write(out)

@@ -6,11 +6,11 @@ Graphs (float32; images NCHW RGB in [0, 255]; levels ordered coarse first, e.g. 
     stylize        content [batch, 3, height, width], alpha [n_levels], mean{L}, color{L} → image
     stylize_pair   content, style, alpha                → image
 
-``color{L}`` is the style's colouring matrix Σs^{1/2} (Newton–Schulz, fp32). H and W are dynamic;
+``color{L}`` is the style's colouring matrix Σs (Σs + r)^{-1/2} ≈ Σs^{1/2} (Newton–Schulz, fp32; r the relative ridge). H and W are dynamic;
 they must be multiples of 2^(max level − 1) (``size_constraints``; the runtime reflect-pads and
-crops). Golden cases: ORT must reproduce the PyTorch NS pipeline (tight image tolerances), and a
-case per size compares ``stylize_pair`` with the PyTorch *exact* (eigendecomposition) pipeline
-under its own, looser tolerance (module constant NS_VS_EXACT_TOLERANCE, measured basis below).
+crops). Golden cases: ORT must reproduce the PyTorch NS pipeline, and a case per size compares the
+``stylize`` graph with the PyTorch *exact* (eigendecomposition) pipeline: both compute the same regularised
+function (train/wct/transforms.py), so both meet the same measured limits (WCT_PROFILES below).
 """
 from __future__ import annotations
 
@@ -21,20 +21,42 @@ import numpy as np
 from ...runtime.errors import StyleForgeError
 from ...runtime.families.wct import WCTConfig
 from ...runtime.manifest import Tolerance
-from ..core.bundle_writer import FP32_IMAGE_TOLERANCE, BundleWriter
+from ..core.bundle_writer import BundleWriter
 from ..core.onnx_export import export_onnx
 
 DEFAULT_GOLDEN_SIZES = [(64, 64), (48, 80)]
 GOLDEN_ALPHA = 0.8
-#: ORT (NS graph) vs PyTorch exact (eigh) pipeline, images in [0, 255]. NS at 20 iterations differs
-#: from eigh by a relative 1e-6 … 1e-4 in the features (tests/test_wct.py, docs/wct.md); the
-#: decoders and the clamp pass that on (the exact mode *drops* eigenvalues < 1e-5 where NS can only
-#: damp them), and near-ties in PhotoWCT switches can flip single pixels. Measured: untrained
-#: (2-step) decoders, levels 1+3, 64×64 and 48×80: mean_abs 0.81–0.85, p99 5.5, PSNR 45 dB,
-#: cosine 0.99982 — the worst case, since untrained decoders amplify feature differences. The
-#: limits leave ~2.5× on mean_abs and p99 and 10 dB on PSNR; max_abs is not constrained (a
-#: flipped switch or a clamp edge moves one pixel a lot without being wrong).
-NS_VS_EXACT_TOLERANCE = Tolerance(max_abs=255.0, mean_abs=2.0, p99_abs=16.0, min_cosine=0.999, min_psnr=35.0)
+#: cpu-fp32 image limits (ORT CPU vs the PyTorch NS pipeline, and vs the PyTorch exact pipeline: the
+#: ns_vs_exact cases), by the bundle's deepest level. Measured across training stages (issue 14, docs/wct.md
+#: "Tolerances"): decoders of width 0.5 trained 64 px for 2 steps (seeds 0 and 2), 50 steps, and 300 (levels
+#: 1-3) / 100 (levels 4-5) steps, cascades of levels 1..L, golden sizes 64², 48×80, 96², style 512²; plus the
+#: issue's width-1.0, 2-step, 5-level bundle. The worst case over stages and cases, max/mean/p99/PSNR:
+#: deepest level <= 2: 6.3e-3 / 5.7e-4 / 2.7e-3 / 109.9 dB; 3: 4.1e-2 / 1.1e-3 / 7.4e-3 / 102.5 dB;
+#: 4-5: 1.13 / 9.9e-3 / 0.105 / 80.6 dB (a single pixel at a clamp edge of an untrained cascade moves a lot;
+#: p99, mean and PSNR are the discriminating checks there). NS and exact compute the same regularised function
+#: (train/wct/transforms.py), so the ns_vs_exact cases measure the same (NS convergence adds nothing visible)
+#: and share the limits. The limits sit 4-5x above the worst (so an error grown 10x fails each), PSNR 10-11 dB
+#: below.
+WCT_PROFILES = (  # (deepest level up to, cpu-fp32 image tolerance, measured worst)
+    (2, Tolerance(max_abs=3e-2, mean_abs=2.5e-3, p99_abs=1.2e-2, min_cosine=0.9999999, min_psnr=99.0),
+     "max_abs<=6.3e-3 mean_abs<=5.7e-4 p99<=2.7e-3 PSNR>=109.9 dB"),
+    (3, Tolerance(max_abs=0.2, mean_abs=5e-3, p99_abs=3.5e-2, min_cosine=0.9999999, min_psnr=92.0),
+     "max_abs<=4.1e-2 mean_abs<=1.1e-3 p99<=7.4e-3 PSNR>=102.5 dB"),
+    (5, Tolerance(max_abs=5.0, mean_abs=0.045, p99_abs=0.5, min_cosine=0.9999995, min_psnr=70.0),
+     "max_abs<=1.13 mean_abs<=9.9e-3 p99<=0.105 PSNR>=80.6 dB"),
+)
+
+
+def image_tolerance(levels) -> tuple[Tolerance, str]:
+    """The cpu-fp32 image tolerance of a bundle with these levels, and its measured basis."""
+    deepest = max(levels)
+    upto, tol, worst = next(p for p in WCT_PROFILES if deepest <= p[0])
+    return tol, (f"images (stylize, pair, ns_vs_exact) on [0,255], ORT CPU vs PyTorch NS and exact pipelines, "
+                 f"cascades whose deepest level is {'<= ' if upto <= 2 else ''}{upto if upto < 5 else '4-5'}, "
+                 f"decoders after 2/50/100-300 steps: {worst}; limits 4-5x above (docs/wct.md); statistics: "
+                 "relative to their largest entry (STATS_TOL)")
+
+
 #: Statistics outputs (mean, colouring matrix): ORT vs PyTorch, relative to the largest entry. With
 #: the full-rank golden style (golden_style_side) a trained 5-level bundle measured max_abs ≤ 1.4e-4
 #: absolute (PSNR ≥ 97 dB) on every statistic; before, a rank-deficient 64² golden style gave 0.72 %
@@ -149,7 +171,7 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
     import torch
 
     from ...train.wct.trainer import describe_training
-    from ...train.wct.transforms import DEFAULT_REG, DROP_EIG, NS_ITERS
+    from ...train.wct.transforms import DROP_EIG, NS_ITERS
 
     if wct not in ("ns", "plugin"):
         raise StyleForgeError(f"--wct {wct!r}: choose ns or plugin")
@@ -195,8 +217,9 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
                                                            "style": {2: "style_height", 3: "style_width"}}, opset=opset)
 
     config = WCTConfig(levels=sorted(levels), levels_order=list(levels), photo=info["photo"], mode=wct, ns_iters=NS_ITERS,
-                       reg=DEFAULT_REG, drop_eig=DROP_EIG,
-                       regulariser="reg·tr(Σ)/C·I added to both content and style covariances",
+                       reg=pipe.kw["reg"], color_reg=pipe.color_reg, drop_eig=DROP_EIG,
+                       regulariser="relative ridges: whitening (Σc + reg·tr(Σc)/C·I)^(-1/2), colouring "
+                                   "Σs (Σs + color_reg·tr(Σs)/C·I)^(-1/2); scale-equivariant",
                        training=describe_training(ckpt), decoder_steps={str(k): int(v) for k, v in info["steps"].items()},
                        plugin_graphs=["stylize_pair"] if wct == "plugin" else [])
     writer = BundleWriter(name=Path(out).stem, method="photowct" if info["photo"] else "wct", family="wct",
@@ -207,7 +230,7 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
            "alpha": {"description": "style strength per level, coarse first (" + ", ".join(f"relu{l}_1" for l in levels) + ")"}}
     for l in levels:
         ann[f"mean{l}"] = {"description": f"style feature mean at relu{l}_1"}
-        ann[f"color{l}"] = {"description": f"style colouring matrix Σs^(1/2) at relu{l}_1 (Newton–Schulz)"}
+        ann[f"color{l}"] = {"description": f"style colouring matrix Σs(Σs + r)^(-1/2) ≈ Σs^(1/2) at relu{l}_1 (Newton–Schulz)"}
     for role in ("encode_style", "stylize", "stylize_pair"):
         if role in graphs:
             writer.add_graph(role, graphs[role], annotations=ann)
@@ -239,14 +262,13 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
             # the PyTorch exact pipeline (eigh statistics and whitening) on the same images
             ye = (exact(tc / 255.0, ts / 255.0, alpha0) * 255.0).numpy()
             writer.add_golden(f"ns_vs_exact_{h}x{w}", "stylize", {"content": c, "alpha": alpha0.numpy(), **dict(zip(names, st))},
-                              {"image": ye}, "reference: PyTorch EXACT (eigh) pipeline; looser tolerance (NS vs exact)",
-                              reference="pytorch-exact", tolerance=NS_VS_EXACT_TOLERANCE)
+                              {"image": ye}, "reference: PyTorch EXACT (eigh) pipeline, the same regularised function",
+                              reference="pytorch-exact")
             exact_cases.append(f"ns_vs_exact_{h}x{w}")
 
     config.ns_vs_exact_cases = exact_cases
     writer.set_size_constraints(multiple_of=mult, min_side=mult, padding="reflect")
-    writer.set_tolerances(FP32_IMAGE_TOLERANCE, per_output=stats_tol,
-                          basis="images: ORT vs PyTorch NS pipeline; statistics: relative to their largest entry "
-                                "(export/wct/exporter.py STATS_TOL); ns_vs_exact cases: NS_VS_EXACT_TOLERANCE")
+    image_tol, basis = image_tolerance(levels)
+    writer.set_tolerances(image_tol, per_output=stats_tol, basis=basis)
     writer.set(source_checkpoint=str(Path(ckpt).resolve()))
     return writer.write(out)

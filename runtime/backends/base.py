@@ -14,6 +14,7 @@ Tools (``open_session``/``auto``, validation, ``doctor``, ``bench``) only talk t
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import ClassVar
@@ -78,6 +79,8 @@ class Runner:
         self.graph = bundle.graph(role)
         self.options = options
         self.is_active = False
+        self._lifecycle_lock = threading.Lock()   # activate/deactivate happen once, whatever the threads
+        self._serial_lock = threading.Lock()      # thread_policy "serial": one run at a time
         self.last_inference_time: float | None = None
         self.input_names = [t.name for t in self.graph.inputs]
         self.output_names = [t.name for t in self.graph.outputs]
@@ -87,14 +90,18 @@ class Runner:
     # --- lifecycle -------------------------------------------------------------------------------------
     def activate(self) -> "Runner":
         if not self.is_active:
-            self.activate_impl()
-            self.is_active = True
+            with self._lifecycle_lock:
+                if not self.is_active:
+                    self.activate_impl()
+                    self.is_active = True
         return self
 
     def deactivate(self) -> None:
         if self.is_active:
-            self.is_active = False
-            self.deactivate_impl()
+            with self._lifecycle_lock:
+                if self.is_active:
+                    self.is_active = False
+                    self.deactivate_impl()
 
     def __enter__(self) -> "Runner":
         return self.activate()
@@ -123,7 +130,11 @@ class Runner:
             self.activate()
         feeds = self.check_feeds(feeds)
         t0 = time.perf_counter()
-        out = self.run_impl(feeds)
+        if self.thread_policy == "serial":
+            with self._serial_lock:
+                out = self.run_impl(feeds)
+        else:
+            out = self.run_impl(feeds)
         self.last_inference_time = time.perf_counter() - t0
         return out
 

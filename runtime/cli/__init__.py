@@ -143,10 +143,25 @@ def main(argv: list[str] | None = None) -> int:
     except StyleForgeError as e:
         print(f"styleforge: error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:  # a command that needs an extra this install lacks (runtime-only: no torch)
+        from ..extras import missing_extra_message
+
+        msg = missing_extra_message(e, _command_name(args))
+        if msg is None:
+            raise
+        print(f"styleforge: error: {msg}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("styleforge: interrupted", file=sys.stderr)
         return 130
     return int(rc or 0)
+
+
+def _command_name(args) -> str:
+    """``train stylizer``, ``export``, … from parsed arguments (the group's subcommand follows the group)."""
+    top = getattr(args, "command", None) or ""
+    sub = getattr(args, f"{top}_command", None)
+    return f"{top} {sub}" if sub else top
 
 
 def positive_int(text: str) -> int:

@@ -35,7 +35,7 @@ def register(cli) -> None:
 
 
 def run_stylize(args) -> int:
-    from ..errors import ImageError
+    from ..errors import ImageError, StyleForgeError
     from ..images import load_image, save_image
     from ..model import load
 
@@ -44,6 +44,10 @@ def run_stylize(args) -> int:
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
     model = load(args.bundle, backend=args.backend, threads=args.threads)
+    if model.interface not in ("stylizer", "wct"):
+        raise StyleForgeError(f"{args.bundle}: a {model.interface!r} bundle; stylize needs a stylizer or WCT bundle"
+                              + {"generator": " (use `styleforge generate`)",
+                                 "translator": " (use `styleforge translate`)"}.get(model.interface, ""))
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
     extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),

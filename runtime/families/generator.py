@@ -29,6 +29,29 @@ class DissectLayer:
 
 
 @dataclass
+class Growth:
+    """Where a progressive GAN's growth stood in the checkpoint a bundle came from, and what the graph outputs."""
+
+    level: int                 # resolution level reached (side 4·2^level)
+    alpha: float               # fade-in of that level (1: stable)
+    trained_side: int
+    final_side: int
+    output: str                # "final" (upsampled to final_side inside the graph) | "native" (trained_side)
+
+    @property
+    def complete(self) -> bool:
+        return self.trained_side == self.final_side and self.alpha >= 1.0
+
+    def describe(self) -> str:
+        fading = f", fading in (alpha {self.alpha:.2f})" if self.alpha < 1.0 else ""
+        if self.trained_side == self.final_side:
+            return f"trained at the final {self.final_side}x{self.final_side}{fading}"
+        how = (f"upsampled (nearest, x{self.final_side // self.trained_side}) to the final {self.final_side}x{self.final_side}"
+               if self.output == "final" else f"at {self.trained_side}x{self.trained_side} (native)")
+        return f"trained to {self.trained_side}x{self.trained_side} of {self.final_side}x{self.final_side}{fading}; output {how}"
+
+
+@dataclass
 class GeneratorConfig:
     """``model.config`` of a latent-space generator bundle."""
 
@@ -41,6 +64,7 @@ class GeneratorConfig:
     generator: str = "g_ema"                 # which checkpoint module was exported
     latent: str = "z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)"
     dissect_layers: list[DissectLayer] = field(default_factory=list)
+    growth: Growth | None = None             # progressive GANs only
 
 
 @register_interface("generator", config=GeneratorConfig)
@@ -70,7 +94,13 @@ class GeneratorModel(RuntimeModel):
             return None
         if labels is None:
             labels = np.arange(n) % self.n_classes
-        labels = np.broadcast_to(np.asarray(labels, np.int64), (n,)).copy()
+        arr = np.asarray(labels)
+        if arr.ndim > 1 or not (np.issubdtype(arr.dtype, np.integer)
+                                or (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))):
+            raise StyleForgeError(f"labels: expected one class index, or one per latent, got {labels!r:.60}")
+        if arr.ndim == 1 and arr.size not in (1, n):
+            raise StyleForgeError(f"labels: give one label or {n} (one per latent), got {arr.size}")
+        labels = np.broadcast_to(arr.astype(np.int64).reshape(-1), (n,)).copy()
         bad = labels[(labels < 0) | (labels >= self.n_classes)]
         if bad.size:
             raise StyleForgeError(f"label {int(bad[0])} out of range: this generator has classes 0..{self.n_classes - 1}"
@@ -78,7 +108,10 @@ class GeneratorModel(RuntimeModel):
         return labels
 
     def _feeds(self, z, labels):
-        z = np.ascontiguousarray(np.asarray(z, np.float32).reshape(-1, self.nz))
+        z = np.asarray(z, np.float32)
+        if z.ndim not in (1, 2) or z.shape[-1] != self.nz:
+            raise StyleForgeError(f"latents: expected shape [N, {self.nz}] (nz = {self.nz}), got {list(z.shape)}")
+        z = np.ascontiguousarray(z.reshape(-1, self.nz))
         feeds = {"z": z}
         if self.bundle.graph("generate").input("z").dtype == "float16":
             feeds["z"] = z.astype(np.float16)
@@ -94,12 +127,29 @@ class GeneratorModel(RuntimeModel):
             cache[role] = image_io(self.bundle.graph(role).output("image"))
         return cache[role]
 
+    def fixed_batch(self, role: str) -> int | None:
+        """The batch a graph was exported with when it is not dynamic (``export --no-batch-dynamic``), else None."""
+        spec = self.manifest.graph(role).input("z")
+        d = spec.shape[0] if spec is not None and spec.shape else None
+        return d if isinstance(d, int) and d > 0 else None
+
+    def _chunks(self, feeds: dict, role: str, batch: int, extra: dict | None = None):
+        """Run `role` over the batched `feeds` in chunks of `batch`; a graph of fixed batch gets exactly that
+        batch (the last chunk padded with its final latent, the padding cropped from the outputs). Inputs the
+        bundle holds fixed (import-onnx --const) are added to every run."""
+        step = self.fixed_batch(role) or batch
+        fixed = {**fixed_feeds(self.bundle, self.bundle.graph(role)), **(extra or {})}
+        for i in range(0, len(feeds["z"]), step):
+            part = {k: v[i:i + step] for k, v in feeds.items()}
+            m = len(part["z"])
+            if m < step and self.fixed_batch(role):
+                part = {k: np.concatenate([v, np.repeat(v[-1:], step - m, 0)]) for k, v in part.items()}
+            out = self.run({**part, **fixed}, role=role)
+            yield {k: v[:m] for k, v in out.items()}
+
     def _generate_graph(self, z, labels, batch: int) -> np.ndarray:
-        feeds = self._feeds(z, labels)
-        fixed = fixed_feeds(self.bundle, self.bundle.graph("generate"))
-        outs = []
-        for i in range(0, len(feeds["z"]), batch):
-            outs.append(self.run({**{k: v[i:i + batch] for k, v in feeds.items()}, **fixed}, role="generate")["image"])
+        """The ``generate`` graph's raw image output (its own dtype and layout) for latents `z`."""
+        outs = [o["image"] for o in self._chunks(self._feeds(z, labels), "generate", batch)]
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def generate_raw(self, z, labels=None, batch: int = 64) -> np.ndarray:
@@ -122,12 +172,19 @@ class GeneratorModel(RuntimeModel):
     def generate_dissect(self, z, layer: str, unit_scale=None, labels=None, batch: int = 64):
         """(images float32 N×3×R×R in [0, 255], activation N×C×S×S) with layer's channels scaled."""
         info = self.layer(layer)
-        scale = np.ones(info.channels, np.float32) if unit_scale is None else np.asarray(unit_scale, np.float32)
+        c = int(info.channels)
+        try:
+            scale = np.ones(c, np.float32) if unit_scale is None else np.asarray(unit_scale, np.float32)
+        except (TypeError, ValueError):
+            raise StyleForgeError(f"unit_scale: expected {c} numbers (one per channel of {layer})") from None
+        if scale.ndim == 0:
+            scale = np.full(c, float(scale), np.float32)
+        if scale.shape != (c,):
+            raise StyleForgeError(f"unit_scale: {layer} has {c} channels; got an array of shape {list(scale.shape)}")
+        if not np.all(np.isfinite(scale)):
+            raise StyleForgeError("unit_scale: values must be finite")
         feeds = self._feeds(z, labels)
-        imgs, acts = [], []
-        for i in range(0, len(feeds["z"]), batch):
-            role = f"generate_dissect.{layer}"
-            out = self.run({**{k: v[i:i + batch] for k, v in feeds.items()}, "unit_scale": scale}, role=role)
-            imgs.append(self._image_io(role).to_float_nchw(out["image"]))
-            acts.append(out["activation"])
-        return np.concatenate(imgs), np.concatenate(acts)
+        role = f"generate_dissect.{layer}"
+        outs = list(self._chunks(feeds, role, batch, {"unit_scale": scale}))
+        return (np.concatenate([self._image_io(role).to_float_nchw(o["image"]) for o in outs]),
+                np.concatenate([o["activation"] for o in outs]))

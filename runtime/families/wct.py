@@ -12,6 +12,7 @@ sha256 of the style image's pixels, so a repeated style costs only the content p
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -49,7 +50,8 @@ class WCTConfig:
     photo: bool = False                      # PhotoWCT unpooling
     mode: str = "ns"                         # ns (portable Newton–Schulz graph) | plugin (TensorRT node)
     ns_iters: int = 20
-    reg: float = 0.0
+    reg: float = 0.0                         # whitening ridge, relative to the mean eigenvalue
+    color_reg: float | None = None           # colouring ridge, relative (older bundles: absolute floors, not recorded)
     drop_eig: float = 0.0
     regulariser: str = ""
     alpha: str = "per level, coarse first"
@@ -70,6 +72,7 @@ class WCTModel(RuntimeModel):
         self.wct = self.config
         self.levels = list(self.config.levels_order or self.config.levels)
         self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # guards _cache and cache_hits (never held while a graph runs)
         self.cache_hits = 0
 
     # --- style statistics -----------------------------------------------------------------------
@@ -83,16 +86,24 @@ class WCTModel(RuntimeModel):
         """{mean{L}, color{L}} for a style image, from the cache when this image was seen before."""
         img = resolve_style(style, self.style_max_side)
         key = self.style_key(img)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            self.cache_hits += 1
-            return self._cache[key]
+        with self._cache_lock:
+            stats = self._cache.get(key)
+            if stats is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                return stats
+        # computed outside the lock: two threads may both encode one new style (same result; the second insert
+        # refreshes the entry), and other styles are never held up behind a graph run
         batch, _ = pad_batch(img[None], self.size_multiple)
         stats = self.run({"style": image_io(self.bundle.graph("encode_style").input("style")).encode(batch)},
                          role="encode_style")
-        self._cache[key] = stats
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        for v in stats.values():
+            v.setflags(write=False)  # cached arrays are shared by every caller: read-only
+        with self._cache_lock:
+            self._cache[key] = stats
+            self._cache.move_to_end(key)
+            while len(self._cache) > max(0, int(self.cache_size)):
+                self._cache.popitem(last=False)
         return stats
 
     def _alpha(self, alpha) -> np.ndarray:

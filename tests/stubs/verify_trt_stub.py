@@ -181,9 +181,8 @@ def create_from_onnx_fields(plugin_py, fixed):
         def __init__(self, name, data):
             self.name, self.data = name, data
     # onnx-tensorrt loadFields: FLOAT attribute -> kFLOAT32 (1 value), INT -> kINT32 (1 value)
-    fields = [F("alpha", np.array([1.0], np.float32)), F("reg", np.array([1e-5], np.float32)),
-              F("floor", np.array([1e-3], np.float32)), F("color_floor", np.array([1e-4], np.float32)),
-              F("iters", np.array([20], np.int32))]
+    fields = [F("alpha", np.array([1.0], np.float32)), F("reg", np.array([1e-2], np.float32)),
+              F("color_reg", np.array([1e-4], np.float32)), F("iters", np.array([20], np.int32))]
     attrs_types = sys.modules["tensorrt.plugin._validate"]._parse_register_inputs(d.register_func, False)[3]
     creator = lib._TemplatePluginCreator("WhitenColor", "styleforge", attrs_types)
     try:

@@ -90,6 +90,8 @@ def save_checkpoint(run_dir: str | Path, step: int, *, config: dict, modules: di
     for attr, sch in (schedulers or {}).items():
         meta["schedulers"][attr] = sch.state_dict()
     tensors["rng.torch"] = torch.get_rng_state()
+    for i, st in enumerate(_cuda_rng_states()):  # one per CUDA device (sampling on a GPU draws from these)
+        tensors[f"rng.cuda.{i}"] = st
     for k, v in (extra_tensors or {}).items():
         tensors[f"extra.{k}"] = v.detach().cpu().contiguous().clone()
     train_state = {"step": step, **(state or {}), **meta}
@@ -100,6 +102,15 @@ def save_checkpoint(run_dir: str | Path, step: int, *, config: dict, modules: di
         (tmp / STATE_JSON).write_text(json.dumps(train_state, indent=1) + "\n", "utf-8")
     write_text(ckdir / "LATEST", name + "\n")
     return ckdir / name
+
+
+def _cuda_rng_states() -> list:
+    """The CUDA generators' states, one per device, when CUDA is in use (empty on CPU-only machines)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    return [st.cpu() for st in torch.cuda.get_rng_state_all()]
 
 
 def load_weights(path: str | Path) -> dict:
@@ -132,7 +143,8 @@ def load_modules(path: str | Path, attrs: list[str] | None = None) -> tuple[dict
 
 def load_train_state(path: str | Path, *, modules: dict, optimizers: dict | None = None,
                      schedulers: dict | None = None) -> dict:
-    """Restore modules, optimisers, schedulers and the torch RNG; returns train_state.json's dict
+    """Restore modules, optimisers, schedulers and the torch RNGs (CPU, and CUDA when saved and present); returns
+    train_state.json's dict
     (``step``, ``history``, … and ``extra_tensors``)."""
     import torch
     from safetensors.torch import load_file
@@ -148,5 +160,15 @@ def load_train_state(path: str | Path, *, modules: dict, optimizers: dict | None
     for attr, sch in (schedulers or {}).items():
         sch.load_state_dict(state["schedulers"][attr])
     torch.set_rng_state(tensors["rng.torch"])
+    cuda = [tensors[f"rng.cuda.{i}"] for i in range(len([k for k in tensors if k.startswith("rng.cuda.")]))]
+    if cuda and torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        if len(cuda) != n:
+            import warnings
+
+            warnings.warn(f"{ckpt}: saved with {len(cuda)} CUDA device(s), resumed with {n}: the CUDA random streams "
+                          "of the devices present are restored, so sampling on them continues as before")
+        for i, st in enumerate(cuda[:n]):
+            torch.cuda.set_rng_state(st, i)
     state["extra_tensors"] = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
     return state

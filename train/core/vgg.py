@@ -1,13 +1,14 @@
 """VGG16/VGG19 feature extractors defined here (no torchvision needed), for loss networks and WCT encoders.
 
 Layer names follow the papers (``relu1_1``, ``relu2_2`` …); parameter names follow
-torchvision's ``features.N.weight`` so a torchvision state-dict file loads as is. Without a
-weights file the network gets fixed-seed random weights, and :attr:`VGG.description` says so
-(``random(seed=0)``) so every output can record which loss network made it.
+torchvision's ``features.N.weight`` so a torchvision state-dict file loads as is. ``weights`` is a
+file, or ``imagenet``: torchvision's published ImageNet weights, found in (or fetched into) torch.hub's
+cache and hash-checked (train/core/weights.py). Without weights the network gets fixed-seed random
+weights, and :attr:`VGG.description` says so (``random(seed=0)``) so every output can record which
+loss network made it.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 def _warn_random(arch: str) -> None:
     print(f"styleforge: warning: no --vgg-weights given; the {arch} loss network has fixed-seed random weights "
-          f"(random(seed={RANDOM_SEED})). Results differ from an ImageNet-trained VGG; pass --vgg-weights for those.",
+          f"(random(seed={RANDOM_SEED})). Results differ from an ImageNet-trained VGG: pass --vgg-weights imagenet "
+          "(torchvision's weights, downloaded once into ~/.cache/torch/hub/checkpoints) or a weights file.",
           file=sys.stderr)
 
 
@@ -110,6 +112,9 @@ class VGG(nn.Module):
             raise StyleForgeError(f"{arch} has no layer(s) {', '.join(bad)}; valid: {', '.join(n for n in names if n.startswith('relu'))}")
         self.arch, self.layers = arch, list(layers)
         features = make_features(arch)
+        from .weights import describe, resolve_weights
+
+        spec, weights = weights, resolve_weights(weights, arch, option="--vgg-weights")
         if weights is None:
             random_init_(features)
             self.description = f"random(seed={RANDOM_SEED})"
@@ -123,8 +128,7 @@ class VGG(nn.Module):
             missing = features.load_state_dict(sd, strict=False)
             if missing.missing_keys:
                 raise StyleForgeError(f"--vgg-weights {weights}: not a {arch} state dict (missing {', '.join(missing.missing_keys[:4])}…)")
-            digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
-            self.description = f"file({Path(weights).name}, sha256={digest})"
+            self.description = describe(spec, Path(weights))
         if pool == "avg":
             features = nn.Sequential(*[nn.AvgPool2d(2, 2) if isinstance(m, nn.MaxPool2d) else m for m in features])
         last = max(names.index(l) for l in self.layers)

@@ -19,8 +19,13 @@ def register(cli) -> None:
     e.add_argument("--data", default=None, help="real set to compare with (default: the set the model was trained on)")
     e.add_argument("--classifier", default=None, help="digits classifier file (default: train one now, ~seconds)")
     e.add_argument("--inception-weights", default=None,
-                   help="torchvision inception_v3 state dict (.pth or .safetensors) for the standard FID")
-    e.add_argument("--labels", default=None, help="cgan: comma-separated labels to measure (default: all)")
+                   help="FID in Inception v3 features: pt_inception (pytorch-fid's weights, the standard FID), imagenet "
+                        "(torchvision's), both from torch.hub's cache (downloaded once if missing), or a torchvision-layout "
+                        "inception_v3 state dict file")
+    from ...runtime.cli import int_list
+
+    e.add_argument("--labels", type=int_list, default=None,
+                   help="cgan: comma-separated class indices to measure, e.g. 0,3,7 (default: all)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.set_defaults(func=run_eval_gan)
 
@@ -39,8 +44,7 @@ def run_eval_gan(args) -> int:
 
     from .evaluate import evaluate_bundle, format_eval
 
-    labels = [int(t) for t in args.labels.split(",")] if args.labels else None
     report = evaluate_bundle(args.bundle, n=args.n, seed=args.seed, data=args.data, classifier=args.classifier,
-                             inception_weights=args.inception_weights, labels=labels)
+                             inception_weights=args.inception_weights, labels=args.labels or None)
     print(json.dumps(report, indent=2) if args.json else format_eval(report))
     return 0

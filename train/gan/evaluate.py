@@ -5,7 +5,8 @@
   on non-digit data the number still ranks models of that data, but its features were learnt on
   digits only.
 * cgan: accuracy of the classifier on samples generated for each requested label (digits only).
-* ``--inception-weights``: standard FID with a user-supplied torchvision ``inception_v3`` state dict.
+* ``--inception-weights``: FID in Inception v3 features: ``pt_inception`` (pytorch-fid's weights: the
+  standard FID), ``imagenet`` (torchvision's) or a weights file (train/gan/inception.py).
 Generation runs the bundle itself (ONNX Runtime), so the measure is of what ships.
 """
 from __future__ import annotations
@@ -33,6 +34,13 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
     if model.family != "generator":
         raise StyleForgeError(f"{bundle}: a {model.family!r} bundle; eval gan needs a generator bundle")
     cfg = model.config
+    if labels is not None:
+        if not model.n_classes:
+            raise StyleForgeError(f"{bundle}: --labels is for conditional (cgan) bundles; this {model.manifest.model.method} "
+                                  "bundle has no classes")
+        bad = [k for k in labels if not 0 <= int(k) < model.n_classes]
+        if bad:
+            raise StyleForgeError(f"--labels: {bad[0]} is not a class of this bundle (0..{model.n_classes - 1})")
     source = data or cfg.data or "builtin:digits"
     if classifier:
         clf, clf_acc = load_classifier(classifier), None
@@ -62,10 +70,11 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
         real_pred = features_and_logits(clf, real)[1].argmax(1)
         report["classifier_accuracy_on_real"] = float((real_pred == real_y).mean())
     if inception_weights:
-        from .inception import inception_features
+        from .inception import inception_features, load_inception
 
-        report["fid_inception"] = frechet_distance_features(inception_features(fake, inception_weights),
-                                                            inception_features(real, inception_weights))
+        net = load_inception(inception_weights)
+        report["fid_inception"] = frechet_distance_features(inception_features(fake, net), inception_features(real, net))
+        report["inception_weights"] = str(inception_weights)
     return report
 
 
@@ -78,5 +87,5 @@ def format_eval(r: dict) -> str:
         lines.append("label accuracy: " + ", ".join(f"{k}: {v:.2f}" for k, v in r["label_accuracy"].items())
                      + f"  (mean {r['label_accuracy_mean']:.3f}; classifier on real: {r['classifier_accuracy_on_real']:.3f})")
     if "fid_inception" in r:
-        lines.append(f"FID (Inception v3, user weights): {r['fid_inception']:.3f}")
+        lines.append(f"FID (Inception v3, weights {r.get('inception_weights', 'given')}): {r['fid_inception']:.3f}")
     return "\n".join(lines)

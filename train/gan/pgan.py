@@ -3,8 +3,10 @@ norm, minibatch stddev, WGAN-GP loss (+ drift), EMA generator.
 
 Schedule over ``--steps`` generator steps: phases of ``--fade-steps`` steps (default: the run
 split evenly into 2·L − 1 phases for L resolutions): stable 4×4, fade to 8×8, stable 8×8, …
-The generator's current level and α are buffers, so checkpoints and exports carry them; the
-exported graph always outputs R×R (nearest-upsampled if training stopped at a lower level).
+The generator's current level and α are buffers, so checkpoints and exports carry them. A checkpoint
+taken before the last growth phase exports either upsampled (nearest) to the final R×R inside the graph,
+or at the side trained so far (``styleforge export --pgan-output final|native``); the bundle's
+``model.config.growth`` says which.
 """
 from __future__ import annotations
 
@@ -86,9 +88,18 @@ class PGANGenerator(LatentGenerator):
         if alpha < 1.0 and level > 0:
             skip = F.interpolate(self.to_rgb[level - 1](prev), scale_factor=2, mode="nearest")
             img = skip + alpha * (img - skip)
-        if full and img.shape[-1] != self.resolution:
-            img = F.interpolate(img, scale_factor=self.resolution // img.shape[-1], mode="nearest")
+        side = 4 * 2 ** level  # a Python int: while tracing, img.shape[-1] is a tensor F.interpolate cannot take
+        if full and side != self.resolution:
+            img = F.interpolate(img, scale_factor=float(self.resolution // side), mode="nearest")
         return img, act
+
+    def trained_side(self) -> int:
+        """The side trained so far (4·2^level): below ``resolution`` before the last growth phase."""
+        return 4 * 2 ** int(self.level)
+
+    def blocks_and_sizes(self) -> list[tuple[str, int, int]]:
+        """The dissectable layers that run at the current level (later blocks are not grown yet)."""
+        return super().blocks_and_sizes()[: int(self.level) + 1]
 
 
 def minibatch_stddev(x, group=4):

@@ -32,9 +32,9 @@ def _common(p: argparse.ArgumentParser, *, size: int, steps: int, tv: str, init:
     g.add_argument("--snapshot-dir", default=None, help="folder for snapshots (default: OUT's name + '_snapshots')")
     g.add_argument("--log-json", default=None, metavar="FILE",
                    help="write JSON lines: one object per step with step, scale, each weighted loss term, total")
-    g.add_argument("--vgg-weights", default=None, metavar="FILE",
-                   help="ImageNet VGG weights (torchvision state dict .pth or .safetensors); "
-                        "default: fixed-seed random weights, random(seed=0)")
+    g.add_argument("--vgg-weights", default=None, metavar="imagenet|FILE",
+                   help="VGG weights: imagenet (torchvision's, from torch.hub's cache; downloaded once if missing), or a "
+                        "file (torchvision state dict .pth or .safetensors); default: fixed-seed random weights, random(seed=0)")
     g.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg19", help="loss network")
     g.add_argument("--pool", choices=("max", "avg"), default="max", help="pooling in the loss network (Gatys used avg)")
     g.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")

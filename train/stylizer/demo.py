@@ -117,9 +117,10 @@ def _report_html(out: Path, *, cfg, loss_network, bundle, report, bench, picture
     first, last = (history[0], history[-1]) if history else ({}, {})
     loss_rows = "".join(f"<tr><td>{e(k)}</td><td>{first.get(k, float('nan')):.4g}</td><td>{last.get(k, float('nan')):.4g}</td></tr>"
                         for k in ("content", "style", "tv", "total"))
-    random_note = ("<p class=warn>The loss network is a VGG16 with fixed-seed random weights (no ImageNet weights are "
-                   "downloaded). Pass <code>--vgg-weights</code> to <code>styleforge train stylizer</code> for the "
-                   "published look.</p>" if str(loss_network).startswith("random") else "")
+    random_note = ("<p class=warn>The loss network is a VGG16 with fixed-seed random weights (no ImageNet weights were "
+                   "given). With network access, <code>styleforge train stylizer --vgg-weights imagenet</code> uses "
+                   "torchvision's weights (fetched once into torch.hub's cache) for the published look.</p>"
+                   if str(loss_network).startswith("random") else "")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>StyleForge demo</title>

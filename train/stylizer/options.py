@@ -24,8 +24,9 @@ class StylizerOptions(RunOptions):
     tv_weight: float = opt(1e2, "weight of total variation on the [0,1] output")
     lr: float = opt(1e-3, "Adam learning rate")
     style_size: int | None = opt(None, "longer side of the style images (default: --size)")
-    vgg_weights: str | None = opt(None, "VGG16 weights (torchvision .pth state dict or .safetensors); "
-                                        "default: random(seed=0)", metavar="PATH")
+    vgg_weights: str | None = opt(None, "VGG16 weights: imagenet (torchvision's, from torch.hub's cache; downloaded "
+                                        "once if missing), or a file (torchvision .pth state dict or .safetensors); "
+                                        "default: random(seed=0)", metavar="imagenet|PATH")
     width_mult: float = opt(1.0, "channel multiplier (0.125 for tests)")
     num_res_blocks: int = opt(5, "residual blocks of the transformer net")
     checkpoint_every: int | None = opt(200, "steps between checkpoints")

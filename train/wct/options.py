@@ -17,6 +17,7 @@ class WCTDecoderOptions(RunOptions):
     feature_weight: float = opt(1.0, "weight of the feature reconstruction loss")
     width_mult: float = opt(1.0, "decoder width multiplier (≤ 1; the encoder stays VGG19)")
     photo: bool = opt(False, "PhotoWCT: unpooling with the encoder's max-pool switches")
-    vgg_weights: str | None = opt(None, "VGG19 weights file (torchvision layout or safetensors); "
+    vgg_weights: str | None = opt(None, "VGG19 weights: imagenet (torchvision's, from torch.hub's cache; downloaded "
+                                        "once if missing), or a file (torchvision layout or safetensors); "
                                         "default: fixed-seed random weights, random(seed=0)")
     checkpoint_every: int | None = opt(200, "steps between checkpoints")

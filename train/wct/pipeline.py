@@ -5,37 +5,42 @@ features towards the style (per-level alpha blend), decode back to an image. Tex
 starts from noise and runs the same cascade with alpha = 1, several passes. Images are RGB in
 [0, 1] here; the export graphs (export/wct/exporter.py) wrap this with the bundles' [0, 255] convention.
 The same module runs in every mode (``exact`` | ``ns`` | ``adain``), so the NS graph and the
-exact reference differ only in the transform.
+exact reference differ only in the transform. Its regulariser is the pipeline setting of
+train/wct/transforms.py (relative ridges PIPELINE_REG / PIPELINE_COLOR_REG: fp32-stable through the cascade).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from .transforms import (DEFAULT_REG, DROP_EIG, NS_ITERS, apply_style_stats, masked_whiten_color,
-                             style_stats)
+from .transforms import (DROP_EIG, NS_ITERS, PIPELINE_COLOR_REG, PIPELINE_REG, apply_style_stats,
+                         masked_whiten_color, style_stats)
 
 
 class WCTPipeline(nn.Module):
     def __init__(self, encoder: nn.Module, decoders: dict[int, nn.Module], *, photo: bool = False, mode: str = "ns",
-                 iters: int = NS_ITERS, reg: float = DEFAULT_REG, drop: float = DROP_EIG):
+                 iters: int = NS_ITERS, reg: float = PIPELINE_REG, color_reg: float = PIPELINE_COLOR_REG,
+                 drop: float = DROP_EIG):
         super().__init__()
         self.encoder = encoder
         self.decoders = nn.ModuleDict({str(l): d for l, d in decoders.items()})
         self.levels = sorted(decoders, reverse=True)  # coarse to fine
         self.photo, self.mode = photo, mode
-        self.kw = {"iters": iters, "reg": reg, "drop": drop}
+        self.kw = {"iters": iters, "reg": reg, "drop": drop}   # whitening (and exact mode's drop)
+        self.color_reg = color_reg
         self.size_multiple = 2 ** (max(self.levels) - 1)
 
     def with_mode(self, mode: str) -> "WCTPipeline":
-        p = WCTPipeline(self.encoder, {int(k): v for k, v in self.decoders.items()}, photo=self.photo, mode=mode, **self.kw)
+        p = WCTPipeline(self.encoder, {int(k): v for k, v in self.decoders.items()}, photo=self.photo, mode=mode,
+                        color_reg=self.color_reg, **self.kw)
         return p.eval()
 
     # --- pieces -----------------------------------------------------------------------------
     def encode_style(self, style: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """[(mean B×C×1, colouring B×C×C)] per level, in ``self.levels`` order (coarse first)."""
         feats = self.encoder.taps(style, self.levels)
-        return [style_stats(feats[l].flatten(2), self.mode, **self.kw) for l in self.levels]
+        kw = {**self.kw, "reg": self.color_reg}
+        return [style_stats(feats[l].flatten(2), self.mode, **kw) for l in self.levels]
 
     def _alpha(self, alpha, i: int):
         if isinstance(alpha, torch.Tensor):
@@ -78,7 +83,8 @@ class WCTPipeline(nn.Module):
             fs = self.encoder(style, level)
             return masked_whiten_color(f[0].flatten(1), fs[0].flatten(1), content_mask, style_mask,
                                        tuple(f.shape[-2:]), tuple(fs.shape[-2:]), self.mode,
-                                       self._alpha(alpha, i), min_region=min_region, **self.kw)
+                                       self._alpha(alpha, i), min_region=min_region, color_reg=self.color_reg,
+                                       **self.kw)
 
         return self.cascade(content, transform)
 

@@ -34,7 +34,11 @@ class WCTDecoderTrainer(Trainer):
             raise StyleForgeError(f"--size {o.size}: level {o.level} needs a multiple of {mult}")
         self.level, self.size, self.batch_size, self.lr = o.level, o.size, o.batch_size, o.lr
         self.feature_weight, self.width_mult, self.photo = o.feature_weight, o.width_mult, o.photo
-        self.vgg_weights = str(Path(o.vgg_weights).resolve()) if o.vgg_weights else None
+        from ..core.weights import is_published_name
+
+        # a published name stays a name (resolved in torch.hub's cache wherever the decoders are used)
+        self.vgg_weights = (o.vgg_weights if is_published_name(o.vgg_weights)
+                            else str(Path(o.vgg_weights).resolve()) if o.vgg_weights else None)
         self.content_dir = o.content_dir
         self.opts.update(vgg_weights=self.vgg_weights, content_dir=str(o.content_dir) if o.content_dir else None)
         for k in ("seed", "checkpoint_every", "preview_every"):
@@ -170,7 +174,9 @@ def load_wct_dir(path: str | Path):
     if len(weights) > 1:
         raise StyleForgeError(f"{path}: decoders were trained against different --vgg-weights ({', '.join(map(str, weights))})")
     vgg = weights.pop()
-    if vgg and not Path(vgg).is_file():
+    from ..core.weights import is_published_name
+
+    if vgg and not is_published_name(vgg) and not Path(vgg).is_file():
         raise StyleForgeError(f"{path}: decoders were trained with --vgg-weights {vgg}, which is no longer there")
     encoder = WCTEncoder(max(decoders), weights=vgg, warn=False)
     info = {"levels": sorted(decoders), "photo": photos.pop(), "vgg_weights": vgg, "steps": steps,
