@@ -39,18 +39,27 @@ def stats_graph(model):
     """`model` + outputs ``in{k}_mean``, ``in{k}_var`` (N×C×1×1; biased variance, as the norm computes it) of the
     input of the k-th InstanceNormalization node."""
     import onnx
-    from onnx import TensorProto, helper
+    from onnx import TensorProto, helper, numpy_helper
 
     channels = _channels(model)
     m = onnx.ModelProto()
     m.CopyFrom(model)
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 17)
+    if opset >= 18:  # ReduceMean takes its axes as an input from opset 18 on (the dynamo exporter's default)
+        m.graph.initializer.append(numpy_helper.from_array(np.array([2, 3], np.int64), "__sf_axes_23"))
+
+    def reduce_mean(src, dst):
+        if opset >= 18:
+            return helper.make_node("ReduceMean", [src, "__sf_axes_23"], [dst], keepdims=1)
+        return helper.make_node("ReduceMean", [src], [dst], axes=[2, 3], keepdims=1)
+
     for k, node in enumerate(norm_nodes(m)):
         x = node.input[0]
         mean, diff, sq, var = f"in{k}_mean", f"__sf_in{k}_d", f"__sf_in{k}_sq", f"in{k}_var"
-        m.graph.node.extend([helper.make_node("ReduceMean", [x], [mean], axes=[2, 3], keepdims=1),
+        m.graph.node.extend([reduce_mean(x, mean),
                              helper.make_node("Sub", [x, mean], [diff]),
                              helper.make_node("Mul", [diff, diff], [sq]),
-                             helper.make_node("ReduceMean", [sq], [var], axes=[2, 3], keepdims=1)])
+                             reduce_mean(sq, var)])
         for name in (mean, var):
             m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", channels[x], 1, 1]))
     return m
