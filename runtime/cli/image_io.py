@@ -114,3 +114,22 @@ def run_video(args, frames_fn) -> int:
     w, h = report["size"]
     print(f"{args.inputs[0]} -> {args.out} ({report['frames']} frames, {w}x{h}, {report['fps']} fps, audio: {report['audio']})")
     return 0
+
+
+def open_for_images(args, interfaces: tuple[str, ...], command: str):
+    """What every image command does first: plan inputs and outputs (videos are planned by run_video), then load
+    the bundle and refuse one whose runtime interface this command does not run, naming the command that does.
+    Returns (model, inputs, outputs, several, video)."""
+    from ..errors import StyleForgeError
+    from ..model import load
+    from ..video import is_video
+
+    video = any(is_video(i) for i in args.inputs)
+    inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
+    model = load(args.bundle, backend=args.backend, threads=args.threads)
+    if model.interface not in interfaces:
+        other = {"generator": "generate", "translator": "translate", "stylizer": "stylize", "wct": "stylize"}
+        hint = other.get(model.interface)
+        raise StyleForgeError(f"{args.bundle}: a {model.interface!r} bundle; {command} needs a "
+                              f"{' or '.join({'wct': 'WCT'}.get(i, i) for i in interfaces)} bundle" + (f" (use `styleforge {hint}`)" if hint else ""))
+    return model, inputs, outs, several, video

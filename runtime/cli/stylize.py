@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from .image_io import IO_EPILOG, add_any_size_arguments, add_image_io_arguments, plan_io, run_video, tiling_options
+from .image_io import (IO_EPILOG, add_any_size_arguments, add_image_io_arguments, open_for_images, run_video,
+                       tiling_options)
 
 STYLIZE_EPILOG = IO_EPILOG + """ A bad input (missing, empty, not an image, truncated, absurd size) prints one
 line naming the file and the reason and writes nothing for it; with several inputs the others
@@ -37,17 +38,8 @@ def register(cli) -> None:
 def run_stylize(args) -> int:
     from ..errors import ImageError, StyleForgeError
     from ..images import load_image, save_image
-    from ..model import load
 
-    from ..video import is_video
-
-    video = any(is_video(i) for i in args.inputs)
-    inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
-    if model.interface not in ("stylizer", "wct"):
-        raise StyleForgeError(f"{args.bundle}: a {model.interface!r} bundle; stylize needs a stylizer or WCT bundle"
-                              + {"generator": " (use `styleforge generate`)",
-                                 "translator": " (use `styleforge translate`)"}.get(model.interface, ""))
+    model, inputs, outs, several, video = open_for_images(args, ("stylizer", "wct"), "stylize")
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
     extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),
@@ -70,8 +62,6 @@ def run_stylize(args) -> int:
             continue
         tiling = tiling_options(args, model, "stylize", image) if model.interface == "stylizer" else None
         if tiling is None and (args.tile or args.exact_stats) and model.interface != "stylizer":
-            from ..errors import StyleForgeError
-
             raise StyleForgeError(f"{args.bundle}: --tile is for feed-forward stylizer bundles")
         result = model.stylize_tiled(image, **extra, **tiling) if tiling else model(image, **extra)
         save_image(dst, result)

@@ -1,7 +1,8 @@
 """`styleforge translate`: run an image-to-image bundle (pix2pix, CycleGAN) on images (no torch)."""
 from __future__ import annotations
 
-from .image_io import IO_EPILOG, add_any_size_arguments, add_image_io_arguments, plan_io, run_video, tiling_options
+from .image_io import (IO_EPILOG, add_any_size_arguments, add_image_io_arguments, open_for_images, run_video,
+                       tiling_options)
 
 TRANSLATE_EPILOG = IO_EPILOG + """ Images of any size are accepted: each is reflect-padded to the bundle's size
 multiple (see `size_constraints` in its manifest), translated, and cropped back to its own size.
@@ -24,18 +25,9 @@ def register(cli) -> None:
 
 
 def run_translate(args) -> int:
-    from ..errors import StyleForgeError
-    from ..images import load_image, save_image
-    from ..model import load
+    from ..images import load_image, save_image, to_hwc_uint8, to_nchw_float
 
-    from ..images import to_hwc_uint8, to_nchw_float
-    from ..video import is_video
-
-    video = any(is_video(i) for i in args.inputs)
-    inputs, outs, _ = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
-    if model.family != "translator":
-        raise StyleForgeError(f"{args.bundle}: a {model.family!r} bundle; translate needs a pix2pix or CycleGAN bundle")
+    model, inputs, outs, _, video = open_for_images(args, ("translator",), "translate")
     if video:
         return run_video(args, lambda frames: to_hwc_uint8(model.translate_raw(to_nchw_float(frames), reverse=args.reverse)))
     images = [load_image(src, max_side=args.max_side) for src in inputs]  # every input checked before any output
