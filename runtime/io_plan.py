@@ -44,6 +44,17 @@ class ImageIO:
         """Graph units per grey level."""
         return (self.hi - self.lo) / 255.0
 
+    @property
+    def in_scale(self) -> np.float32:
+        """The float32 factor :meth:`encode` multiplies grey levels by (graph units per grey level); the in-graph
+        I/O wrapper (export/convert/io_uint8.py) uses this very constant."""
+        return np.float32(self._scale)
+
+    @property
+    def out_scale(self) -> np.float32:
+        """The float32 factor :meth:`to_unit255` multiplies ``y − lo`` by (grey levels per graph unit)."""
+        return np.float32(1.0 / self._scale)
+
     def encode(self, batch: np.ndarray) -> np.ndarray:
         """N×H×W×3 uint8 → the graph's tensor (a fresh contiguous array)."""
         batch = np.asarray(batch)
@@ -57,7 +68,7 @@ class ImageIO:
         if self._scale == 1.0:
             np.copyto(view, batch, casting="unsafe")
         else:
-            np.multiply(batch, np.float32(self._scale), out=view, casting="unsafe")
+            np.multiply(batch, self.in_scale, out=view, casting="unsafe")
         if self.lo:
             out += np.asarray(self.lo, out.dtype)
         return out
@@ -74,7 +85,7 @@ class ImageIO:
         if hwc.dtype != np.float32:
             hwc = hwc.astype(np.float32)
         if self.lo or self._scale != 1.0:
-            hwc = (hwc - np.float32(self.lo)) * np.float32(1.0 / self._scale)
+            hwc = (hwc - np.float32(self.lo)) * self.out_scale
         return hwc
 
     def decode(self, y: np.ndarray, crop: tuple[int, int] | None = None) -> np.ndarray:
@@ -104,7 +115,7 @@ class ImageIO:
         if self.is_uint8:
             u8 = np.clip(np.rint(x), 0, 255).astype(np.uint8)
             return np.ascontiguousarray(u8 if self.layout == "NCHW" else u8.transpose(0, 2, 3, 1))
-        y = x * np.float32(self._scale) + np.float32(self.lo) if (self.lo or self._scale != 1.0) else x
+        y = x * self.in_scale + np.float32(self.lo) if (self.lo or self._scale != 1.0) else x
         y = y if self.layout == "NCHW" else y.transpose(0, 2, 3, 1)
         return np.ascontiguousarray(y, dtype=np.dtype(self.dtype))
 

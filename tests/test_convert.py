@@ -181,6 +181,41 @@ def test_uint8_nhwc_io_is_inside_the_graph(sty, tmp_path):
     assert np.array_equal(load(out, backend="ort-cpu")(img), y[0])  # the runtime passes uint8 straight through
 
 
+def test_tiling_add_on_variants(sty, tmp_path):
+    """`tiling add` derives tiling graphs from an fp16 variant (tiled within 1 grey level of untiled, uint8 rounding
+    flips), and refuses a uint8-NHWC variant in one line instead of failing inside ONNX Runtime."""
+    from styleforge.export.tiling.commands import add_tiling_to_bundle
+    from styleforge.runtime import load
+    from styleforge.runtime.latency import bench_image
+
+    half, _ = _convert(sty, tmp_path / "h.sfbundle", precision="fp16")
+    assert add_tiling_to_bundle(half) == ["stylize"]
+    model = load(half, backend="ort-cpu")
+    img = bench_image(150, 130)
+    tiled = model.stylize_tiled(img, tile=64, overlap=16, stats_pixels=10**6)
+    assert tiled.shape == img.shape and int(np.abs(tiled.astype(int) - model(img)).max()) <= 1
+    u8, _ = _convert(sty, tmp_path / "u8.sfbundle", io="uint8-nhwc")
+    with pytest.raises(StyleForgeError, match="float NCHW image graph.*uint8 NHWC"):
+        add_tiling_to_bundle(u8)
+
+
+def test_triton_on_a_uint8_variant_is_the_variant_itself(sty, tmp_path):
+    """A bundle already converted to uint8 NHWC I/O goes to Triton as is (no second wrapper): same bytes out."""
+    import onnxruntime as ort
+
+    from styleforge.export.triton.writer import write_repository
+    from styleforge.runtime import load
+    from styleforge.runtime.latency import bench_image
+
+    u8, _ = _convert(sty, tmp_path / "u8.sfbundle", io="uint8-nhwc")
+    (name,) = write_repository([u8], tmp_path / "repo")
+    s = ort.InferenceSession(str(tmp_path / "repo" / name / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.type for i in s.get_inputs() if i.name == "image"] == ["tensor(uint8)"]
+    img = bench_image(33, 45)
+    feeds = {"image": img[None]} | ({"style_index": np.array([0])} if len(s.get_inputs()) > 1 else {})
+    assert np.array_equal(s.run(None, feeds)[0][0], load(u8, backend="ort-cpu")(img))
+
+
 # --- WCT -----------------------------------------------------------------------------------------------
 
 def test_wct_fp16_keeps_the_linear_algebra_in_fp32(wct, tmp_path):

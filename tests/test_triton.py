@@ -70,10 +70,13 @@ def test_wrapped_graphs_reproduce_the_runtime_bit_for_bit(repo):
 
 def test_in_graph_padding_falls_back_to_edge_like_the_runtime():
     """Sides shorter than their pad (2x3 to a multiple of 4): reflect is impossible, the runtime edge-pads."""
-    from styleforge.export.triton.io_wrap import wrap_uint8_nhwc
+    from styleforge.export.convert.io_uint8 import wrap_uint8_nhwc
     from styleforge.runtime.images import pad_to_multiple, to_hwc_uint8, to_nchw_float
+    from styleforge.runtime.io_plan import ImageIO
 
-    m = wrap_uint8_nhwc(onnx.load_from_string(style_graph()), 4)
+    io = ImageIO(name="image", layout="NCHW", dtype="float32", lo=0.0, hi=255.0)
+    m = wrap_uint8_nhwc(onnx.load_from_string(style_graph()), [io], [ImageIO(name="stylized", layout="NCHW",
+                        dtype="float32", lo=0.0, hi=255.0)], multiple_of=4)
     wrapped = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     plain = ort.InferenceSession(style_graph(), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).integers(0, 256, (1, 2, 3, 3), dtype=np.uint8)

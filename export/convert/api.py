@@ -17,27 +17,13 @@ from ...runtime.bundle import open_bundle
 from ...runtime.errors import StyleForgeError
 from ...runtime.io_plan import image_io
 from ...runtime.manifest import GoldenCase, GraphSpec, SizeConstraints
+from .io_uint8 import image_tensors
 
 PRECISIONS = ("fp32", "fp16", "int8")
 IOS = ("float-nchw", "uint8-nhwc")
 #: interfaces whose graphs int8 quantises, and which of their roles (None: every role)
 INT8_ROLES = {"wct": ("stylize", "stylize_pair")}
 _ANNOTATED = ("layout", "range", "color_order", "description", "value_file", "purpose")
-
-
-def image_tensors(graph: GraphSpec) -> tuple[dict, dict]:
-    """The graph's image inputs and outputs: {name: (layout, lo, hi)} for 4-D float tensors annotated with a layout
-    and a value range (a generator's ``activation`` has a layout but no range: not an image)."""
-    def pick(specs):
-        out = {}
-        for t in specs:
-            if t.layout and t.range and t.layout.upper() in ("NCHW", "NHWC") and len(t.shape) == 4 \
-                    and t.dtype.startswith("float"):
-                io = image_io(t)
-                out[t.name] = (io.layout, io.lo, io.hi)
-        return out
-
-    return pick(graph.inputs), pick(graph.outputs)
 
 
 def _annotations(graph: GraphSpec, wrapped: set[str]) -> dict[str, dict]:
@@ -131,7 +117,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                 continue
             data = parent.file(g.file).read_bytes()
             ins, outs = image_tensors(g)
-            image_outputs.update({k: (hi - lo) / 255.0 for k, (_, lo, hi) in outs.items()})
+            image_outputs.update({k: (io.hi - io.lo) / 255.0 for k, io in outs.items()})
             if g.role in plugin_roles(m):
                 w.add_graph(g.role, data, annotations=_annotations(g, set()), file=g.file)
                 passes[g.role] = ["copied unchanged (TensorRT plugin graph)"]
@@ -160,8 +146,8 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                                           "not quantised for this interface") + ")")
                 fp32_outputs |= {t.name for t in g.outputs}
             if uint8 and (ins or outs):
-                model = wrap_uint8_nhwc(model, ins, outs, pad_multiple=multiple if ins else 1)
-                p.append(f"uint8 NHWC I/O ({', '.join(list(ins) + list(outs))})" + (f", padded to ×{multiple} in graph" if ins and multiple > 1 else ""))
+                model = wrap_uint8_nhwc(model, list(ins.values()), list(outs.values()), multiple_of=multiple if ins else 1)
+                p.append(f"uint8 NHWC I/O ({', '.join(list(ins) + list(outs))})" + (f", padded to ×{multiple} in graph (reflect, edge where a side is shorter than its pad)" if ins and multiple > 1 else ""))
                 wrapped_in[g.role] = ins
                 uint8_outputs |= set(outs)
             passes[g.role] = p

@@ -99,15 +99,27 @@ class Graph:
         self.reindex()
 
 
+def node_reads(node: onnx.NodeProto) -> set[str]:
+    """The tensors a node reads: its inputs and, for If/Loop/Scan, every outer tensor its subgraphs read."""
+    names = {i for i in node.input if i}
+    for a in node.attribute:
+        for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else
+                    list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []):
+            for n in sub.node:
+                names |= node_reads(n)
+    return names
+
+
 def prune_unused(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Drop nodes and initializers that no graph output depends on (in place; returns the model)."""
+    """Drop nodes and initializers that no graph output depends on (in place; returns the model). Tensors that an
+    If/Loop/Scan subgraph reads from the outer graph count as used."""
     g = model.graph
     needed = {o.name for o in g.output}
     keep = []
     for n in reversed(list(g.node)):
         if any(o in needed for o in n.output):
             keep.append(n)
-            needed.update(i for i in n.input if i)
+            needed.update(node_reads(n))
     keep.reverse()
     del g.node[:]
     g.node.extend(keep)

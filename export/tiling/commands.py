@@ -28,6 +28,11 @@ def add_tiling_to_bundle(path) -> list[str]:
     done = []
     for role in roles:
         graph = bundle.graph(role)
+        image = graph.input("image")
+        if image is None or image.dtype not in ("float32", "float16") or (image.layout or "NCHW").upper() != "NCHW":
+            raise StyleForgeError(f"{path}: tiling graphs are made from a float NCHW image graph, and {role} takes "
+                                  f"{image.dtype if image else 'no'} {image.layout if image else 'image'} input "
+                                  "(a --io uint8-nhwc variant?); add tiling to a float-I/O bundle instead")
         extra = {"style_index": np.zeros(1, np.int64)} if graph.input("style_index") is not None else {}
         made = make_tiling_graphs(bundle.file(graph.file).read_bytes(), role, align=m.size_constraints.multiple_of,
                                   extra_feeds=extra)

@@ -1,6 +1,6 @@
 """Source of the two Python-backend models that surround a TensorRT plan in an ensemble: ``pre`` (uint8 NHWC →
 float NCHW, reflect/edge-padded to the size multiple) and ``post`` (crop back to the request's H×W, round half to
-even, clip, uint8 NHWC). The same maths as the runtime and as io_wrap's in-graph version; numpy only. The writer
+even, clip, uint8 NHWC). The same maths as the runtime and as the in-graph version (export/convert/io_uint8.py); numpy only. The writer
 fills in the tensor names and the multiple and writes them as ``1/model.py``."""
 
 PRE = '''"""Triton Python backend: uint8 N×H×W×3 RGB → float32 N×3×H'×W', padded to a multiple of {multiple} (StyleForge)."""

@@ -99,12 +99,15 @@ def _engine_for(bundle, role: str, target_sm: str | None):
     return next((e for e in bundle.manifest.engines if e.role == role and e.compute_capability == target_sm), None)
 
 
-def write_onnx_model(mdir: Path, name: str, graph, multiple: int, image_in, image_out, opts: RepoOptions) -> None:
+def write_onnx_model(mdir: Path, name: str, graph, spec, multiple: int, image_in, image_out, opts: RepoOptions) -> None:
+    """One ONNX model with its uint8 NHWC I/O in the graph (export/convert/io_uint8.py: the runtime's own rules,
+    from the manifest's ``spec`` of that graph)."""
     import onnx
 
-    from .io_wrap import wrap_uint8_nhwc
+    from ..convert.io_uint8 import io_of, wrap_uint8_nhwc
 
-    wrapped = wrap_uint8_nhwc(graph, multiple, image_input=image_in, image_output=image_out)
+    ins, outs = io_of(spec, image_in, image_out)
+    wrapped = wrap_uint8_nhwc(graph, ins, outs, multiple_of=multiple if image_in else 1)
     mbs = opts.max_batch_size if _batch_dynamic(graph, image_in or image_out) else 0
     (mdir / "1").mkdir(parents=True)
     onnx.save(wrapped, str(mdir / "1" / "model.onnx"))
@@ -203,7 +206,7 @@ def write_repository(bundles, out, options: RepoOptions | None = None) -> list[s
                                             image_out, opts)
             else:
                 with atomic_dir(repo / name) as tmp:
-                    write_onnx_model(tmp, name, graph, multiple, image_in, image_out, opts)
+                    write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts)
                     problems = check_model(tmp, name=name)
                     if problems:
                         raise StyleForgeError(f"{name}: the written model fails its check: {problems[0]}")
