@@ -58,3 +58,15 @@ def run_cli(*args, env=None, check=False, timeout=600):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny nets: one torch intra-op thread is fastest, and immune to a busy shared machine. A module opts in with
+    ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``; the thread count is restored after it."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -17,12 +17,7 @@ from styleforge.runtime.errors import StyleForgeError  # noqa: E402
 CAL = ["sample:astronaut", "sample:coffee", "sample:chelsea", "sample:rocket"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,7 @@ CG_OPTS = {"resolution": 16, "width_mult": 1 / 16, "batch": 2, "n_blocks": 1, "n
            "decay_start": 1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets: one intra-op thread is fastest, and immune to a busy shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _ort(path):

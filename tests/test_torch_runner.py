@@ -19,12 +19,7 @@ from styleforge.runtime.errors import StyleForgeError  # noqa: E402
 TINY_WIDTH = 0.125
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +32,6 @@ def models(tmp_path_factory):
     from styleforge.train.wct.trainer import WCTDecoderTrainer
 
     d = tmp_path_factory.mktemp("models")
-    torch.set_num_threads(1)
     out = {}
     ck = train_stylizer(["sample:mosaic", "sample:waves"], d / "st", steps=1, size=32, batch=2, width_mult=TINY_WIDTH,
                         progress=False)
