@@ -139,6 +139,8 @@ def test_int8_quantises_convs_and_keeps_the_float_islands(sty, tmp_path):
     convs = [n for n in g.graph.node if n.op_type == "Conv"]
     quantised = [n for n in convs if producers.get(n.input[1]) is not None and producers[n.input[1]].op_type == "DequantizeLinear"]
     assert 0 < len(quantised) < len(convs)
+    weights = [onnx.numpy_helper.to_array(i) for i in g.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64  # 7-bit: no AVX2 saturation
     first = convs[0]
     assert producers.get(first.input[1]) is None  # the first conv keeps float weights
     lin = m["lineage"]["conversion"]
