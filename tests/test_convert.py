@@ -329,3 +329,22 @@ def test_bench_compares_variants_and_backends(sty, wct, tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["backend"] for r in rows] == ["ort-cpu", "torch-exact"] and all(r["median_ms"] > 0 for r in rows)
     assert rows[1]["psnr_db"] == "inf" or rows[1]["psnr_db"] > 25  # NS graph vs the exact pipeline, same pixels
+
+
+def test_passes_say_whether_they_apply(sty):
+    """convert is a list of passes (export/convert/passes.py): which run depends on the options and the graph."""
+    from styleforge.export.convert.io_uint8 import image_tensors
+    from styleforge.export.convert.passes import PASSES, ConvertOptions, GraphJob
+    from styleforge.runtime.bundle import open_bundle
+
+    parent = open_bundle(sty)
+    g = parent.graph("stylize")
+    ins, outs = image_tensors(g)
+
+    def applying(**opts):
+        job = GraphJob(parent, g, ConvertOptions(**opts), ins=ins, outs=outs)
+        return [p.name for p in PASSES if p.applies(job)]
+
+    assert applying() == ["slim", "folds"]
+    assert applying(precision="fp16") == ["slim", "folds", "fp16"]
+    assert applying(precision="int8", io="uint8-nhwc") == ["slim", "folds", "int8", "uint8-io"]

@@ -12,6 +12,8 @@ chosen here (reference ``imported``), so validation checks that the bundle runs 
 """
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from ...runtime.io_plan import LAYOUTS, RANGES
 from ...runtime.manifest import Tolerance
 
 INTERFACES = {"stylizer": ("image", "stylized"), "translator": ("image", "translated"), "generator": ("z", "image")}
+#: the graph role each interface's bundle runs
+ROLES = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}
 #: golden sizes (rounded up to the multiple; the second is padded as the runtime pads)
 GOLDEN_SIZES = ((64, 64), (70, 90))
 GENERATOR_SEEDS = (1000, 1001, 1002)
@@ -84,23 +88,39 @@ def parse_range(text: str) -> tuple[float, float]:
     return RANGES[key]
 
 
-def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", layout: str | None = None,
-                multiple_of: int = 1, input_name: str | None = None, output_name: str | None = None,
-                consts: dict[str, str] | None = None, style_vector: str | None = None, name: str | None = None,
-                validate: bool = True) -> tuple[Path, dict | None]:
-    """Write a bundle around the ONNX model at `model_path` (module docstring); returns (out, validation report)."""
+@dataclass
+class _Plan:
+    """What import-onnx decided about the graph: its image input and output, their layouts, range, held inputs."""
+
+    src: Path
+    model: object                        # onnx.ModelProto (renamed in place)
+    interface: str
+    main_in: str
+    main_out: str
+    in_dims: list
+    out_dims: list
+    lay_in: str | None
+    lay_out: str
+    lo: float
+    hi: float
+    np_in: object                        # numpy dtype of the image (or latent) input
+    precision: str
+    const_arrays: dict = field(default_factory=dict)
+    style_vector: str | None = None
+    num_styles: int = 1
+
+    @property
+    def canon(self) -> tuple[str, str]:
+        return INTERFACES[self.interface]
+
+    @property
+    def role(self) -> str:
+        return ROLES[self.interface]
+
+
+def _load(src: Path):
     import onnx
-    from onnx import TensorProto, helper
 
-    from ...runtime.images import MIN_SIDE
-    from ...runtime.io_plan import ImageIO, style_vector as style_vector_value
-    from ...runtime.model import _import_families
-    from ..convert.lineage import import_lineage
-    from ..core.bundle_writer import BundleWriter, gpu_tf32_profile, npz_bytes
-
-    if interface not in INTERFACES:
-        raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(INTERFACES)}")
-    src = Path(model_path)
     if not src.is_file():
         raise StyleForgeError(f"{src}: no such file")
     try:
@@ -108,109 +128,132 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
         onnx.checker.check_model(model)
     except Exception as e:  # onnx raises its own types (DecodeError, ValidationError)
         raise StyleForgeError(f"{src}: not a valid ONNX model ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
-    if multiple_of < 1:
-        raise StyleForgeError("--multiple-of must be at least 1")
-    lo, hi = parse_range(value_range)
-    g = model.graph
-    inits = {i.name for i in g.initializer}
-    inputs = [v for v in g.input if v.name not in inits]
-    consts = dict(consts or {})
-    for k in list(consts) + ([style_vector] if style_vector else []):
+    return model
+
+
+def _graph_inputs(model) -> list:
+    inits = {i.name for i in model.graph.initializer}
+    return [v for v in model.graph.input if v.name not in inits]
+
+
+def _pick_io(model, interface: str, input_name, output_name, held: list[str], style_vector) -> tuple:
+    """(image input, image output) value infos, after refusing inputs left unexplained."""
+    from onnx import TensorProto
+
+    inputs = _graph_inputs(model)
+    for k in held + ([style_vector] if style_vector else []):
         if k not in [v.name for v in inputs]:
             raise StyleForgeError(f"{k!r} is not an input of the graph (it has: {', '.join(v.name for v in inputs)})")
-    free = [v for v in inputs if v.name not in consts and v.name != style_vector]
-    in_canon, out_canon = INTERFACES[interface]
+    free = [v for v in inputs if v.name not in held and v.name != style_vector]
     floats = (TensorProto.FLOAT, TensorProto.FLOAT16)
-    if interface == "generator":
-        cands = [v.name for v in free if len(_dims(v)) == 2 and _elem(v) in floats]
-    else:
-        cands = [v.name for v in free if len(_dims(v)) == 4 and _elem(v) in floats]
+    rank = 2 if interface == "generator" else 4
+    cands = [v.name for v in free if len(_dims(v)) == rank and _elem(v) in floats]
     main_in = _pick(cands, input_name, "image input" if interface != "generator" else "latent input (N×nz)", "--input")
     extra = [v.name for v in free if v.name != main_in]
     if extra:
         raise StyleForgeError(f"the graph has other inputs ({', '.join(extra)}): hold them fixed with --const NAME=FILE.npy"
                               + (" or name a style-vector input with --style-vector NAME" if interface == "stylizer" else ""))
-    outs4 = [v.name for v in g.output if len(_dims(v)) == 4]
-    main_out = _pick(outs4, output_name, "image output", "--output")
-    in_v = next(v for v in inputs if v.name == main_in)
-    out_v = next(v for v in g.output if v.name == main_out)
-    in_dims, out_dims = _dims(in_v), _dims(out_v)
-    lay_in = _layout(in_dims, layout, main_in) if interface != "generator" else None
-    lay_out = _layout(out_dims, layout if interface != "generator" else layout, main_out)
-    # extra graph outputs are dropped: the bundle's graph returns the image only
-    for v in [v for v in g.output if v.name != main_out]:
-        g.output.remove(v)
-    const_arrays = {}
+    main_out = _pick([v.name for v in model.graph.output if len(_dims(v)) == 4], output_name, "image output", "--output")
+    return next(v for v in inputs if v.name == main_in), next(v for v in model.graph.output if v.name == main_out)
+
+
+def _read_consts(model, consts: dict[str, str]) -> dict[str, np.ndarray]:
+    """The arrays of ``--const NAME=FILE.npy``, checked against the inputs' shapes and cast to their dtypes."""
+    from onnx import helper
+
+    inputs = {v.name: v for v in _graph_inputs(model)}
+    out = {}
     for k, path in consts.items():
         try:
             a = np.load(path, allow_pickle=False)
         except Exception as e:
             raise StyleForgeError(f"--const {k}={path}: cannot read it as .npy ({e})") from None
-        v = next(v for v in inputs if v.name == k)
-        want = helper.tensor_dtype_to_np_dtype(_elem(v))
-        dims = _dims(v)
+        dims = _dims(inputs[k])
         if a.ndim != len(dims) or any(isinstance(d, int) and d > 0 and d != s for d, s in zip(dims, a.shape)):
             raise StyleForgeError(f"--const {k}: array of shape {list(a.shape)} does not fit the input's shape {dims}")
-        const_arrays[k] = np.ascontiguousarray(a.astype(want))
-    num_styles = 1
-    if style_vector:
-        if interface != "stylizer":
-            raise StyleForgeError("--style-vector is for stylizers")
-        sv = next(v for v in inputs if v.name == style_vector)
-        s = _dims(sv)[-1]
-        if not isinstance(s, int) or s < 1 or len(_dims(sv)) not in (1, 2):
-            raise StyleForgeError(f"--style-vector {style_vector}: needs shape [S] or [batch, S] with a fixed S, got {_dims(sv)}")
-        num_styles = s
-    rename_tensor(model, main_in, in_canon)
-    rename_tensor(model, main_out, out_canon)
-    data = model.SerializeToString()
+        out[k] = np.ascontiguousarray(a.astype(helper.tensor_dtype_to_np_dtype(_elem(inputs[k]))))
+    return out
 
-    _import_families()
-    name = name or Path(out).name.removesuffix(".sfbundle") or src.stem
-    rng_ann = [lo, hi]
-    img_ann = lambda lay: {"layout": lay, "range": rng_ann, "color_order": "RGB"}  # noqa: E731
-    ann = {out_canon: {**img_ann(lay_out), "description": f"{main_out} of {src.name}"}}
-    if interface == "generator":
+
+def _num_styles(model, interface: str, style_vector: str | None) -> int:
+    if not style_vector:
+        return 1
+    if interface != "stylizer":
+        raise StyleForgeError("--style-vector is for stylizers")
+    dims = _dims(next(v for v in _graph_inputs(model) if v.name == style_vector))
+    if not isinstance(dims[-1], int) or dims[-1] < 1 or len(dims) not in (1, 2):
+        raise StyleForgeError(f"--style-vector {style_vector}: needs shape [S] or [batch, S] with a fixed S, got {dims}")
+    return dims[-1]
+
+
+def _plan(src: Path, interface: str, value_range: str, layout, input_name, output_name, consts, style_vector) -> _Plan:
+    """Read the graph and decide its I/O (module docstring); renames the image tensors to the interface's names."""
+    from onnx import TensorProto, helper
+
+    model = _load(src)
+    lo, hi = parse_range(value_range)
+    consts = dict(consts or {})
+    in_v, out_v = _pick_io(model, interface, input_name, output_name, list(consts), style_vector)
+    in_dims, out_dims = _dims(in_v), _dims(out_v)
+    lay_in = _layout(in_dims, layout, in_v.name) if interface != "generator" else None
+    lay_out = _layout(out_dims, layout, out_v.name)
+    for v in [v for v in model.graph.output if v.name != out_v.name]:
+        model.graph.output.remove(v)  # extra graph outputs are dropped: the bundle's graph returns the image only
+    fp16 = TensorProto.FLOAT16 in (_elem(in_v), _elem(out_v))
+    plan = _Plan(src, model, interface, in_v.name, out_v.name, in_dims, out_dims, lay_in, lay_out, lo, hi,
+                 helper.tensor_dtype_to_np_dtype(_elem(in_v)), "fp16" if fp16 else "fp32",
+                 _read_consts(model, consts), style_vector, _num_styles(model, interface, style_vector))
+    rename_tensor(model, plan.main_in, plan.canon[0])
+    rename_tensor(model, plan.main_out, plan.canon[1])
+    return plan
+
+
+def _config(plan: _Plan):
+    """The interface's typed ``model.config`` for the imported graph."""
+    if plan.interface == "generator":
         from ...runtime.families.generator import GeneratorConfig
 
-        nz = in_dims[1]
+        nz = plan.in_dims[1]
         if not isinstance(nz, int) or nz < 1:
-            raise StyleForgeError(f"{main_in}: the latent size must be fixed, got shape {in_dims}")
-        side = out_dims[2] if lay_out == "NCHW" else out_dims[1]
+            raise StyleForgeError(f"{plan.main_in}: the latent size must be fixed, got shape {plan.in_dims}")
+        side = plan.out_dims[2] if plan.lay_out == "NCHW" else plan.out_dims[1]
         if not isinstance(side, int):
-            raise StyleForgeError(f"{main_out}: a generator's image size must be fixed, got shape {out_dims}")
-        config = GeneratorConfig(nz=nz, resolution=side, channels=3, generator="imported",
-                                 latent="z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)")
-        ann[in_canon] = {"description": f"{main_in} of {src.name} (latent, standard normal)"}
+            raise StyleForgeError(f"{plan.main_out}: a generator's image size must be fixed, got shape {plan.out_dims}")
+        return GeneratorConfig(nz=nz, resolution=side, channels=3, generator="imported",
+                               latent="z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)")
+    if plan.interface == "stylizer":
+        from ...runtime.families.stylizer import StylizerConfig
+
+        return StylizerConfig(num_styles=plan.num_styles, network="imported",
+                              batch_dynamic=not isinstance(plan.in_dims[0], int))
+    from ...runtime.families.translator import TranslatorConfig
+
+    return TranslatorConfig(generator="imported", value_range=f"graph I/O in [{plan.lo:g}, {plan.hi:g}]")
+
+
+def _annotations(plan: _Plan) -> dict[str, dict]:
+    """What the manifest says about each tensor that the graph cannot (layout, range, held values, purpose)."""
+    in_canon, out_canon = plan.canon
+    name = plan.src.name
+
+    def img(lay):
+        return {"layout": lay, "range": [plan.lo, plan.hi], "color_order": "RGB"}
+
+    ann = {out_canon: {**img(plan.lay_out), "description": f"{plan.main_out} of {name}"}}
+    if plan.interface == "generator":
+        ann[in_canon] = {"description": f"{plan.main_in} of {name} (latent, standard normal)"}
     else:
-        ann[in_canon] = {**img_ann(lay_in), "description": f"{main_in} of {src.name}"}
-        if interface == "stylizer":
-            from ...runtime.families.stylizer import StylizerConfig
-
-            config = StylizerConfig(num_styles=num_styles, network="imported",
-                                    batch_dynamic=not isinstance(in_dims[0], int))
-        else:
-            from ...runtime.families.translator import TranslatorConfig
-
-            config = TranslatorConfig(generator="imported", value_range=f"graph I/O in [{lo:g}, {hi:g}]")
-    for k in const_arrays:
+        ann[in_canon] = {**img(plan.lay_in), "description": f"{plan.main_in} of {name}"}
+    for k in plan.const_arrays:
         ann[k] = {"value_file": f"inputs/{k}.npy", "description": "held fixed (import-onnx --const)"}
-    if style_vector:
-        ann[style_vector] = {"purpose": "style_vector", "description": f"style selection / blend over {num_styles} styles"}
-    precision = "fp16" if _elem(in_v) == TensorProto.FLOAT16 or _elem(out_v) == TensorProto.FLOAT16 else "fp32"
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
-    w = BundleWriter(name=name, method="imported", family="imported", interface=interface, config=config,
-                     precision=precision, opset=opset, exporter=None)
-    role = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}[interface]
-    spec = w.add_graph(role, data, annotations=ann, file=f"{role}.onnx")
-    for k, a in const_arrays.items():
-        import io
+    if plan.style_vector:
+        ann[plan.style_vector] = {"purpose": "style_vector",
+                                  "description": f"style selection / blend over {plan.num_styles} styles"}
+    return ann
 
-        buf = io.BytesIO()
-        np.save(buf, a, allow_pickle=False)
-        w.add_file(f"inputs/{k}.npy", buf.getvalue())
 
-    # golden cases: the original graph on ONNX Runtime CPU
+def _original_runner(plan: _Plan, data: bytes):
+    """feeds -> the image output of the original graph on ONNX Runtime CPU (one-line errors)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -218,67 +261,126 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     try:
         session = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
     except Exception as e:
-        raise StyleForgeError(f"{src}: ONNX Runtime cannot load it ({(str(e).splitlines() or [''])[0]})") from None
-    np_in = helper.tensor_dtype_to_np_dtype(_elem(in_v))
+        raise StyleForgeError(f"{plan.src}: ONNX Runtime cannot load it ({(str(e).splitlines() or [''])[0]})") from None
 
     def run(feeds):
         try:
-            return session.run([out_canon], feeds)[0]
+            return session.run([plan.canon[1]], feeds)[0]
         except Exception as e:
-            raise StyleForgeError(f"{src}: running it on ONNX Runtime failed ({(str(e).splitlines() or [''])[0]})") from None
+            raise StyleForgeError(f"{plan.src}: running it on ONNX Runtime failed ({(str(e).splitlines() or [''])[0]})") from None
+    return run
 
-    m = multiple_of
+
+def _fixed_side(plan: _Plan) -> list[int] | None:
+    """The graph's fixed [H, W] when both are fixed in its image input, else None."""
+    d = plan.in_dims
+    hw = [d[2], d[3]] if plan.lay_in == "NCHW" else [d[1], d[2]]
+    return hw if all(isinstance(v, int) and v > 0 for v in hw) else None
+
+
+def _image_cases(plan: _Plan, spec, m: int) -> list[tuple[str, dict, str]]:
+    """Golden inputs of an image graph: photos at the graph's fixed size or at :data:`GOLDEN_SIZES` (padded to the
+    multiple as the runtime pads), with one style and a blend when it has a style vector."""
+    from ...export.stylizer.exporter import golden_images
+    from ...runtime.images import MIN_SIDE
+    from ...runtime.io_plan import ImageIO, pad_batch, style_vector as style_vector_value
+
+    in_canon = plan.canon[0]
+    fixed = _fixed_side(plan)
+    io_in = ImageIO(in_canon, plan.lay_in, np.dtype(plan.np_in).name, plan.lo, plan.hi)
+    k = plan.num_styles
     cases = []
-    if interface == "generator":
-        fixed_side = None
-        for k, seed in enumerate(GENERATOR_SEEDS[:2]):
-            n = 1 if k == 0 or isinstance(in_dims[0], int) else 2
-            z = np.random.default_rng(seed).standard_normal((n, in_dims[1])).astype(np_in)
-            cases.append((f"z-seed{seed}-b{n}", {in_canon: z, **const_arrays}, f"batch {n}, z from default_rng({seed})"))
-    else:
-        from ...export.stylizer.exporter import golden_images
-        from ...runtime.io_plan import pad_batch
+    for h, wd in [tuple(fixed)] if fixed else list(GOLDEN_SIZES):
+        img = golden_images([(h, wd)])[0].transpose(0, 2, 3, 1).astype(np.uint8)
+        padded, _ = pad_batch(img, m, max(m, MIN_SIDE))
+        feeds = {in_canon: io_in.encode(padded), **plan.const_arrays}
+        note = (f", reflect-padded to {padded.shape[1]}x{padded.shape[2]} as the runtime does"
+                if padded.shape[1:3] != img.shape[1:3] else "")
+        if not plan.style_vector:
+            cases.append((f"{h}x{wd}", feeds, f"{h}x{wd} photo{note}"))
+            continue
+        sv = spec.input(plan.style_vector)
+        one = {**feeds, plan.style_vector: style_vector_value(sv, k, index=k - 1)}
+        cases.append((f"{h}x{wd}-style{k - 1}", one, f"{h}x{wd} photo{note}, style {k - 1}"))
+        blend = np.linspace(1, 2, k) / np.linspace(1, 2, k).sum()
+        mix = {**feeds, plan.style_vector: style_vector_value(sv, k, weights=blend)}
+        cases.append((f"{h}x{wd}-blend", mix, f"{h}x{wd} photo{note}, styles blended {np.round(blend, 3).tolist()}"))
+    return cases
 
-        hw = [in_dims[2], in_dims[3]] if lay_in == "NCHW" else [in_dims[1], in_dims[2]]
-        fixed_side = hw if all(isinstance(d, int) and d > 0 for d in hw) else None
-        sizes = [tuple(fixed_side)] if fixed_side else list(GOLDEN_SIZES)
-        io_in = ImageIO(in_canon, lay_in, np.dtype(np_in).name, lo, hi)
-        for h, wd in sizes:
-            img = golden_images([(h, wd)])[0].transpose(0, 2, 3, 1).astype(np.uint8)
-            padded, _ = pad_batch(img, m, max(m, MIN_SIDE))
-            feeds = {in_canon: io_in.encode(padded), **const_arrays}
-            note = f", reflect-padded to {padded.shape[1]}x{padded.shape[2]} as the runtime does" if padded.shape[1:3] != img.shape[1:3] else ""
-            if style_vector:
-                svspec = spec.input(style_vector)
-                feeds0 = {**feeds, style_vector: style_vector_value(svspec, num_styles, index=num_styles - 1)}
-                cases.append((f"{h}x{wd}-style{num_styles - 1}", feeds0, f"{h}x{wd} photo{note}, style {num_styles - 1}"))
-                blend = np.linspace(1, 2, num_styles) / np.linspace(1, 2, num_styles).sum()
-                feeds = {**feeds, style_vector: style_vector_value(svspec, num_styles, weights=blend)}
-                cases.append((f"{h}x{wd}-blend", feeds, f"{h}x{wd} photo{note}, styles blended {np.round(blend, 3).tolist()}"))
-            else:
-                cases.append((f"{h}x{wd}", feeds, f"{h}x{wd} photo{note}"))
+
+def _latent_cases(plan: _Plan) -> list[tuple[str, dict, str]]:
+    cases = []
+    for k, seed in enumerate(GENERATOR_SEEDS[:2]):
+        n = 1 if k == 0 or isinstance(plan.in_dims[0], int) else 2
+        z = np.random.default_rng(seed).standard_normal((n, plan.in_dims[1])).astype(plan.np_in)
+        cases.append((f"z-seed{seed}-b{n}", {plan.canon[0]: z, **plan.const_arrays}, f"batch {n}, z from default_rng({seed})"))
+    return cases
+
+
+def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int) -> None:
+    """Golden cases: the original graph's own outputs on ONNX Runtime CPU, and the tolerance they are held to."""
+    from ..core.bundle_writer import gpu_tf32_profile
+
+    run = _original_runner(plan, data)
+    cases = _latent_cases(plan) if plan.interface == "generator" else _image_cases(plan, spec, m)
     for case_name, feeds, desc in cases:
-        y = run(feeds)
-        w.add_golden(case_name, role, {k: v for k, v in feeds.items() if k not in const_arrays}, {out_canon: y},
-                     description=desc + f"; output of the original {src.name} on ONNX Runtime CPU", reference="imported")
-    scale = (hi - lo) / 255.0
-    tol = Tolerance(max_abs=IMPORTED_TOLERANCE.max_abs * scale, mean_abs=IMPORTED_TOLERANCE.mean_abs * scale,
-                    p99_abs=IMPORTED_TOLERANCE.p99_abs * scale, min_cosine=IMPORTED_TOLERANCE.min_cosine,
-                    min_psnr=IMPORTED_TOLERANCE.min_psnr)
+        w.add_golden(case_name, plan.role, {k: v for k, v in feeds.items() if k not in plan.const_arrays},
+                     {plan.canon[1]: run(feeds)}, reference="imported",
+                     description=desc + f"; output of the original {plan.src.name} on ONNX Runtime CPU")
+    scale = (plan.hi - plan.lo) / 255.0
+    t = IMPORTED_TOLERANCE
+    tol = Tolerance(max_abs=t.max_abs * scale, mean_abs=t.mean_abs * scale, p99_abs=t.p99_abs * scale,
+                    min_cosine=t.min_cosine, min_psnr=t.min_psnr)
     w.set_tolerances(tol, basis="imported graph: the bundle's graph on ONNX Runtime CPU vs the original graph on ONNX "
                                 "Runtime CPU (same kernels; measured identical); absolute limits scaled to the range "
-                                f"[{lo:g}, {hi:g}]", profiles={"gpu-tf32": gpu_tf32_profile()})
-    if interface == "generator":
+                                f"[{plan.lo:g}, {plan.hi:g}]", profiles={"gpu-tf32": gpu_tf32_profile()})
+
+
+def _set_size_constraints(w, plan: _Plan, config, m: int) -> None:
+    fixed = _fixed_side(plan) if plan.interface != "generator" else None
+    if plan.interface == "generator":
         w.set_size_constraints(fixed_size=[config.resolution, config.resolution], multiple_of=1, min_side=config.resolution)
-    elif fixed_side:
-        w.set_size_constraints(fixed_size=list(fixed_side), multiple_of=1, min_side=min(fixed_side))
+    elif fixed:
+        w.set_size_constraints(fixed_size=list(fixed), multiple_of=1, min_side=min(fixed))
     else:
         w.set_size_constraints(multiple_of=m, min_side=max(m, 1), padding="reflect",
                                note=f"the runtime reflect-pads H and W to a multiple of {m} and crops back" if m > 1 else "")
-    options = {"interface": interface, "range": value_range, "layout": layout or "auto", "multiple_of": m,
-               "input": main_in, "output": main_out, "const": {k: str(v) for k, v in consts.items()},
+
+
+def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", layout: str | None = None,
+                multiple_of: int = 1, input_name: str | None = None, output_name: str | None = None,
+                consts: dict[str, str] | None = None, style_vector: str | None = None, name: str | None = None,
+                validate: bool = True) -> tuple[Path, dict | None]:
+    """Write a bundle around the ONNX model at `model_path` (module docstring); returns (out, validation report)."""
+    from ...runtime.model import _import_families
+    from ..convert.lineage import import_lineage
+    from ..core.bundle_writer import BundleWriter
+
+    if interface not in INTERFACES:
+        raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(INTERFACES)}")
+    if multiple_of < 1:
+        raise StyleForgeError("--multiple-of must be at least 1")
+    src = Path(model_path)
+    plan = _plan(src, interface, value_range, layout, input_name, output_name, consts, style_vector)
+    data = plan.model.SerializeToString()
+    _import_families()
+    config = _config(plan)
+    opset = next((o.version for o in plan.model.opset_import if o.domain in ("", "ai.onnx")), 17)
+    w = BundleWriter(name=name or Path(out).name.removesuffix(".sfbundle") or src.stem, method="imported",
+                     family="imported", interface=interface, config=config, precision=plan.precision, opset=opset,
+                     exporter=None)
+    spec = w.add_graph(plan.role, data, annotations=_annotations(plan), file=f"{plan.role}.onnx")
+    for k, a in plan.const_arrays.items():
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        w.add_file(f"inputs/{k}.npy", buf.getvalue())
+    _add_goldens(w, plan, spec, data, multiple_of)
+    _set_size_constraints(w, plan, config, multiple_of)
+    options = {"interface": interface, "range": value_range, "layout": layout or "auto", "multiple_of": multiple_of,
+               "input": plan.main_in, "output": plan.main_out, "const": {k: str(v) for k, v in (consts or {}).items()},
                "style_vector": style_vector}
-    w.set(lineage=import_lineage(src, options, {role: [f"renamed {main_in} → {in_canon}, {main_out} → {out_canon}"]}))
+    renamed = f"renamed {plan.main_in} → {plan.canon[0]}, {plan.main_out} → {plan.canon[1]}"
+    w.set(lineage=import_lineage(src, options, {plan.role: [renamed]}))
     w.write(out)
     report = None
     if validate:
