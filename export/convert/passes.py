@@ -158,8 +158,15 @@ class Uint8IO(Pass):
         return job.options.io == "uint8-nhwc" and bool(job.ins or job.outs)
 
     def run(self, model, job):
+        from ...runtime.errors import StyleForgeError
         from .io_uint8 import wrap_uint8_nhwc
 
+        odd = [io.name for io in list(job.ins.values()) + list(job.outs.values()) if io.bgr or io.mean is not None]
+        if odd or job.parent.manifest.size_constraints.scale != 1:
+            raise StyleForgeError(f"--io uint8-nhwc: the in-graph wrapper does plain RGB [lo, hi] images of the input's "
+                                  f"size; {', '.join(odd) or 'the output'} is "
+                                  + ("BGR or normalised per channel" if odd else "larger than the input")
+                                  + ": keep float I/O (the runtime converts)")
         m = job.multiple if job.ins else 1
         model = wrap_uint8_nhwc(model, list(job.ins.values()), list(job.outs.values()), multiple_of=m)
         job.facts["wrapped"] = set(job.ins) | set(job.outs)

@@ -27,6 +27,8 @@ INTERFACES = {"stylizer": ("image", "stylized"), "translator": ("image", "transl
 ROLES = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}
 #: golden sizes (rounded up to the multiple; the second is padded as the runtime pads)
 GOLDEN_SIZES = ((64, 64), (70, 90))
+#: ``--normalize imagenet``: torchvision's ImageNet statistics on [0, 1] RGB
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 GENERATOR_SEEDS = (1000, 1001, 1002)
 #: ORT vs ORT on the same graph: the same kernels on the same machine, up to thread scheduling of reductions.
 #: Limits on [0, 255] (scaled to the graph's own range); measured 0 on the test graphs.
@@ -108,6 +110,10 @@ class _Plan:
     const_arrays: dict = field(default_factory=dict)
     style_vector: str | None = None
     num_styles: int = 1
+    color_order: str = "RGB"
+    mean: list[float] | None = None      # the input's per-channel normalisation (after --range)
+    std: list[float] | None = None
+    scale: int | None = None             # output = input × scale (None: read from the graph)
 
     @property
     def canon(self) -> tuple[str, str]:
@@ -145,7 +151,7 @@ def _pick_io(model, interface: str, input_name, output_name, held: list[str], st
         if k not in [v.name for v in inputs]:
             raise StyleForgeError(f"{k!r} is not an input of the graph (it has: {', '.join(v.name for v in inputs)})")
     free = [v for v in inputs if v.name not in held and v.name != style_vector]
-    floats = (TensorProto.FLOAT, TensorProto.FLOAT16)
+    floats = (TensorProto.FLOAT, TensorProto.FLOAT16) + (() if interface == "generator" else (TensorProto.UINT8,))
     rank = 2 if interface == "generator" else 4
     cands = [v.name for v in free if len(_dims(v)) == rank and _elem(v) in floats]
     main_in = _pick(cands, input_name, "image input" if interface != "generator" else "latent input (N×nz)", "--input")
@@ -186,10 +192,36 @@ def _num_styles(model, interface: str, style_vector: str | None) -> int:
     return dims[-1]
 
 
-def _plan(src: Path, interface: str, value_range: str, layout, input_name, output_name, consts, style_vector) -> _Plan:
+def _normalisation(normalize: str | None, mean, std, value_range: str) -> tuple[list | None, list | None]:
+    """(mean, std) of the input's per-channel normalisation from ``--normalize`` / ``--mean`` / ``--std``."""
+    if normalize is not None:
+        if normalize != "imagenet":
+            raise StyleForgeError(f"--normalize {normalize!r}: choose imagenet (or give --mean and --std)")
+        if mean is not None or std is not None:
+            raise StyleForgeError("--normalize imagenet and --mean/--std contradict each other: give one of them")
+        if value_range.replace(" ", "") != "0,1":
+            raise StyleForgeError("--normalize imagenet is defined on [0, 1] images: pass --range 0,1")
+        return list(IMAGENET_MEAN), list(IMAGENET_STD)
+    if (mean is None) != (std is None):
+        raise StyleForgeError("--mean and --std go together (three values each, in the graph's channel order)")
+    if mean is None:
+        return None, None
+    mean, std = [float(v) for v in mean], [float(v) for v in std]
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise StyleForgeError(f"--mean / --std: three values each, std > 0 (got {mean} / {std})")
+    return mean, std
+
+
+def _plan(src: Path, interface: str, value_range: str, layout, input_name, output_name, consts, style_vector,
+          color_order: str = "RGB", normalize=None, mean=None, std=None, scale: int | None = None) -> _Plan:
     """Read the graph and decide its I/O (module docstring); renames the image tensors to the interface's names."""
     from onnx import TensorProto, helper
 
+    if color_order.upper() not in ("RGB", "BGR"):
+        raise StyleForgeError(f"--color-order {color_order!r}: choose RGB or BGR")
+    if scale is not None and scale < 1:
+        raise StyleForgeError("--scale must be a whole number of at least 1")
+    mean, std = _normalisation(normalize, mean, std, value_range)
     model = _load(src)
     lo, hi = parse_range(value_range)
     consts = dict(consts or {})
@@ -200,9 +232,15 @@ def _plan(src: Path, interface: str, value_range: str, layout, input_name, outpu
     for v in [v for v in model.graph.output if v.name != out_v.name]:
         model.graph.output.remove(v)  # extra graph outputs are dropped: the bundle's graph returns the image only
     fp16 = TensorProto.FLOAT16 in (_elem(in_v), _elem(out_v))
+    if _elem(in_v) == TensorProto.UINT8 and (mean is not None or value_range.replace(" ", "") != "0,255"):
+        raise StyleForgeError(f"{in_v.name} is a uint8 input: it takes grey levels 0..255 as they are, so --range "
+                              "other than 0,255 and --normalize / --mean / --std contradict the graph")
     plan = _Plan(src, model, interface, in_v.name, out_v.name, in_dims, out_dims, lay_in, lay_out, lo, hi,
                  helper.tensor_dtype_to_np_dtype(_elem(in_v)), "fp16" if fp16 else "fp32",
-                 _read_consts(model, consts), style_vector, _num_styles(model, interface, style_vector))
+                 _read_consts(model, consts), style_vector, _num_styles(model, interface, style_vector),
+                 color_order.upper(), mean, std, scale)
+    if interface != "generator":
+        plan.scale = _graph_scale(plan)
     rename_tensor(model, plan.main_in, plan.canon[0])
     rename_tensor(model, plan.main_out, plan.canon[1])
     return plan
@@ -237,13 +275,15 @@ def _annotations(plan: _Plan) -> dict[str, dict]:
     name = plan.src.name
 
     def img(lay):
-        return {"layout": lay, "range": [plan.lo, plan.hi], "color_order": "RGB"}
+        return {"layout": lay, "range": [plan.lo, plan.hi], "color_order": plan.color_order}
 
     ann = {out_canon: {**img(plan.lay_out), "description": f"{plan.main_out} of {name}"}}
     if plan.interface == "generator":
         ann[in_canon] = {"description": f"{plan.main_in} of {name} (latent, standard normal)"}
     else:
-        ann[in_canon] = {**img(plan.lay_in), "description": f"{plan.main_in} of {name}"}
+        norm = {"mean": plan.mean, "std": plan.std} if plan.mean is not None else {}
+        ann[in_canon] = {**img(plan.lay_in), **norm, "description": f"{plan.main_in} of {name}"
+                         + (f", normalised (v − mean) / std per channel" if norm else "")}
     for k in plan.const_arrays:
         ann[k] = {"value_file": f"inputs/{k}.npy", "description": "held fixed (import-onnx --const)"}
     if plan.style_vector:
@@ -271,6 +311,26 @@ def _original_runner(plan: _Plan, data: bytes):
     return run
 
 
+def _hw(dims: list, layout: str) -> list:
+    return [dims[2], dims[3]] if layout == "NCHW" else [dims[1], dims[2]]
+
+
+def _graph_scale(plan: _Plan) -> int | None:
+    """Output size ÷ input size when the graph's shapes say it (both fixed), checked against ``--scale``; None when
+    the shapes do not say (the golden run then measures it)."""
+    hi, ho = _hw(plan.in_dims, plan.lay_in), _hw(plan.out_dims, plan.lay_out)
+    if not all(isinstance(d, int) and d > 0 for d in hi + ho):
+        return plan.scale
+    if ho[0] % hi[0] or ho[1] % hi[1] or ho[0] // hi[0] != ho[1] // hi[1]:
+        raise StyleForgeError(f"{plan.main_out} is {ho[0]}x{ho[1]} for a {hi[0]}x{hi[1]} input: not a whole "
+                              "multiple of the input on both sides")
+    k = ho[0] // hi[0]
+    if plan.scale is not None and plan.scale != k:
+        raise StyleForgeError(f"--scale {plan.scale} contradicts the graph: {hi[0]}x{hi[1]} in, {ho[0]}x{ho[1]} out "
+                              f"(scale {k})")
+    return k
+
+
 def _fixed_side(plan: _Plan) -> list[int] | None:
     """The graph's fixed [H, W] when both are fixed in its image input, else None."""
     d = plan.in_dims
@@ -283,16 +343,17 @@ def _image_cases(plan: _Plan, spec, m: int) -> list[tuple[str, dict, str]]:
     multiple as the runtime pads), with one style and a blend when it has a style vector."""
     from ...export.stylizer.exporter import golden_images
     from ...runtime.images import MIN_SIDE
-    from ...runtime.io_plan import ImageIO, pad_batch, style_vector as style_vector_value
+    from ...runtime.io_plan import image_io, pad_batch, style_vector as style_vector_value
 
     in_canon = plan.canon[0]
     fixed = _fixed_side(plan)
-    io_in = ImageIO(in_canon, plan.lay_in, np.dtype(plan.np_in).name, plan.lo, plan.hi)
+    io_in = image_io(spec.input(in_canon))
+    n = plan.in_dims[0] if isinstance(plan.in_dims[0], int) and plan.in_dims[0] > 0 else 1  # a fixed batch
     k = plan.num_styles
     cases = []
     for h, wd in [tuple(fixed)] if fixed else list(GOLDEN_SIZES):
         img = golden_images([(h, wd)])[0].transpose(0, 2, 3, 1).astype(np.uint8)
-        padded, _ = pad_batch(img, m, max(m, MIN_SIDE))
+        padded, _ = pad_batch(np.concatenate([img] * n), m, max(m, MIN_SIDE))
         feeds = {in_canon: io_in.encode(padded), **plan.const_arrays}
         note = (f", reflect-padded to {padded.shape[1]}x{padded.shape[2]} as the runtime does"
                 if padded.shape[1:3] != img.shape[1:3] else "")
@@ -317,6 +378,20 @@ def _latent_cases(plan: _Plan) -> list[tuple[str, dict, str]]:
     return cases
 
 
+def _measure_scale(plan: _Plan, in_shape, out_shape) -> None:
+    """The output ÷ input size of one golden run: sets ``plan.scale`` or refuses a contradiction in one line."""
+    hi, ho = _hw(list(in_shape), plan.lay_in), _hw(list(out_shape), plan.lay_out)
+    k = ho[0] // hi[0]
+    if ho[0] != k * hi[0] or ho[1] != k * hi[1] or k < 1:
+        raise StyleForgeError(f"{plan.src.name}: a {hi[0]}x{hi[1]} input gave a {ho[0]}x{ho[1]} output, not a whole "
+                              "multiple of the input on both sides; StyleForge runs image graphs whose output is "
+                              "the input's size × K")
+    if plan.scale is not None and plan.scale != k:
+        raise StyleForgeError(f"--scale {plan.scale} contradicts the graph: a {hi[0]}x{hi[1]} input gave "
+                              f"{ho[0]}x{ho[1]} (scale {k})")
+    plan.scale = k
+
+
 def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int) -> None:
     """Golden cases: the original graph's own outputs on ONNX Runtime CPU, and the tolerance they are held to."""
     from ..core.bundle_writer import gpu_tf32_profile
@@ -324,8 +399,11 @@ def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int) -> None:
     run = _original_runner(plan, data)
     cases = _latent_cases(plan) if plan.interface == "generator" else _image_cases(plan, spec, m)
     for case_name, feeds, desc in cases:
+        y = run(feeds)
+        if plan.interface != "generator":
+            _measure_scale(plan, feeds[plan.canon[0]].shape, y.shape)
         w.add_golden(case_name, plan.role, {k: v for k, v in feeds.items() if k not in plan.const_arrays},
-                     {plan.canon[1]: run(feeds)}, reference="imported",
+                     {plan.canon[1]: y}, reference="imported",
                      description=desc + f"; output of the original {plan.src.name} on ONNX Runtime CPU")
     scale = (plan.hi - plan.lo) / 255.0
     t = IMPORTED_TOLERANCE
@@ -341,16 +419,19 @@ def _set_size_constraints(w, plan: _Plan, config, m: int) -> None:
     if plan.interface == "generator":
         w.set_size_constraints(fixed_size=[config.resolution, config.resolution], multiple_of=1, min_side=config.resolution)
     elif fixed:
-        w.set_size_constraints(fixed_size=list(fixed), multiple_of=1, min_side=min(fixed))
+        w.set_size_constraints(fixed_size=list(fixed), multiple_of=1, min_side=1, scale=plan.scale or 1,
+                               note=f"the graph takes {fixed[0]}x{fixed[1]} only: the runtime runs other sizes in "
+                                    "overlapping windows of that size (--fit tiles) or resized to it (--fit resize)")
     else:
-        w.set_size_constraints(multiple_of=m, min_side=max(m, 1), padding="reflect",
+        w.set_size_constraints(multiple_of=m, min_side=max(m, 1), padding="reflect", scale=plan.scale or 1,
                                note=f"the runtime reflect-pads H and W to a multiple of {m} and crops back" if m > 1 else "")
 
 
 def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", layout: str | None = None,
                 multiple_of: int = 1, input_name: str | None = None, output_name: str | None = None,
                 consts: dict[str, str] | None = None, style_vector: str | None = None, name: str | None = None,
-                validate: bool = True) -> tuple[Path, dict | None]:
+                validate: bool = True, color_order: str = "RGB", normalize: str | None = None, mean=None, std=None,
+                scale: int | None = None) -> tuple[Path, dict | None]:
     """Write a bundle around the ONNX model at `model_path` (module docstring); returns (out, validation report)."""
     from ...runtime.model import _import_families
     from ..convert.lineage import import_lineage
@@ -361,7 +442,8 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     if multiple_of < 1:
         raise StyleForgeError("--multiple-of must be at least 1")
     src = Path(model_path)
-    plan = _plan(src, interface, value_range, layout, input_name, output_name, consts, style_vector)
+    plan = _plan(src, interface, value_range, layout, input_name, output_name, consts, style_vector, color_order,
+                 normalize, mean, std, scale)
     data = plan.model.SerializeToString()
     _import_families()
     config = _config(plan)
@@ -378,7 +460,8 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     _set_size_constraints(w, plan, config, multiple_of)
     options = {"interface": interface, "range": value_range, "layout": layout or "auto", "multiple_of": multiple_of,
                "input": plan.main_in, "output": plan.main_out, "const": {k: str(v) for k, v in (consts or {}).items()},
-               "style_vector": style_vector}
+               "style_vector": style_vector, "color_order": plan.color_order, "mean": plan.mean, "std": plan.std,
+               "scale": plan.scale}
     renamed = f"renamed {plan.main_in} → {plan.canon[0]}, {plan.main_out} → {plan.canon[1]}"
     w.set(lineage=import_lineage(src, options, {plan.role: [renamed]}))
     w.write(out)

@@ -70,6 +70,9 @@ def add_any_size_arguments(p) -> None:
     g.add_argument("--stats-pixels", type=int, default=None, metavar="N",
                    help="pixels of the downscaled pass that gives the tiles their shared normalisation statistics "
                         "(default 1048576)")
+    g.add_argument("--fit", choices=["tiles", "resize"], default=None,
+                   help="a graph of one fixed size (import-onnx): run other sizes in overlapping windows of its size "
+                        "(tiles, default) or resized to it and back (resize); runtime/fixed_size.py")
     g.add_argument("--exact-stats", action="store_true",
                    help="full-resolution statistics over tiles, layer by layer: untiled-identical, ~one tiled pass "
                         "per norm layer")

@@ -43,7 +43,7 @@ def run_stylize(args) -> int:
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
     extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),
-                               ("preserve_color", args.preserve_color),
+                               ("preserve_color", args.preserve_color), ("fit", args.fit),
                                ("style", args.style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
              if v is not None}
     if video:

@@ -33,7 +33,7 @@ def run_translate(args) -> int:
     images = [load_image(src, max_side=args.max_side) for src in inputs]  # every input checked before any output
     role = "translate_reverse" if args.reverse else "translate"
     results = [model.translate_tiled(img, reverse=args.reverse, **tiling) if (tiling := tiling_options(args, model, role, img))
-               else model.translate([img], reverse=args.reverse)[0] for img in images]
+               else model.translate([img], reverse=args.reverse, fit=args.fit)[0] for img in images]
     for src, dst, res in zip(inputs, outs, results):
         save_image(dst, res)
         print(f"{src} -> {dst}")
