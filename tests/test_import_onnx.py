@@ -329,3 +329,19 @@ def test_uint8_input_graph_and_external_data(tmp_path):
     (d / "u8.weights").unlink()
     with pytest.raises(StyleForgeError, match="u8.onnx"):
         import_onnx(d / "u8.onnx", tmp_path / "y.sfbundle", interface="stylizer")
+
+
+def test_convert_honours_the_fixed_size(tmp_path):
+    """convert on a fixed-size imported bundle: int8 calibrates at the graph's size, the variant keeps the fixed
+    size and still runs any image through windows."""
+    from styleforge.export.convert.api import convert_bundle
+    from styleforge.export.onnx_import.api import import_onnx
+    from styleforge.runtime import load
+
+    (tmp_path / "fx.onnx").write_bytes(fg.fixed_nhwc_stylizer())
+    src, _ = import_onnx(tmp_path / "fx.onnx", tmp_path / "fx.sfbundle", interface="stylizer", value_range="0,1",
+                         output_name="y", validate=False)
+    out, report = convert_bundle(src, tmp_path / "fx8.sfbundle", precision="int8", calibration=["sample:astronaut"],
+                                 calibration_size=64)
+    assert report["passed"] and load(out).manifest.size_constraints.fixed_size == [32, 48]
+    assert load(out, backend="ort-cpu")(_photo(50, 61)).shape == (50, 61, 3)
