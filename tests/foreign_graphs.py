@@ -175,3 +175,48 @@ def uint8_input(seed: int = 6) -> bytes:
              helper.make_node("Transpose", ["m"], ["painted"], perm=[0, 2, 3, 1])]
     return _model(nodes, [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["n", "h", "w", 3])],
                   [helper.make_tensor_value_info("painted", TensorProto.FLOAT, ["n", "h", "w", 3])], inits)
+
+
+def style_predictor(vector: int = 100, seed: int = 7) -> bytes:
+    """Magenta-like style prediction: float32 N×H×W×3 NHWC in [0, 1] (any size) → ``bottleneck`` [N, vector]
+    (conv, relu, global average pool, a dense layer)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(a, n) for n, a in (
+        ("w", _w(rng, 16, 3, 3, 3)), ("fc", _w(rng, 16, vector)), ("flat", np.array([0, 16], np.int64)))]
+    nodes = [helper.make_node("Transpose", ["style_img"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+             helper.make_node("Reshape", ["g", "flat"], ["g2"]),
+             helper.make_node("MatMul", ["g2", "fc"], ["bottleneck"])]
+    f = TensorProto.FLOAT
+    return _model(nodes, [helper.make_tensor_value_info("style_img", f, ["n", "h", "w", 3])],
+                  [helper.make_tensor_value_info("bottleneck", f, ["n", vector])], inits)
+
+
+def style_transformer(vector: int = 100, seed: int = 8) -> bytes:
+    """Magenta-like transformer: ``content`` float32 1×H×W×3 NHWC in [0, 1] and ``style_bottleneck`` [1, vector] →
+    NHWC [0, 1]: conv, plus a per-channel bias the vector sets (its conditional normalisation, reduced), relu,
+    conv, residual, sigmoid."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(a, n) for n, a in (
+        ("w1", _w(rng, 8, 3, 3, 3)), ("w2", _w(rng, 3, 8, 3, 3)), ("proj", _w(rng, vector, 8, scale=0.5)),
+        ("shape", np.array([1, 8, 1, 1], np.int64)))]
+    nodes = [helper.make_node("Transpose", ["content"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("MatMul", ["style_bottleneck", "proj"], ["b"]),
+             helper.make_node("Reshape", ["b", "shape"], ["b4"]),
+             helper.make_node("Add", ["c1", "b4"], ["cb"]),
+             helper.make_node("Relu", ["cb"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "t"], ["res"]),
+             helper.make_node("Sigmoid", ["res"], ["s"]),
+             helper.make_node("Transpose", ["s"], ["stylized_image"], perm=[0, 2, 3, 1])]
+    f = TensorProto.FLOAT
+    return _model(nodes, [helper.make_tensor_value_info("content", f, [1, "h", "w", 3]),
+                          helper.make_tensor_value_info("style_bottleneck", f, [1, vector])],
+                  [helper.make_tensor_value_info("stylized_image", f, [1, "h", "w", 3])], inits)

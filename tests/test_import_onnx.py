@@ -345,3 +345,48 @@ def test_convert_honours_the_fixed_size(tmp_path):
                                  calibration_size=64)
     assert report["passed"] and load(out).manifest.size_constraints.fixed_size == [32, 48]
     assert load(out, backend="ort-cpu")(_photo(50, 61)).shape == (50, 61, 3)
+
+
+def test_two_graph_arbitrary_style_model(tmp_path, capsys):
+    """import-onnx TRANSFORM --style-encoder PREDICT --style-input NAME: a bundle of the arbitrary_style interface;
+    stylize with a style matches the two original graphs chained within 1 grey level, alpha interpolates with the
+    photo's own vector, several styles blend by weight, vectors are cached per style image, and the CLI runs it."""
+    from PIL import Image
+
+    from styleforge.runtime import load
+
+    (tmp_path / "t.onnx").write_bytes(fg.style_transformer())
+    (tmp_path / "p.onnx").write_bytes(fg.style_predictor())
+    out = tmp_path / "magenta.sfbundle"
+    assert main(["import-onnx", str(tmp_path / "t.onnx"), "--style-encoder", str(tmp_path / "p.onnx"), "--style-input",
+                 "style_bottleneck", "--style-size", "32", "--range", "0,1", "--out", str(out)]) == 0
+    model = load(out, backend="ort-cpu", threads=1)
+    assert model.interface == "arbitrary_style" and model.config.vector_size == 100
+    assert {c.graph for c in model.manifest.golden} == {"predict_style", "stylize"}
+    pred, tr = _sess(tmp_path / "p.onnx"), _sess(tmp_path / "t.onnx")
+
+    def vec(img):  # at the style size already: no resize on either side
+        return pred.run(None, {"style_img": img[None].astype(np.float32) / 255})[0]
+
+    def chained(content, v):
+        y = tr.run(None, {"content": content[None].astype(np.float32) / 255, "style_bottleneck": v.astype(np.float32)})
+        return np.clip(np.rint(y[0][0] * 255), 0, 255).astype(np.uint8)
+
+    content, a, b = _photo(32, 32, 0), _photo(32, 32, 1), _photo(32, 32, 2)
+    assert _diff(model(content, style=a), chained(content, vec(a))) <= 1
+    assert _diff(model(content, style=a, alpha=0.7), chained(content, 0.7 * vec(a) + 0.3 * vec(content))) <= 1
+    assert _diff(model(content, style=[a, b], style_weights=[1, 3]), chained(content, 0.25 * vec(a) + 0.75 * vec(b))) <= 1
+    assert len(model._cache) == 3  # a, b and the content's own vector, each computed once
+    assert model(_photo(45, 71), style=a).shape == (45, 71, 3)
+    with pytest.raises(StyleForgeError, match="style image"):
+        model(content)
+    Image.fromarray(content).save(tmp_path / "c.png")
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    assert main(["stylize", str(out), str(tmp_path / "c.png"), "--style", str(tmp_path / "a.png"), "--style",
+                 str(tmp_path / "b.png"), "--style-weights", "1,3", "--alpha", "0.8", "--out", str(tmp_path / "o.png")]) == 0
+    assert np.asarray(Image.open(tmp_path / "o.png")).shape == (32, 32, 3)
+    with pytest.raises(StyleForgeError, match="go together"):
+        from styleforge.export.onnx_import.api import import_onnx
+
+        import_onnx(tmp_path / "t.onnx", tmp_path / "x.sfbundle", style_encoder=tmp_path / "p.onnx")

@@ -213,7 +213,8 @@ def _normalisation(normalize: str | None, mean, std, value_range: str) -> tuple[
 
 
 def _plan(src: Path, interface: str, value_range: str, layout, input_name, output_name, consts, style_vector,
-          color_order: str = "RGB", normalize=None, mean=None, std=None, scale: int | None = None) -> _Plan:
+          color_order: str = "RGB", normalize=None, mean=None, std=None, scale: int | None = None,
+          fed: tuple[str, ...] = ()) -> _Plan:
     """Read the graph and decide its I/O (module docstring); renames the image tensors to the interface's names."""
     from onnx import TensorProto, helper
 
@@ -225,7 +226,7 @@ def _plan(src: Path, interface: str, value_range: str, layout, input_name, outpu
     model = _load(src)
     lo, hi = parse_range(value_range)
     consts = dict(consts or {})
-    in_v, out_v = _pick_io(model, interface, input_name, output_name, list(consts), style_vector)
+    in_v, out_v = _pick_io(model, interface, input_name, output_name, list(consts) + list(fed), style_vector)
     in_dims, out_dims = _dims(in_v), _dims(out_v)
     lay_in = _layout(in_dims, layout, in_v.name) if interface != "generator" else None
     lay_out = _layout(out_dims, layout, out_v.name)
@@ -392,13 +393,15 @@ def _measure_scale(plan: _Plan, in_shape, out_shape) -> None:
     plan.scale = k
 
 
-def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int) -> None:
-    """Golden cases: the original graph's own outputs on ONNX Runtime CPU, and the tolerance they are held to."""
+def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int, extra: dict | None = None) -> None:
+    """Golden cases: the original graph's own outputs on ONNX Runtime CPU (`extra`: more inputs fed to every case),
+    and the tolerance they are held to."""
     from ..core.bundle_writer import gpu_tf32_profile
 
     run = _original_runner(plan, data)
     cases = _latent_cases(plan) if plan.interface == "generator" else _image_cases(plan, spec, m)
     for case_name, feeds, desc in cases:
+        feeds = {**feeds, **(extra or {})}
         y = run(feeds)
         if plan.interface != "generator":
             _measure_scale(plan, feeds[plan.canon[0]].shape, y.shape)
@@ -427,16 +430,33 @@ def _set_size_constraints(w, plan: _Plan, config, m: int) -> None:
                                note=f"the runtime reflect-pads H and W to a multiple of {m} and crops back" if m > 1 else "")
 
 
-def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", layout: str | None = None,
+def import_onnx(model_path, out, *, interface: str | None = None, value_range: str = "0,255", layout: str | None = None,
                 multiple_of: int = 1, input_name: str | None = None, output_name: str | None = None,
                 consts: dict[str, str] | None = None, style_vector: str | None = None, name: str | None = None,
                 validate: bool = True, color_order: str = "RGB", normalize: str | None = None, mean=None, std=None,
-                scale: int | None = None) -> tuple[Path, dict | None]:
-    """Write a bundle around the ONNX model at `model_path` (module docstring); returns (out, validation report)."""
+                scale: int | None = None, style_encoder=None, style_input: str | None = None,
+                style_size: int = 256) -> tuple[Path, dict | None]:
+    """Write a bundle around the ONNX model at `model_path` (module docstring); returns (out, validation report).
+    `style_encoder`: a two-graph arbitrary-style model, `model_path` being its transformer (arbitrary.py)."""
     from ...runtime.model import _import_families
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter
 
+    if style_encoder is not None or style_input is not None:
+        if interface not in (None, "arbitrary_style") or style_encoder is None or style_input is None or consts \
+                or style_vector or scale:
+            raise StyleForgeError("--style-encoder PREDICT.onnx and --style-input NAME go together and make an "
+                                  "arbitrary-style bundle: no --interface, --const, --style-vector or --scale with them")
+        from .arbitrary import import_arbitrary
+
+        _import_families()
+        return import_arbitrary(model_path, out, style_encoder=style_encoder, style_input=style_input,
+                                style_size=style_size, value_range=value_range, layout=layout, multiple_of=multiple_of,
+                                input_name=input_name, output_name=output_name, color_order=color_order,
+                                normalize=normalize, mean=mean, std=std, name=name, validate=validate)
+    if interface is None:
+        raise StyleForgeError("--interface stylizer|translator|generator is needed (or --style-encoder for a "
+                              "two-graph arbitrary-style model)")
     if interface not in INTERFACES:
         raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(INTERFACES)}")
     if multiple_of < 1:

@@ -11,7 +11,8 @@ def register(cli) -> None:
                                 "are the original graph's outputs on ONNX Runtime (reference 'imported'); convert, "
                                 "validate, stylize, translate, generate and bench then work on it (docs/deploy.md).")
     p.add_argument("model", help="MODEL.onnx")
-    p.add_argument("--interface", required=True, choices=["stylizer", "translator", "generator"])
+    p.add_argument("--interface", default=None, choices=["stylizer", "translator", "generator"],
+                   help="what the graph is (not needed with --style-encoder)")
     p.add_argument("--out", required=True, help="bundle path to write, NAME.sfbundle")
     p.add_argument("--range", default="0,255", choices=["0,255", "0,1", "-1,1"], dest="value_range",
                    help="value range of the graph's images (input and output)")
@@ -32,6 +33,11 @@ def register(cli) -> None:
     p.add_argument("--std", type=_floats, default=None, metavar="A,B,C", help="explicit per-channel std (with --mean)")
     p.add_argument("--scale", type=int, default=None, metavar="K",
                    help="output H, W = input × K (super-resolution); default: read from the graph")
+    p.add_argument("--style-encoder", default=None, metavar="PREDICT.onnx",
+                   help="a two-graph arbitrary-style model (Magenta): the style predictor; MODEL is the transformer")
+    p.add_argument("--style-input", default=None, metavar="NAME", help="the transformer's style-vector input")
+    p.add_argument("--style-size", type=int, default=256, metavar="PX",
+                   help="side the style image is resized to for the predictor (default 256)")
     p.add_argument("--name", default=None, help="model name (default: from --out)")
     p.add_argument("--no-validate", action="store_true")
     p.set_defaults(func=run_import)
@@ -61,7 +67,9 @@ def run_import(args) -> int:
                               layout=args.layout, multiple_of=args.multiple_of, input_name=args.input,
                               output_name=args.output, consts=consts, style_vector=args.style_vector, name=args.name,
                               validate=not args.no_validate, color_order=args.color_order,
-                              normalize=args.normalize, mean=args.mean, std=args.std, scale=args.scale)
+                              normalize=args.normalize, mean=args.mean, std=args.std, scale=args.scale,
+                              style_encoder=args.style_encoder, style_input=args.style_input,
+                              style_size=args.style_size)
     print(f"wrote {out}")
     if report is not None:
         print(format_report(report))
