@@ -304,6 +304,13 @@ def test_bgr_mean_std_graph(tmp_path, capsys):
         import_onnx(src, tmp_path / "b.sfbundle", interface="stylizer", normalize="imagenet")
     out2, rep = import_onnx(src, tmp_path / "in.sfbundle", interface="stylizer", value_range="0,1", normalize="imagenet")
     assert rep["passed"] and load(out2).manifest.graph("stylize").input("image").std == [0.229, 0.224, 0.225]
+    from styleforge.export.convert.api import convert_bundle
+
+    with pytest.raises(StyleForgeError, match="BGR or normalised"):  # the in-graph wrapper does plain RGB
+        convert_bundle(out, tmp_path / "u8.sfbundle", io="uint8-nhwc")
+    assert not (tmp_path / "u8.sfbundle").exists()
+    f16, rep = convert_bundle(out, tmp_path / "f16.sfbundle", precision="fp16")  # float I/O: the runtime converts
+    assert rep["passed"] and _diff(load(f16, backend="ort-cpu")(img), ref) <= 1
 
 
 def test_uint8_input_graph_and_external_data(tmp_path):

@@ -23,7 +23,7 @@ from .profiles import loosest, with_rounding
 
 PRECISIONS = ("fp32", "fp16", "int8")
 IOS = ("float-nchw", "uint8-nhwc")
-_ANNOTATED = ("layout", "range", "color_order", "description", "value_file", "purpose")
+_ANNOTATED = ("layout", "range", "color_order", "mean", "std", "description", "value_file", "purpose")
 
 
 def _annotations(graph: GraphSpec, wrapped: set[str]) -> dict[str, dict]:
