@@ -220,3 +220,18 @@ def style_transformer(vector: int = 100, seed: int = 8) -> bytes:
     return _model(nodes, [helper.make_tensor_value_info("content", f, [1, "h", "w", 3]),
                           helper.make_tensor_value_info("style_bottleneck", f, [1, vector])],
                   [helper.make_tensor_value_info("stylized_image", f, [1, "h", "w", 3])], inits)
+
+
+def float16_io(seed: int = 9) -> bytes:
+    """float16 N×3×H×W in [0, 1] → float16 N×3×H×W in [0, 1] (computes in float32 between two Casts)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(_w(rng, 3, 3, 3, 3), "w")]
+    nodes = [helper.make_node("Cast", ["half_in"], ["x"], to=TensorProto.FLOAT),
+             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["c"], ["s"]),
+             helper.make_node("Cast", ["s"], ["half_out"], to=TensorProto.FLOAT16)]
+    f16 = TensorProto.FLOAT16
+    return _model(nodes, [helper.make_tensor_value_info("half_in", f16, ["n", 3, "h", "w"])],
+                  [helper.make_tensor_value_info("half_out", f16, ["n", 3, "h", "w"])], inits)

@@ -397,3 +397,17 @@ def test_two_graph_arbitrary_style_model(tmp_path, capsys):
         from styleforge.export.onnx_import.api import import_onnx
 
         import_onnx(tmp_path / "t.onnx", tmp_path / "x.sfbundle", style_encoder=tmp_path / "p.onnx")
+
+
+def test_float16_graph_io(tmp_path):
+    """float16 graph input and output: fed and read in float16, within 1 grey level of the graph's own pipeline."""
+    from styleforge.export.onnx_import.api import import_onnx
+    from styleforge.runtime import load
+
+    (tmp_path / "h.onnx").write_bytes(fg.float16_io())
+    out, report = import_onnx(tmp_path / "h.onnx", tmp_path / "h.sfbundle", interface="translator", value_range="0,1")
+    assert report["passed"] and load(out).manifest.graph("translate").input("image").dtype == "float16"
+    img = _photo(23, 35)
+    x = (img.transpose(2, 0, 1)[None].astype(np.float32) / 255).astype(np.float16)
+    y = _sess(tmp_path / "h.onnx").run(None, {"half_in": x})[0][0].transpose(1, 2, 0).astype(np.float32)
+    assert _diff(load(out, backend="ort-cpu")(img), np.clip(np.rint(y * 255), 0, 255)) <= 1

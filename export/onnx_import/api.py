@@ -483,7 +483,7 @@ def import_onnx(model_path, out, *, interface: str | None = None, value_range: s
                "style_vector": style_vector, "color_order": plan.color_order, "mean": plan.mean, "std": plan.std,
                "scale": plan.scale}
     renamed = f"renamed {plan.main_in} → {plan.canon[0]}, {plan.main_out} → {plan.canon[1]}"
-    w.set(lineage=import_lineage(src, options, {plan.role: [renamed]}))
+    w.set(lineage=import_lineage(src, options, {plan.role: [renamed]}, plan.precision))
     w.write(out)
     report = None
     if validate:

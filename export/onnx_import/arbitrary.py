@@ -101,7 +101,7 @@ def import_arbitrary(transform, out, *, style_encoder, style_input: str, style_s
                "mean": plan.mean, "std": plan.std, "style_encoder_sha256": sha256_file(enc)}
     w.set(lineage=import_lineage(src, options, {"stylize": [f"renamed {plan.main_in} → image, {plan.main_out} → stylized, "
                                                             f"{style_input} → {VECTOR}"],
-                                                "predict_style": ["its image input renamed style"]}))
+                                                "predict_style": ["its image input renamed style"]}, plan.precision))
     w.write(out)
     report = None
     if validate:
