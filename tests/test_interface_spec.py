@@ -45,14 +45,12 @@ def test_every_interface_registers_one_complete_spec():
     from styleforge.runtime.model import RuntimeModel
 
     specs = interface_specs()
-    assert {"graph", "stylizer", "wct", "generator", "translator"} <= set(specs)
+    assert {"graph", "stylizer", "wct", "generator", "translator", "template"} <= set(specs)
     for name, spec in specs.items():
         assert spec.name == name and issubclass(spec.model, RuntimeModel) and spec.model.spec is spec
         assert dataclasses.is_dataclass(spec.config), name
         assert spec.model.interface == name
-        assert spec.endpoint is None or spec.commands, f"{name}: served but no CLI command"
-        for role in spec.tiled_roles:
-            assert isinstance(role, str)
+        assert spec.main_role is None or not spec.tiled_roles or spec.main_role in spec.tiled_roles, name
 
 
 def test_spec_methods_are_documented():

@@ -85,3 +85,14 @@ class ServedModel:
         img = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
         self.spec.warm_up(self.model, img)
         self.ready = True
+
+
+def __getattr__(name: str):
+    """``ENDPOINTS`` (the table this module kept before the interface specs), with a warning."""
+    if name == "ENDPOINTS":
+        import warnings
+
+        warnings.warn("served.ENDPOINTS is deprecated; use served.endpoints() (from the interface specs)",
+                      DeprecationWarning, stacklevel=2)
+        return endpoints()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
