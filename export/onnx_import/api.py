@@ -20,11 +20,14 @@ from ...runtime.errors import StyleForgeError
 from ...runtime.io_plan import LAYOUTS, RANGES
 from ...runtime.manifest import Tolerance
 
+
 def importable() -> list[str]:
     """The interfaces ``import-onnx`` makes bundles of: those whose spec names canonical import tensors."""
     from ...runtime.interfaces import interfaces_with
 
     return interfaces_with(lambda s: s.import_names)
+
+
 #: golden sizes (rounded up to the multiple; the second is padded as the runtime pads)
 GOLDEN_SIZES = ((64, 64), (70, 90))
 GENERATOR_SEEDS = (1000, 1001, 1002)
