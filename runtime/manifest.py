@@ -553,3 +553,14 @@ def upgrade_v1(old: dict, where: str = MANIFEST) -> dict:
         return d
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise BundleError(f"{where}: a schema-1 manifest this runtime cannot upgrade ({e})") from None
+
+
+def __getattr__(name: str):
+    """``INTERFACE_CONFIGS`` (the table this module kept before the interface specs), with a warning."""
+    if name == "INTERFACE_CONFIGS":
+        import warnings
+
+        warnings.warn("manifest.INTERFACE_CONFIGS is deprecated; use runtime.interfaces.interface_spec(name).config",
+                      DeprecationWarning, stacklevel=2)
+        return {n: s.config for n, s in interface_specs().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
