@@ -54,9 +54,9 @@ def write_scale_bundle(path: Path, interface: str = "graph", factor: float = 0.5
         return Path(path)
     from styleforge.export.core.bundle_writer import BundleWriter
     from styleforge.runtime.manifest import GraphConfig
-    from styleforge.runtime.model import _import_families
+    from styleforge.runtime.interfaces import load_interfaces
 
-    _import_families()
+    load_interfaces()
     if interface == "stylizer":
         from styleforge.runtime.families.stylizer import StylizerConfig as Config
     else:

@@ -31,8 +31,8 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
     from .digit_classifier import features_and_logits, load_classifier, train_classifier
 
     model = load(bundle, backend="ort-cpu")
-    if model.family != "generator":
-        raise StyleForgeError(f"{bundle}: a {model.family!r} bundle; eval gan needs a generator bundle")
+    if model.interface != "generator":
+        raise StyleForgeError(f"{bundle}: a {model.interface!r} bundle; eval gan needs a generator bundle")
     cfg = model.config
     if labels is not None:
         if not model.n_classes:
