@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 FAMILIES = ["dcgan", "wgan", "wgan-gp", "cgan", "pgan"]
 TINY = {"resolution": 8, "batch": 4, "width_mult": 0.0625, "nz": 8}
@@ -46,7 +46,7 @@ def runs(tmp_path_factory):
 
         wa, wb = load_weights(straight), load_weights(ckpt)
         assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), fam
-        assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --sample-every"
+        assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --preview-every"
         out[fam] = (d / "run", export_checkpoint(d / "run", d / f"{fam}.sfbundle"))
     return out
 
@@ -61,7 +61,7 @@ def test_train_resume_export_matches_pytorch(runs, family):
 
     run, bundle = runs[family]
     cfg = read_config(run)
-    assert cfg["family"] == "generator" and cfg["gan_family"] == family and cfg["step"] == 3
+    assert (cfg["family"], cfg["method"], cfg["interface"], cfg["step"]) == ("gan", family, "generator", 3)
     if family == "pgan":
         assert cfg["train"]["fade_steps"] == 1  # 2-step run: one step per phase, kept on resume
     assert validate_bundle(bundle, write_report=False)["passed"]
@@ -111,8 +111,63 @@ def test_unknown_family_lists_names(tmp_path):
 
     with pytest.raises(StyleForgeError, match="dcgan, pgan.*wgan, wgan-gp"):
         get_trainer_class("stylegan")
-    p = run_cli("train", "gan", "--family", "stylegan", "--out", tmp_path / "r")
+    p = run_cli("train", "gan", "--method", "stylegan", "--out", tmp_path / "r")
     assert p.returncode == 2 and "choose one of: cgan" in p.stderr
+
+
+def _write_old_config(ckpt, **old) -> None:
+    """Rewrite a checkpoint's config.json in the layout before family/method/interface (one "family" key)."""
+    path = ckpt / "config.json"
+    cfg = json.loads(path.read_text())
+    for k in ("family", "method", "interface"):
+        cfg.pop(k)
+    path.write_text(json.dumps({**cfg, **old}))
+
+
+def test_old_checkpoint_config_is_read_in_todays_words_and_exports(runs, tmp_path):
+    """A checkpoint written before the vocabulary ({"family": "generator", "gan_family": "dcgan"}) is upgraded in
+    memory when read (the file is left as it was), matched to its exporter and exported as before."""
+    import shutil
+
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.core.checkpoint import read_config, resolve_checkpoint, upgrade_config
+
+    ckpt = tmp_path / "old"
+    shutil.copytree(resolve_checkpoint(runs["dcgan"][0]), ckpt)
+    _write_old_config(ckpt, family="generator", gan_family="dcgan", train={"family": "dcgan", "nz": 8})
+    before = (ckpt / "config.json").read_text()
+    cfg = read_config(ckpt)
+    assert (cfg["family"], cfg["method"], cfg["interface"]) == ("gan", "dcgan", "generator")
+    assert "gan_family" not in cfg and cfg["train"] == {"nz": 8}
+    assert (ckpt / "config.json").read_text() == before
+    assert upgrade_config(cfg) is cfg  # a config in today's words is left alone
+    bundle = export_checkpoint(ckpt, tmp_path / "old.sfbundle")
+    m = json.loads((bundle / "manifest.json").read_text())["model"]
+    assert (m["family"], m["method"], m["interface"]) == ("gan", "dcgan", "generator")
+    old_i2i = upgrade_config({"family": "cyclegan", "models": {}})
+    assert (old_i2i["family"], old_i2i["method"], old_i2i["interface"]) == ("image2image", "cyclegan", "translator")
+    from styleforge.runtime.errors import StyleForgeError
+
+    with pytest.raises(StyleForgeError, match="unknown checkpoint family 'hologram'"):
+        upgrade_config({"family": "hologram"})
+
+
+def test_method_flag_and_its_old_name(tmp_path, capsys):
+    """``train gan --method NAME`` trains NAME; ``--family NAME`` (the old name) does the same with a one-line note;
+    neither given: a one-line error."""
+    from styleforge.runtime.cli import main
+    from styleforge.train.core.checkpoint import read_config
+
+    tiny = ["--steps", "1", "--resolution", "8", "--batch", "2", "--width-mult", "0.0625", "--nz", "8", "--no-progress"]
+    assert main(["train", "gan", "--method", "wgan", "--out", str(tmp_path / "m"), *tiny]) == 0
+    assert "old name" not in capsys.readouterr().err
+    assert read_config(tmp_path / "m")["method"] == "wgan"
+    assert main(["train", "gan", "--family", "dcgan", "--out", str(tmp_path / "f"), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert "note: --family is an old name of --method; use --method dcgan" in err
+    assert read_config(tmp_path / "f")["method"] == "dcgan"
+    p = run_cli("train", "gan", "--out", tmp_path / "none", "--steps", "1")
+    assert p.returncode != 0 and "--method: give one of" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_generate_and_latent_cli(runs, tmp_path):
@@ -334,7 +389,7 @@ def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, capsys):
     from styleforge.train.core.checkpoint import load_modules
 
     run = tmp_path / "pg"
-    assert main(["train", "gan", "--family", "pgan", "--out", str(run), "--steps", "2", "--resolution", "16",
+    assert main(["train", "gan", "--method", "pgan", "--out", str(run), "--steps", "2", "--resolution", "16",
                  "--width-mult", "0.25", "--batch", "2", "--no-progress"]) == 0
     capsys.readouterr()
     assert main(["export", str(run), "--out", str(tmp_path / "pg.sfbundle")]) == 0

@@ -3,7 +3,7 @@ It is the copy-me family, so this test is also the proof that a family needs no 
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 pytest.importorskip("torch")
 
@@ -13,7 +13,7 @@ def test_template_family_is_found_and_runs_end_to_end(tmp_path):
     from styleforge.train.core.family import find_method
 
     fam, method = find_method("template")
-    assert fam.package == "styleforge.train.template" and method.interface == "translator"
+    assert fam.package == "styleforge.train.template" and method.name == "template"
     listing = run_cli("train", "--help", check=True).stdout
     assert "stylizer" in listing and "template" not in listing  # hidden from the listing …
     run = tmp_path / "run"
@@ -23,7 +23,9 @@ def test_template_family_is_found_and_runs_end_to_end(tmp_path):
     assert "step-0000003" in p.stdout
     from styleforge.train.core.checkpoint import read_config
 
-    assert read_config(run)["train"]["width"] == 4  # not given on resume: taken from the run
+    config = read_config(run)
+    assert config["train"]["width"] == 4  # not given on resume: taken from the run
+    assert (config["family"], config["method"], config["interface"]) == ("template", "template", "translator")
     run_cli("export", run, "--out", tmp_path / "t.sfbundle", check=True)
     model = load(tmp_path / "t.sfbundle", backend="ort-cpu")
     assert model.manifest.model.method == "template" and model.interface == "translator"

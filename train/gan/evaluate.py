@@ -31,8 +31,8 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
     from .digit_classifier import features_and_logits, load_classifier, train_classifier
 
     model = load(bundle, backend="ort-cpu")
-    if model.family != "generator":
-        raise StyleForgeError(f"{bundle}: a {model.family!r} bundle; eval gan needs a generator bundle")
+    if model.manifest.model.interface != "generator":
+        raise StyleForgeError(f"{bundle}: a {model.manifest.model.interface!r} bundle; eval gan needs a generator bundle")
     cfg = model.config
     if labels is not None:
         if not model.n_classes:
@@ -52,7 +52,7 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
     fake = model.generate_raw(z, fake_labels)
     f_real, _ = features_and_logits(clf, real)
     f_fake, logits = features_and_logits(clf, fake)
-    report = {"bundle": str(bundle), "gan_family": model.manifest.model.method, "samples": n, "real": source,
+    report = {"bundle": str(bundle), "method": model.manifest.model.method, "samples": n, "real": source,
               "real_samples": int(len(real)), "classifier_heldout_accuracy": clf_acc,
               "fd_digits": frechet_distance_features(f_fake, f_real)}
     if model.n_classes:
@@ -79,7 +79,7 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
 
 
 def format_eval(r: dict) -> str:
-    lines = [f"{r['bundle']} ({r['gan_family']}): {r['samples']} samples vs {r['real_samples']} real ({r['real']})"]
+    lines = [f"{r['bundle']} ({r['method']}): {r['samples']} samples vs {r['real_samples']} real ({r['real']})"]
     if r.get("classifier_heldout_accuracy") is not None:
         lines.append(f"digits classifier (trained now): held-out accuracy {r['classifier_heldout_accuracy']:.3f}")
     lines.append(f"Fréchet distance (digits-classifier features): {r['fd_digits']:.3f}")
