@@ -304,7 +304,7 @@ def test_eval_gan_labels_are_checked(runs, capsys):
 def test_frechet_distance():
     from scipy import linalg
 
-    from styleforge.runtime.frechet import feature_stats, frechet_distance, frechet_distance_features
+    from styleforge.train.gan.frechet import feature_stats, frechet_distance, frechet_distance_features
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
-from ...runtime.frechet import frechet_distance_features
+from .frechet import frechet_distance_features
 
 
 def real_images(source: str | None, resolution: int, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
