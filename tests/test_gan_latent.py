@@ -1,4 +1,4 @@
-"""GAN latent families (dcgan, wgan, wgan-gp, cgan, pgan): train 2 steps, resume, export, ORT vs
+"""GAN latent methods (dcgan, wgan, wgan-gp, cgan, pgan): train 2 steps, resume, export, ORT vs
 PyTorch at unseen batch sizes; generate/latent CLI; Fréchet distance; offline eval; registry errors."""
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 
 from helpers import run_cli
 
-FAMILIES = ["dcgan", "wgan", "wgan-gp", "cgan", "pgan"]
+METHODS = ["dcgan", "wgan", "wgan-gp", "cgan", "pgan"]
 TINY = {"resolution": 8, "batch": 4, "width_mult": 0.0625, "nz": 8}
 
 
-def _train(family, out, steps, resume=False, **extra):
+def _train(method, out, steps, resume=False, **extra):
     from styleforge.train.gan import get_trainer_class
 
-    cls = get_trainer_class(family)
+    cls = get_trainer_class(method)
     t = cls(out, {**TINY, **extra}, steps=steps, seed=0, resume=resume, checkpoint_every=2, preview_every=1)
     t.progress = False
     return t, t.fit()
@@ -24,45 +24,45 @@ def _train(family, out, steps, resume=False, **extra):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """family -> (run dir, bundle path); each trained 2 steps, resumed to 3, exported."""
+    """method -> (run dir, bundle path); each trained 2 steps, resumed to 3, exported."""
     from styleforge.export.core.api import export_checkpoint
 
     out = {}
-    for fam in FAMILIES:
-        d = tmp_path_factory.mktemp(fam.replace("-", ""))
-        extra = {"projection": True} if fam == "cgan" else {}
-        t, _ = _train(fam, d / "run", 2, **extra)
+    for method in METHODS:
+        d = tmp_path_factory.mktemp(method.replace("-", ""))
+        extra = {"projection": True} if method == "cgan" else {}
+        t, _ = _train(method, d / "run", 2, **extra)
         assert t.step == 2 and len(t.history) == 2
         assert all(np.isfinite(v) for h in t.history for k, v in h.items())
-        t2, ckpt = _train(fam, d / "run", 3, resume=True, **extra)
+        t2, ckpt = _train(method, d / "run", 3, resume=True, **extra)
         assert t2.history[:2] == t.history, "resume lost the loss history"
         assert t2.step == 3 and ckpt.name == "step-0000003"
         # the same 3 steps without an interruption: step for step the same losses, the same weights
-        t3, straight = _train(fam, d / "straight", 3, **extra)
+        t3, straight = _train(method, d / "straight", 3, **extra)
         assert len(t3.history) == 3
         for a, b in zip(t3.history, t2.history):
-            assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in a), (fam, a, b)
+            assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in a), (method, a, b)
         from styleforge.train.core.checkpoint import load_weights
 
         wa, wb = load_weights(straight), load_weights(ckpt)
-        assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), fam
+        assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), method
         assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --preview-every"
-        out[fam] = (d / "run", export_checkpoint(d / "run", d / f"{fam}.sfbundle"))
+        out[method] = (d / "run", export_checkpoint(d / "run", d / f"{method}.sfbundle"))
     return out
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_train_resume_export_matches_pytorch(runs, family):
+@pytest.mark.parametrize("method", METHODS)
+def test_train_resume_export_matches_pytorch(runs, method):
     import torch
 
     from styleforge.runtime.model import load
     from styleforge.runtime.validation import validate_bundle
     from styleforge.train.core.checkpoint import load_modules, read_config
 
-    run, bundle = runs[family]
+    run, bundle = runs[method]
     cfg = read_config(run)
-    assert (cfg["family"], cfg["method"], cfg["interface"], cfg["step"]) == ("gan", family, "generator", 3)
-    if family == "pgan":
+    assert (cfg["family"], cfg["method"], cfg["interface"], cfg["step"]) == ("gan", method, "generator", 3)
+    if method == "pgan":
         assert cfg["train"]["fade_steps"] == 1  # 2-step run: one step per phase, kept on resume
     assert validate_bundle(bundle, write_report=False)["passed"]
     g = load_modules(run, attrs=["g_ema"])[0]["g_ema"]
@@ -105,7 +105,7 @@ def test_checkpoints_keep_the_cuda_random_streams(tmp_path, monkeypatch):
     assert sorted(restored) == [0, 1] and all(torch.equal(restored[i], streams[i]) for i in (0, 1))
 
 
-def test_unknown_family_lists_names(tmp_path):
+def test_unknown_method_lists_names(tmp_path):
     from styleforge.runtime.errors import StyleForgeError
     from styleforge.train.gan import get_trainer_class
 
@@ -373,10 +373,10 @@ def test_train_on_cuda_and_export(tmp_path):
     from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime.validation import validate_bundle
 
-    for fam in ("wgan-gp", "pgan", "cgan"):
-        t, _ = _train(fam, tmp_path / fam, 2, device="cuda")
+    for method in ("wgan-gp", "pgan", "cgan"):
+        t, _ = _train(method, tmp_path / method, 2, device="cuda")
         assert next(t.g.parameters()).is_cuda and all(np.isfinite(v) for h in t.history for v in h.values())
-        assert validate_bundle(export_checkpoint(tmp_path / fam, tmp_path / f"{fam}.sfbundle"), write_report=False)["passed"]
+        assert validate_bundle(export_checkpoint(tmp_path / method, tmp_path / f"{method}.sfbundle"), write_report=False)["passed"]
 
 
 def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, capsys):

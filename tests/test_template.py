@@ -18,7 +18,9 @@ def test_template_family_is_found_and_runs_end_to_end(tmp_path):
     assert "stylizer" in listing and "template" not in listing  # hidden from the listing …
     run = tmp_path / "run"
     run_cli("train", "template", "--out", run, "--steps", "2", "--size", "16", "--batch", "1", "--width", "4",
-            "--no-progress", check=True)  # … but the generated command works
+            "--checkpoint-every", "2", "--preview-every", "1", "--no-progress", check=True)  # … but the command works
+    # --preview-every is honoured by the shared loop: a preview at step 1, between checkpoints
+    assert (run / "previews" / "step-0000001.png").is_file() and not (run / "checkpoints" / "step-0000001").exists()
     p = run_cli("train", "template", "--out", run, "--steps", "3", "--resume", "--no-progress", check=True)
     assert "step-0000003" in p.stdout
     from styleforge.train.core.checkpoint import read_config

@@ -20,7 +20,7 @@ FAMILY = TrainFamily(
 
 
 def get_trainer_class(name: str):
-    """The trainer class of a ``train gan --method`` name (latent GANs and the image-to-image families)."""
+    """The trainer class of a ``train gan --method`` name (latent GANs and the image-to-image methods)."""
     from ..core.family import trainer_class
 
     return trainer_class(name, command="gan")
