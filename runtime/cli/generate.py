@@ -77,7 +77,9 @@ def _load(args):
     from ..errors import StyleForgeError
     from ..model import load
 
-    model = load(args.bundle, backend=args.backend)
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, **backend_options(args))
     if model.family != "generator":
         raise StyleForgeError(f"{args.bundle}: a {model.family!r} bundle; this command needs a generator bundle")
     return model

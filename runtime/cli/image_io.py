@@ -126,7 +126,9 @@ def open_for_images(args, interfaces: tuple[str, ...], command: str):
 
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
     if model.interface not in interfaces:
         other = {"generator": "generate", "translator": "translate", "stylizer": "stylize", "wct": "stylize"}
         hint = other.get(model.interface)

@@ -32,7 +32,8 @@ class ServedModel:
 
         self.name, self.path = name, str(path)
         self.backend = resolve_backend(cfg.backend)
-        self.model = load(path, backend=self.backend, **({"threads": cfg.ort_threads} if cfg.ort_threads else {}))
+        self.model = load(path, backend=self.backend, **({"threads": cfg.ort_threads} if cfg.ort_threads else {}),
+                          **({"allow_engine_host_code": True} if cfg.allow_engine_host_code else {}))
         self.interface = self.model.manifest.model.interface
         if self.interface not in ENDPOINTS:
             raise StyleForgeError(f"{path}: a {self.interface!r} bundle has no HTTP endpoint "
