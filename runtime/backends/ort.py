@@ -231,6 +231,7 @@ class OrtRunner(Runner):
         self.spinning = bool(spinning)
         self.log_level = self.log_severity if log_level is None else int(log_level)
         self.session = None
+        self.run_options = None
         self.placement: dict[str, list[str]] | None = None
         if self.loader is None:
             self.loader = OrtSessionLoader(bundle, role, self.provider_list, threads=threads, mem_arena=mem_arena,
@@ -257,6 +258,9 @@ class OrtRunner(Runner):
             raise StyleForgeError(f"{self.name}: asked onnxruntime for {self.provider} and got {', '.join(active)} — "
                                   f"refusing to run on the CPU instead: {diagnose_provider(self.provider)}")
         self.check_placement()
+        # runs log at the runner's level, also when the session was created verbose (to read node placements)
+        self.run_options = _ort().RunOptions()
+        self.run_options.log_severity_level = self.log_level
         self.session = session
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
@@ -300,7 +304,7 @@ class OrtRunner(Runner):
         for name in self.output_names:
             io.bind_output(name, self.io_device, self.device_id)
         try:
-            self.session.run_with_iobinding(io)
+            self.session.run_with_iobinding(io, self.run_options)
         except Exception as e:
             raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
         return io
@@ -308,7 +312,7 @@ class OrtRunner(Runner):
     def run_impl(self, feeds: dict) -> dict:
         if self.plain_run:  # nothing to keep on a device: the plain call (~10 us less per run)
             try:
-                return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+                return dict(zip(self.output_names, self.session.run(self.output_names, feeds, self.run_options)))
             except Exception as e:
                 raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
         return dict(zip(self.output_names, self._run_bound(feeds).copy_outputs_to_cpu()))
