@@ -160,10 +160,14 @@ class Selection:
 
     def why_not(self) -> str:
         """One line: why nothing can run (for errors)."""
-        where = f"graph {self.role!r}" if self.role else "this machine"
+        reasons = "; ".join(f"{k}: {v}" for k, v in self.skipped.items())
+        if self.role is None:
+            if self.requested != "auto":
+                return f"backend {self.requested!r} is not available here: {self.skipped.get(self.requested, '?')}"
+            return f"no runner is available here: {reasons}"
         if self.requested != "auto":
-            return f"backend {self.requested!r} cannot run {where} here: {self.skipped.get(self.requested, '?')}"
-        return f"no runner can run {where} here: " + "; ".join(f"{k}: {v}" for k, v in self.skipped.items())
+            return f"backend {self.requested!r} cannot run graph {self.role!r} here: {self.skipped.get(self.requested, '?')}"
+        return f"no runner can run graph {self.role!r} here: {reasons}"
 
     def describe(self) -> str:
         text = f"graph {self.role!r}: runner {self.chosen}"
