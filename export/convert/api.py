@@ -16,6 +16,7 @@ import numpy as np
 
 from ...runtime.bundle import open_bundle
 from ...runtime.errors import StyleForgeError
+from ...runtime.interfaces import interface_spec
 from ...runtime.io_plan import image_io
 from ...runtime.manifest import GoldenCase, GraphSpec, SizeConstraints
 from .io_uint8 import image_tensors
@@ -97,11 +98,11 @@ def _convert_graphs(parent, w, options, images, log) -> _Converted:
 
     m = parent.manifest
     done = _Converted()
-    stats = []  # the parent's encode_style runner, opened once when a pass asks for it (WCT calibration)
+    stats = []  # the runner of the interface's calibration helper graph (WCT: encode_style), opened once if asked
 
     def stats_runner():
         if not stats:
-            stats.append(open_session(parent, "encode_style", "ort-cpu"))
+            stats.append(open_session(parent, interface_spec(m.model.interface).calibration_helper_role, "ort-cpu"))
         return stats[0]
 
     # tiling graphs (export/tiling/) are derived from the main graph and share its weights; they are not
@@ -184,7 +185,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     m = parent.manifest
     interface = m.model.interface
     images, records = load_calibration(list(calibration), calibration_size) if calibration else ([], [])
-    if precision == "int8" and interface != "generator" and not images:
+    if precision == "int8" and interface_spec(interface).calibration_needs_images and not images:
         raise StyleForgeError("--precision int8 needs calibration images: --calibration IMAGE|FOLDER|sample:NAME "
                               "(several photos like the ones it will see)")
     w = BundleWriter(name=out.name.removesuffix(".sfbundle") or m.model.name, method=m.model.method, family=m.model.family,

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
-#: interfaces whose graphs int8 quantises, and which of their roles (None: every role)
-INT8_ROLES = {"wct": ("stylize", "stylize_pair")}
-
+from ...runtime.interfaces import interface_spec
 
 @dataclass
 class ConvertOptions:
@@ -40,6 +38,11 @@ class GraphJob:
     facts: dict = field(default_factory=dict)
 
     @property
+    def spec(self):
+        """The interface spec of the parent bundle (runtime/interfaces.py): roles int8 quantises, calibration."""
+        return interface_spec(self.parent.manifest.model.interface)
+
+    @property
     def interface(self) -> str:
         return self.parent.manifest.model.interface
 
@@ -53,8 +56,7 @@ class GraphJob:
 
     def quantised(self) -> bool:
         """Whether int8 quantises this graph (the interface's roles)."""
-        roles = INT8_ROLES.get(self.interface)
-        return roles is None or self.role in roles
+        return self.spec.quantises(self.role)
 
 
 class Pass:
@@ -123,7 +125,7 @@ class Int8(Pass):
         from .int8 import quantize
         from .recipes import prepare_int8
 
-        stats = job.stats() if job.interface == "wct" else None
+        stats = job.stats() if job.spec.calibration_helper_role else None
         feeds = calibration_feeds(job.parent, job.role, job.images, stats)
         if job.log:
             job.log(f"{job.role}: int8 ({len(feeds)} calibration inputs)")
@@ -144,9 +146,7 @@ class KeptFloat(Pass):
 
     def run(self, model, job):
         job.facts["fp32_outputs"] = [t.name for t in job.graph.outputs]
-        why = "statistics graph: runs once per style, cached" if job.interface == "wct" else \
-            "not quantised for this interface"
-        return model, [f"kept fp32 ({why})"]
+        return model, [f"kept fp32 ({job.spec.int8_kept_note})"]
 
 
 class Uint8IO(Pass):

@@ -22,9 +22,15 @@ from ...runtime.errors import StyleForgeError
 from ...runtime.io_plan import LAYOUTS, RANGES
 from ...runtime.manifest import Tolerance
 
-INTERFACES = {"stylizer": ("image", "stylized"), "translator": ("image", "translated"), "generator": ("z", "image")}
-#: the graph role each interface's bundle runs
-ROLES = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}
+
+
+def importable() -> list[str]:
+    """The interfaces ``import-onnx`` makes bundles of: those whose spec names canonical import tensors."""
+    from ...runtime.interfaces import interfaces_with
+
+    return interfaces_with(lambda s: s.import_names)
+
+
 #: golden sizes (rounded up to the multiple; the second is padded as the runtime pads)
 GOLDEN_SIZES = ((64, 64), (70, 90))
 #: ``--normalize imagenet``: torchvision's ImageNet statistics on [0, 1] RGB
@@ -116,12 +122,24 @@ class _Plan:
     scale: int | None = None             # output = input × scale (None: read from the graph)
 
     @property
+    def spec(self):
+        """The interface's spec (runtime/interfaces.py): canonical names, main role, config."""
+        from ...runtime.interfaces import interface_spec
+
+        return interface_spec(self.interface)
+
+    @property
+    def latent(self) -> bool:
+        """Whether the main input is a latent (N×nz) rather than an image."""
+        return self.spec.main_input == "latent"
+
+    @property
     def canon(self) -> tuple[str, str]:
-        return INTERFACES[self.interface]
+        return self.spec.import_names
 
     @property
     def role(self) -> str:
-        return ROLES[self.interface]
+        return self.spec.main_role
 
 
 def _load(src: Path):
@@ -142,23 +160,25 @@ def _graph_inputs(model) -> list:
     return [v for v in model.graph.input if v.name not in inits]
 
 
-def _pick_io(model, interface: str, input_name, output_name, held: list[str], style_vector) -> tuple:
+def _pick_io(model, ispec, input_name, output_name, held: list[str], style_vector) -> tuple:
     """(image input, image output) value infos, after refusing inputs left unexplained."""
     from onnx import TensorProto
+
+    latent = ispec.main_input == "latent"
 
     inputs = _graph_inputs(model)
     for k in held + ([style_vector] if style_vector else []):
         if k not in [v.name for v in inputs]:
             raise StyleForgeError(f"{k!r} is not an input of the graph (it has: {', '.join(v.name for v in inputs)})")
     free = [v for v in inputs if v.name not in held and v.name != style_vector]
-    floats = (TensorProto.FLOAT, TensorProto.FLOAT16) + (() if interface == "generator" else (TensorProto.UINT8,))
-    rank = 2 if interface == "generator" else 4
+    floats = (TensorProto.FLOAT, TensorProto.FLOAT16) + (() if latent else (TensorProto.UINT8,))
+    rank = 2 if latent else 4
     cands = [v.name for v in free if len(_dims(v)) == rank and _elem(v) in floats]
-    main_in = _pick(cands, input_name, "image input" if interface != "generator" else "latent input (N×nz)", "--input")
+    main_in = _pick(cands, input_name, "image input" if not latent else "latent input (N×nz)", "--input")
     extra = [v.name for v in free if v.name != main_in]
     if extra:
         raise StyleForgeError(f"the graph has other inputs ({', '.join(extra)}): hold them fixed with --const NAME=FILE.npy"
-                              + (" or name a style-vector input with --style-vector NAME" if interface == "stylizer" else ""))
+                              + (" or name a style-vector input with --style-vector NAME" if ispec.takes_style_vector else ""))
     main_out = _pick([v.name for v in model.graph.output if len(_dims(v)) == 4], output_name, "image output", "--output")
     return next(v for v in inputs if v.name == main_in), next(v for v in model.graph.output if v.name == main_out)
 
@@ -181,10 +201,10 @@ def _read_consts(model, consts: dict[str, str]) -> dict[str, np.ndarray]:
     return out
 
 
-def _num_styles(model, interface: str, style_vector: str | None) -> int:
+def _num_styles(model, ispec, style_vector: str | None) -> int:
     if not style_vector:
         return 1
-    if interface != "stylizer":
+    if not ispec.takes_style_vector:
         raise StyleForgeError("--style-vector is for stylizers")
     dims = _dims(next(v for v in _graph_inputs(model) if v.name == style_vector))
     if not isinstance(dims[-1], int) or dims[-1] < 1 or len(dims) not in (1, 2):
@@ -218,6 +238,8 @@ def _plan(src: Path, interface: str, value_range: str, layout, input_name, outpu
     """Read the graph and decide its I/O (module docstring); renames the image tensors to the interface's names."""
     from onnx import TensorProto, helper
 
+    from ...runtime.interfaces import interface_spec
+
     if color_order.upper() not in ("RGB", "BGR"):
         raise StyleForgeError(f"--color-order {color_order!r}: choose RGB or BGR")
     if scale is not None and scale < 1:
@@ -226,9 +248,10 @@ def _plan(src: Path, interface: str, value_range: str, layout, input_name, outpu
     model = _load(src)
     lo, hi = parse_range(value_range)
     consts = dict(consts or {})
-    in_v, out_v = _pick_io(model, interface, input_name, output_name, list(consts) + list(fed), style_vector)
+    ispec = interface_spec(interface)
+    in_v, out_v = _pick_io(model, ispec, input_name, output_name, list(consts) + list(fed), style_vector)
     in_dims, out_dims = _dims(in_v), _dims(out_v)
-    lay_in = _layout(in_dims, layout, in_v.name) if interface != "generator" else None
+    lay_in = _layout(in_dims, layout, in_v.name) if ispec.main_input != "latent" else None
     lay_out = _layout(out_dims, layout, out_v.name)
     for v in [v for v in model.graph.output if v.name != out_v.name]:
         model.graph.output.remove(v)  # extra graph outputs are dropped: the bundle's graph returns the image only
@@ -238,9 +261,9 @@ def _plan(src: Path, interface: str, value_range: str, layout, input_name, outpu
                               "other than 0,255 and --normalize / --mean / --std contradict the graph")
     plan = _Plan(src, model, interface, in_v.name, out_v.name, in_dims, out_dims, lay_in, lay_out, lo, hi,
                  helper.tensor_dtype_to_np_dtype(_elem(in_v)), "fp16" if fp16 else "fp32",
-                 _read_consts(model, consts), style_vector, _num_styles(model, interface, style_vector),
+                 _read_consts(model, consts), style_vector, _num_styles(model, ispec, style_vector),
                  color_order.upper(), mean, std, scale)
-    if interface != "generator":
+    if not plan.latent:
         plan.scale = _graph_scale(plan)
     rename_tensor(model, plan.main_in, plan.canon[0])
     rename_tensor(model, plan.main_out, plan.canon[1])
@@ -248,26 +271,9 @@ def _plan(src: Path, interface: str, value_range: str, layout, input_name, outpu
 
 
 def _config(plan: _Plan):
-    """The interface's typed ``model.config`` for the imported graph."""
-    if plan.interface == "generator":
-        from ...runtime.families.generator import GeneratorConfig
-
-        nz = plan.in_dims[1]
-        if not isinstance(nz, int) or nz < 1:
-            raise StyleForgeError(f"{plan.main_in}: the latent size must be fixed, got shape {plan.in_dims}")
-        side = plan.out_dims[2] if plan.lay_out == "NCHW" else plan.out_dims[1]
-        if not isinstance(side, int):
-            raise StyleForgeError(f"{plan.main_out}: a generator's image size must be fixed, got shape {plan.out_dims}")
-        return GeneratorConfig(nz=nz, resolution=side, channels=3, generator="imported",
-                               latent="z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)")
-    if plan.interface == "stylizer":
-        from ...runtime.families.stylizer import StylizerConfig
-
-        return StylizerConfig(num_styles=plan.num_styles, network="imported",
-                              batch_dynamic=not isinstance(plan.in_dims[0], int))
-    from ...runtime.families.translator import TranslatorConfig
-
-    return TranslatorConfig(generator="imported", value_range=f"graph I/O in [{plan.lo:g}, {plan.hi:g}]")
+    """The interface's typed ``model.config`` for the imported graph (its spec makes it)."""
+    return plan.spec.imported_config(in_dims=plan.in_dims, out_dims=plan.out_dims, layout=plan.lay_out, lo=plan.lo,
+                                     hi=plan.hi, num_styles=plan.num_styles, names=(plan.main_in, plan.main_out))
 
 
 def _annotations(plan: _Plan) -> dict[str, dict]:
@@ -279,7 +285,7 @@ def _annotations(plan: _Plan) -> dict[str, dict]:
         return {"layout": lay, "range": [plan.lo, plan.hi], "color_order": plan.color_order}
 
     ann = {out_canon: {**img(plan.lay_out), "description": f"{plan.main_out} of {name}"}}
-    if plan.interface == "generator":
+    if plan.latent:
         ann[in_canon] = {"description": f"{plan.main_in} of {name} (latent, standard normal)"}
     else:
         norm = {"mean": plan.mean, "std": plan.std} if plan.mean is not None else {}
@@ -399,11 +405,11 @@ def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int, extra: dict | None =
     from ..core.bundle_writer import gpu_tf32_profile
 
     run = _original_runner(plan, data)
-    cases = _latent_cases(plan) if plan.interface == "generator" else _image_cases(plan, spec, m)
+    cases = _latent_cases(plan) if plan.latent else _image_cases(plan, spec, m)
     for case_name, feeds, desc in cases:
         feeds = {**feeds, **(extra or {})}
         y = run(feeds)
-        if plan.interface != "generator":
+        if not plan.latent:
             _measure_scale(plan, feeds[plan.canon[0]].shape, y.shape)
         w.add_golden(case_name, plan.role, {k: v for k, v in feeds.items() if k not in plan.const_arrays},
                      {plan.canon[1]: y}, reference="imported",
@@ -418,8 +424,8 @@ def _add_goldens(w, plan: _Plan, spec, data: bytes, m: int, extra: dict | None =
 
 
 def _set_size_constraints(w, plan: _Plan, config, m: int) -> None:
-    fixed = _fixed_side(plan) if plan.interface != "generator" else None
-    if plan.interface == "generator":
+    fixed = _fixed_side(plan) if not plan.latent else None
+    if plan.latent:
         w.set_size_constraints(fixed_size=[config.resolution, config.resolution], multiple_of=1, min_side=config.resolution)
     elif fixed:
         w.set_size_constraints(fixed_size=list(fixed), multiple_of=1, min_side=1, scale=plan.scale or 1,
@@ -438,34 +444,31 @@ def import_onnx(model_path, out, *, interface: str | None = None, value_range: s
                 style_size: int = 256) -> tuple[Path, dict | None]:
     """Write a bundle around the ONNX model at `model_path` (module docstring); returns (out, validation report).
     `style_encoder`: a two-graph arbitrary-style model, `model_path` being its transformer (arbitrary.py)."""
-    from ...runtime.model import _import_families
+    from ...runtime.interfaces import find_interface
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter
 
     if style_encoder is not None or style_input is not None:
-        if interface not in (None, "arbitrary_style") or style_encoder is None or style_input is None or consts \
+        if interface is not None or style_encoder is None or style_input is None or consts \
                 or style_vector or scale:
             raise StyleForgeError("--style-encoder PREDICT.onnx and --style-input NAME go together and make an "
                                   "arbitrary-style bundle: no --interface, --const, --style-vector or --scale with them")
         from .arbitrary import import_arbitrary
 
-        _import_families()
         return import_arbitrary(model_path, out, style_encoder=style_encoder, style_input=style_input,
                                 style_size=style_size, value_range=value_range, layout=layout, multiple_of=multiple_of,
                                 input_name=input_name, output_name=output_name, color_order=color_order,
                                 normalize=normalize, mean=mean, std=std, name=name, validate=validate)
-    if interface is None:
-        raise StyleForgeError("--interface stylizer|translator|generator is needed (or --style-encoder for a "
-                              "two-graph arbitrary-style model)")
-    if interface not in INTERFACES:
-        raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(INTERFACES)}")
+    ispec = find_interface(interface) if interface else None
+    if ispec is None or not ispec.import_names:
+        raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(importable())} (or --style-encoder "
+                              "for a two-graph arbitrary-style model)")
     if multiple_of < 1:
         raise StyleForgeError("--multiple-of must be at least 1")
     src = Path(model_path)
     plan = _plan(src, interface, value_range, layout, input_name, output_name, consts, style_vector, color_order,
                  normalize, mean, std, scale)
     data = plan.model.SerializeToString()
-    _import_families()
     config = _config(plan)
     opset = next((o.version for o in plan.model.opset_import if o.domain in ("", "ai.onnx")), 17)
     w = BundleWriter(name=name or Path(out).name.removesuffix(".sfbundle") or src.stem, method="imported",

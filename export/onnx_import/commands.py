@@ -3,6 +3,8 @@ from __future__ import annotations
 
 
 def register(cli) -> None:
+    from ...runtime.interfaces import interfaces_with
+
     p = cli.command("import-onnx", help="wrap an ONNX image model StyleForge did not train as a bundle",
                     description="Say what the graph cannot: its interface, value range, layout, colour order, normalisation, "
                                 "size multiple or scale, which input/output are the image, inputs held fixed and a "
@@ -11,7 +13,7 @@ def register(cli) -> None:
                                 "are the original graph's outputs on ONNX Runtime (reference 'imported'); convert, "
                                 "validate, stylize, translate, generate and bench then work on it (docs/deploy.md).")
     p.add_argument("model", help="MODEL.onnx")
-    p.add_argument("--interface", default=None, choices=["stylizer", "translator", "generator"],
+    p.add_argument("--interface", default=None, choices=interfaces_with(lambda s: s.import_names),
                    help="what the graph is (not needed with --style-encoder)")
     p.add_argument("--out", required=True, help="bundle path to write, NAME.sfbundle")
     p.add_argument("--range", default="0,255", choices=["0,255", "0,1", "-1,1"], dest="value_range",

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import StyleForgeError
 from ..images import as_rgb_array
+from ..interfaces import InterfaceSpec
 from ..io_plan import fixed_feeds, image_io, pad_batch
 from ..model import RuntimeModel, register_interface
 from .wct import resolve_style
@@ -42,11 +43,74 @@ class ArbitraryStyleConfig:
     network: str = "imported"
 
 
-@register_interface("arbitrary_style", config=ArbitraryStyleConfig)
+class ArbitraryStyleSpec(InterfaceSpec):
+    """Two-graph arbitrary style (``import-onnx --style-encoder``): content and style image in, each request on its
+    own (its own style); int8 quantises the transformer, calibrated with the next image's style vector; the
+    predictor stays fp32 (once per style, cached)."""
+
+    name = "arbitrary_style"
+    config = ArbitraryStyleConfig
+    label = "arbitrary-style"
+    commands = ("stylize",)
+    endpoint = "stylize"
+    takes_style = True
+    main_role = "stylize"
+    int8_roles = ("stylize",)
+    int8_kept_note = "style predictor: runs once per style, cached"
+    calibration_helper_role = "predict_style"
+    eager_bench = None
+
+    def request_options(self, query, model, int_param):
+        """``alpha``: one number in [0, 1] (the photo's own style at 0)."""
+        from ..serve.config import ApiError
+
+        text = query.get("alpha")
+        try:
+            return {"alpha": None if not text else float(text)}
+        except ValueError:
+            raise ApiError(400, f"alpha must be a number, got {text[:40]!r}") from None
+
+    def runs_alone(self, payload):
+        """Always: each request carries its own style image."""
+        return True
+
+    def run_batch(self, model, payloads, tiled=False):
+        return [model(p["image"], style=p["style"], alpha=p.get("alpha")) for p in payloads]
+
+    def warm_up(self, model, image):
+        """The image stylized by its own mirror."""
+        model(image, style=image[::-1].copy())
+
+    def bench_call(self, model, inputs):
+        """The transformer with the style vector computed once (cached, as serving does)."""
+        img = inputs["image"]
+        vector = model.blend(img, inputs["style"])
+        return lambda: model.stylize_array(img, vector)
+
+    def calibration_feeds(self, bundle, graph, images, fixed, helper=None):
+        """Each image as content with the next one's style vector (from `helper`, the parent's predictor)."""
+        from PIL import Image
+
+        if graph.role != "stylize":
+            return None
+        cfg = bundle.manifest.model.config
+        pred = bundle.graph("predict_style")
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in graph.input(cfg.style_input).shape]
+        feeds = []
+        for i, img in enumerate(images):
+            style = np.asarray(Image.fromarray(images[(i + 1) % len(images)]).resize((cfg.style_size, cfg.style_size)))
+            v = helper.run({"style": image_io(pred.input("style")).encode(style[None])})[pred.outputs[0].name]
+            feeds.append({"image": image_io(graph.input("image")).encode(img[None]),
+                          cfg.style_input: v.reshape(shape).astype(np.float32), **fixed})
+        return feeds
+
+
+@register_interface(ArbitraryStyleSpec())
 class ArbitraryStyleModel(RuntimeModel):
     """A style predictor + a transformer network: any style image at run time."""
 
     role = "stylize"
+    blends_styles = True  # `stylize` takes several --style images (blended by --style-weights)
     predictor = "predict_style"
 
     def __init__(self, *args, **kwargs):
