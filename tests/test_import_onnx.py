@@ -411,3 +411,48 @@ def test_float16_graph_io(tmp_path):
     x = (img.transpose(2, 0, 1)[None].astype(np.float32) / 255).astype(np.float16)
     y = _sess(tmp_path / "h.onnx").run(None, {"half_in": x})[0][0].transpose(1, 2, 0).astype(np.float32)
     assert _diff(load(out, backend="ort-cpu")(img), np.clip(np.rint(y * 255), 0, 255)) <= 1
+
+
+def test_arbitrary_style_bundle_converts_benches_and_serves(tmp_path):
+    """The arbitrary_style interface's spec: convert int8 quantises the transformer (calibrated with the next image's
+    style vector) and keeps the predictor fp32; bench times the transformer; the server takes a style upload."""
+    import io
+
+    from PIL import Image
+
+    from styleforge.export.convert.api import convert_bundle
+    from styleforge.export.onnx_import.api import import_onnx
+    from styleforge.runtime import load
+    from styleforge.runtime.latency import benchmark_bundle
+
+    (tmp_path / "t.onnx").write_bytes(fg.style_transformer())
+    (tmp_path / "p.onnx").write_bytes(fg.style_predictor())
+    src, rep = import_onnx(tmp_path / "t.onnx", tmp_path / "m.sfbundle", style_encoder=tmp_path / "p.onnx",
+                           style_input="style_bottleneck", style_size=32, value_range="0,1")
+    assert rep["passed"]
+    q, rep = convert_bundle(src, tmp_path / "m8.sfbundle", precision="int8", calibration=["sample:astronaut",
+                                                                                         "sample:coffee"], calibration_size=32)
+    assert rep["passed"], rep
+    passes = json.loads((q / "manifest.json").read_text())["lineage"]["conversion"]["passes"]
+    assert any(p.startswith("QDQ") for p in passes["stylize"]) and passes["predict_style"][-1].startswith("kept fp32")
+    report = benchmark_bundle(src, sizes="32", runs=1, warmup=0)
+    assert report["rows"] and all(r.get("error") is None for r in report["rows"]), report["rows"]
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from styleforge.runtime.serve.app import create_app
+    from styleforge.runtime.serve.config import ServeConfig
+
+    def png(a):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "PNG")
+        return buf.getvalue()
+
+    content, style = _photo(32, 40, 0), _photo(32, 32, 1)
+    with TestClient(create_app({"m": str(src)}, ServeConfig(backend="ort-cpu", warmup_size=16))) as c:
+        r = c.post("/v1/models/m/stylize?alpha=0.5", files={"image": ("c.png", png(content), "image/png"),
+                                                            "style": ("s.png", png(style), "image/png")})
+        assert r.status_code == 200, r.text
+        want = load(src, backend="ort-cpu")(content, style=style, alpha=0.5)
+        assert _diff(np.asarray(Image.open(io.BytesIO(r.content))), want) == 0
+        assert c.post("/v1/models/m/stylize", content=png(content), headers={"Content-Type": "image/png"}).status_code == 400
