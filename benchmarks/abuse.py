@@ -30,43 +30,20 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 import sfpath  # noqa: E402
 
 sfpath.install()
-from serve_load import rss_mb  # noqa: E402
-
-EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"
+# the fast suite's builders: the toy bundles, the strip, the EPS file, /proc memory
+from test_serve_abuse import EPS, png, rss_mb, strip_png, write_translator  # noqa: E402
 
 
 def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def png(h: int, w: int, seed: int = 0) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def strip() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (2_000_000, 8)).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return rss_mb(pid, "VmHWM")
 
 
 def bundles(d: Path) -> list[Path]:
-    from test_serve_abuse import write_translator
     from toy_bundles import write_stylizer
 
     return [write_stylizer(d / "toy.sfbundle"), write_translator(d / "unet.sfbundle", 256)]
@@ -75,14 +52,15 @@ def bundles(d: Path) -> list[Path]:
 def bombs(base: str, pid: int) -> list[dict]:
     import httpx
 
-    data, out = strip(), []
+    data, out = strip_png(), []
     for model, verb in (("toy", "stylize"), ("unet", "translate")):
         before = peak_mb(pid)
         t0 = time.perf_counter()
         r = httpx.post(f"{base}/v1/models/{model}/{verb}", content=data, headers={"Content-Type": "image/png"},
                        timeout=120)
         out.append({"case": f"2000000x8 PNG ({len(data):,} B) on {model}", "status": r.status_code,
-                    "seconds": round(time.perf_counter() - t0, 3), "peak_rss_growth_mb": round(peak_mb(pid) - before, 1),
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "peak_rss_growth_mb": round(peak_mb(pid) - before, 1),
                     "error": r.json().get("error", "")[:160]})
     return out
 
@@ -142,7 +120,7 @@ def one_request(c, base: str, kind: str, bodies: dict) -> str:
 def soak(base: str, pid: int, minutes: float, clients: int) -> dict:
     import httpx
 
-    bodies = {"valid": png(96, 128), "invalid": b"not an image at all" * 10, "eps": EPS, "oversized": strip()}
+    bodies = {"valid": png(96, 128), "invalid": b"not an image at all" * 10, "eps": EPS, "oversized": strip_png()}
     kinds = ["valid", "valid", "invalid", "eps", "oversized", "disconnecting"]
     counts: dict[str, int] = {}
     lock, stop = threading.Lock(), time.monotonic() + minutes * 60
@@ -173,7 +151,8 @@ def soak(base: str, pid: int, minutes: float, clients: int) -> dict:
     first, last = statistics.median(steady[:k]), statistics.median(steady[-k:])
     unexpected = sum(n for o, n in counts.items() if o.split(":")[1].startswith("5") and o.split(":")[1] != "503")
     unexpected += sum(n for o, n in counts.items() if o.endswith("503-no-retry-after"))
-    return {"minutes": minutes, "clients": clients, "requests": sum(counts.values()), "outcomes": dict(sorted(counts.items())),
+    return {"minutes": minutes, "clients": clients, "requests": sum(counts.values()),
+            "outcomes": dict(sorted(counts.items())),
             "unexpected_5xx": unexpected, "rss_first_mb": round(first, 1), "rss_last_mb": round(last, 1),
             "rss_change_pct": round(100 * (last - first) / first, 2), "rss_min_mb": round(min(steady), 1),
             "rss_max_mb": round(max(steady), 1)}

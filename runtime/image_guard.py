@@ -38,7 +38,8 @@ def sniff(head: bytes) -> str | None:
 def _describe(head: bytes) -> str:
     """A few words on what a refused file looks like, from its first bytes (for the one-line error)."""
     known = {b"%!PS": "PostScript/EPS", b"\xc5\xd0\xd3\xc6": "EPS", b"8BPS": "PSD", b"SIMPLE  =": "FITS",
-             b"\x01\xda": "SGI", b"%PDF": "PDF", b"<": "text/markup", b"P6": "PPM", b"P5": "PGM", b"\x00\x00\x01\x00": "ICO"}
+             b"\x01\xda": "SGI", b"%PDF": "PDF", b"<": "text/markup", b"P6": "PPM", b"P5": "PGM",
+             b"\x00\x00\x01\x00": "ICO"}
     for prefix, name in known.items():
         if head.startswith(prefix):
             return name
@@ -66,7 +67,8 @@ def open_image(source: bytes | str | os.PathLike, what: str):
     try:
         return Image.open(fp, formats=[fmt])
     except Image.DecompressionBombError:
-        raise ImageError(f"{what}: too many pixels (over Pillow's decompression-bomb pixel limit; refused before decoding)") from None
+        raise ImageError(f"{what}: too many pixels (over Pillow's decompression-bomb pixel limit; refused before "
+                         "decoding)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{what}: starts like {fmt} but is not a readable {fmt} file") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:

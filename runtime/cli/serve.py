@@ -117,7 +117,8 @@ def _config(args, key: str | None, names: dict):
                                   f"{', '.join(names)}")
         per_bundle[name] = int(n)
     return ServeConfig(max_batch=args.max_batch, max_delay_ms=args.max_delay_ms, queue=args.queue, workers=args.workers,
-                       ort_threads=args.ort_threads, backend=args.backend, max_body_bytes=int(args.max_body_mb * (1 << 20)),
+                       ort_threads=args.ort_threads, backend=args.backend,
+                       max_body_bytes=int(args.max_body_mb * (1 << 20)),
                        max_pixels=args.max_pixels, max_run_pixels=args.max_run_pixels, bundle_max_pixels=per_bundle,
                        api_key=key, deadline_s=args.deadline, body_timeout_s=args.body_timeout,
                        header_timeout_s=args.header_timeout, keep_alive_s=args.keep_alive,

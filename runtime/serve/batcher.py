@@ -103,7 +103,8 @@ class DynamicBatcher:
         try:
             done, _ = await asyncio.wait({fut}, timeout=max(0.0, left))
             if not done and not item.started:
-                raise self._busy(f"the server could not start this request within {self.cfg.deadline_s:g} s; retry later")
+                raise self._busy(f"the server could not start this request within {self.cfg.deadline_s:g} s; "
+                                 "retry later")
             return await fut
         finally:
             if not fut.done():  # the deadline passed, or the client went away (this task was cancelled)
@@ -134,7 +135,9 @@ class DynamicBatcher:
         return batch
 
     def _due(self, now: float) -> list:
-        return [k for k, g in self.groups.items() if g.deadline <= now or self._closing or len(g.items) >= self.cfg.max_batch
+        """The groups to dispatch now: their window is over, they are full (images or pixels), or the server drains."""
+        return [k for k, g in self.groups.items()
+                if g.deadline <= now or self._closing or len(g.items) >= self.cfg.max_batch
                 or sum(it.pixels for it in g.items) >= self.cfg.max_run_pixels]
 
     async def _loop(self) -> None:

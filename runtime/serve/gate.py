@@ -88,8 +88,8 @@ class Gate:
         self.metrics.fault(e.model, kind)
         log.error("request %s %s: server fault (%s): %s", rid, path, kind, e)
         if e.out_of_memory:
-            await self._answer_fault(send, status, 503, rid, "the server ran out of memory for this request; retry later",
-                                     {"Retry-After": str(self.cfg.retry_after_s)})
+            await self._answer_fault(send, status, 503, rid, "the server ran out of memory for this request; retry "
+                                     "later", {"Retry-After": str(self.cfg.retry_after_s)})
         else:
             await self._answer_fault(send, status, 500, rid, "inference failed on the server", {})
 
