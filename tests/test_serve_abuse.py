@@ -352,3 +352,27 @@ def test_sixteen_bit_grey_is_rounded_exactly_without_float64():
     levels = np.arange(65536, dtype=np.uint16).reshape(256, 256)
     got = _grey_uint8(Image.fromarray(levels))
     assert got.dtype == np.uint8 and np.array_equal(got, np.rint(levels / 257.0).astype(np.uint8))
+
+
+def test_out_of_memory_is_a_503_with_retry_after_and_counted():
+    from styleforge.runtime.serve.config import ServeConfig, ServerFault
+    from styleforge.runtime.serve.gate import Gate
+    from styleforge.runtime.serve.metrics import Metrics
+
+    async def app(scope, receive, send):
+        raise ServerFault("toy", RuntimeError("onnxruntime: Failed to allocate memory for requested buffer of size 9e9"))
+
+    sent, metrics = [], Metrics()
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/v1/models/toy/stylize", "headers": [(b"host", b"127.0.0.1:8000")]}
+    asyncio.run(Gate(app, ServeConfig(port=8000), metrics, ["toy"])(scope, None, send))
+    start, body = sent
+    headers = dict(start["headers"])
+    assert start["status"] == 503 and headers[b"retry-after"] == b"1"
+    assert b"out of memory" in body["body"] and headers[b"x-request-id"] in body["body"] and b"allocate" not in body["body"]
+    text = metrics.render()
+    assert 'styleforge_faults_total{kind="out_of_memory",model="toy"} 1' in text
+    assert 'styleforge_requests_total{code="503",model="toy"} 1' in text
