@@ -89,7 +89,8 @@ def served(tmp_path_factory):
     paths = [write_stylizer(d / "toy.sfbundle"), write_translator(d / "unet.sfbundle", 256),
              write_translator(d / "square.sfbundle", 4, square_only_graph())]
     log = d / "server.log"
-    with running_server(*paths, "--header-timeout", "1", "--max-delay-ms", "5", log=log) as (base, proc):
+    with running_server(*paths, "--header-timeout", "1", "--body-timeout", "1", "--max-delay-ms", "5",
+                        log=log) as (base, proc):
         yield base, proc, log
 
 
@@ -190,6 +191,16 @@ def test_slow_headers_are_closed_while_healthz_answers(served):
     finally:
         for s in socks:
             s.close()
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(served):
+    base, _, _ = served
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"POST /v1/models/toy/stylize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: image/png\r\n"
+                  "Content-Length: 5000\r\n\r\n".encode() + png()[:100])  # then nothing: --body-timeout 1
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in answer
 
 
 def test_client_leaving_mid_upload_is_one_log_line(served):
