@@ -387,3 +387,20 @@ def test_out_of_memory_is_a_503_with_retry_after_and_counted():
     text = metrics.render()
     assert 'styleforge_faults_total{kind="out_of_memory",model="toy"} 1' in text
     assert 'styleforge_requests_total{code="503",model="toy"} 1' in text
+
+
+def test_a_gone_clients_request_leaves_the_queue_unrun(tmp_path):
+    """A waits in a 1.5 s batch window and leaves; B comes later with the same size: B's batch holds B alone."""
+    with running_server(write_stylizer(tmp_path / "toy.sfbundle"), "--max-delay-ms", "1500",
+                        log=tmp_path / "gone.log") as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        body = png(24, 24)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"POST /v1/models/toy/stylize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: image/png\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            time.sleep(0.3)  # A is queued, waiting for company
+        r = httpx.post(base + "/v1/models/toy/stylize", content=png(24, 24, seed=1), headers=PNG, timeout=30)
+        assert r.status_code == 200 and r.headers["x-batch-size"] == "1"
+        m = httpx.get(base + "/metrics").text
+        assert 'styleforge_batch_size_count{model="toy"} 1' in m  # A never ran: warm-up runs are not counted
+        assert 'styleforge_requests_total{code="499",model="toy"} 1' in m
