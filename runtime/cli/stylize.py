@@ -51,7 +51,7 @@ def run_stylize(args) -> int:
             return run_video(args, lambda frames: model.stylize_batch(frames, **extra))
         return run_video(args, lambda frames: [model(f, **extra) for f in frames])
     failed = 0
-    check = work_check(args, model, "stylize" if model.interface == "stylizer" else "")
+    check = work_check(args, model, "stylize")  # a bundle without tiling graphs for it runs untiled
     for src, dst in zip(inputs, outs):
         try:
             image = load_image(src, max_side=args.max_side, check=lambda w, h: check(w, h, str(src)))
