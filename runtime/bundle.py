@@ -52,7 +52,13 @@ class Bundle:
         """The runtime interface that runs it (stylizer, wct, generator, translator, graph)."""
         return self.manifest.model.interface
 
-    family = interface  # the name before the typed manifest; kept for callers of the 0.1 API
+    @property
+    def family(self) -> str:
+        """Deprecated name of :attr:`interface` (a *family* is the training package: ``manifest.model.family``)."""
+        import warnings
+
+        warnings.warn("Bundle.family is deprecated; use Bundle.interface", DeprecationWarning, stacklevel=2)
+        return self.interface
 
     @property
     def method(self) -> str:

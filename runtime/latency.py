@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import StyleForgeError
 from .images import parse_sizes
+from .interfaces import interface_spec
 
 #: backends ``bench`` understands besides the runtime runners
 TORCH_BACKENDS = ("torch-eager", "torch-cuda")
@@ -119,24 +120,13 @@ def runtime_contender(path: str, backend: str, threads: int | None) -> Contender
         c.gpu = _gpu_name()
     try:
         model = load(path, backend=backend, threads=threads)
-        model.session(m.graphs[0].role if interface != "wct" else "stylize")  # fail now, not in the timing loop
+        model.session(model.spec.role(m))  # fail now, not in the timing loop
     except StyleForgeError as e:
         c.error = str(e)
         return c
 
     def make(inputs):
-        if interface in ("stylizer", "translator"):
-            img = inputs["image"]
-            return lambda: model(img)
-        if interface == "generator":
-            z = model.latents([inputs["seed"]])
-            return lambda: model.generate(z)[0]
-        if interface == "wct":
-            stats = model.style_stats(inputs["style"])
-            alpha = model._alpha(1.0)
-            img = inputs["image"]
-            return lambda: model.stylize_array(img, stats, alpha)
-        raise StyleForgeError(f"bench: interface {interface!r} has no image call to time")
+        return model.spec.bench_call(model, inputs)
 
     c.make = make
     return c
@@ -152,10 +142,7 @@ def _gpu_name() -> str | None:
 
 
 def _size_for(interface: str, manifest, size):
-    if interface == "generator":
-        r = int(manifest.model.config.resolution)
-        return (r, r)
-    return size
+    return interface_spec(interface).bench_size(manifest, size)
 
 
 def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=("ort-cpu",), runs: int = 10,
@@ -203,7 +190,7 @@ def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=
     rows = []
     for size in sizes:
         sz = _size_for(interface, first, size)
-        if interface == "generator" and any(r["size"] == f"{sz[0]}x{sz[1]}" for r in rows):
+        if interface_spec(interface).bench_fixed_size() and any(r["size"] == f"{sz[0]}x{sz[1]}" for r in rows):
             continue  # one fixed size
         inputs = bench_case_inputs(interface, sz)
         fns, errors = {}, {}

@@ -188,7 +188,7 @@ def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = Non
     report = {
         "bundle": str(path),
         "model": bundle.name,
-        "family": bundle.interface,
+        "interface": bundle.interface, "family": bundle.manifest.model.family,
         "method": bundle.method,
         "backend": backend,
         "runners": {role: r.selection.to_dict() if r.selection else {"chosen": r.name} for role, r in run_a.runners.items()},

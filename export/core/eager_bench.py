@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
+from ...runtime.interfaces import interface_spec
 from ...runtime.io_plan import pad_batch
 from ...runtime.latency import Contender
 
@@ -41,7 +42,8 @@ def _runner_contender(bundle, backend: str, threads, checkpoint) -> Contender:
     interface = m.model.interface
     c = Contender(bundle=str(bundle), precision="fp32", backend=backend, interface=interface)
     device = "cuda" if backend == "torch-cuda" else "cpu"
-    role = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}.get(interface)
+    spec = interface_spec(interface)
+    role = spec.main_role if spec.eager_bench == "runner" else None
     if role is None:
         c.error = f"no PyTorch row for interface {interface}"
         return c
@@ -60,7 +62,7 @@ def _runner_contender(bundle, backend: str, threads, checkpoint) -> Contender:
         multiple = max(multiple, int(m.size_constraints.min_side))
 
     def make(inputs):
-        if interface == "generator":
+        if spec.main_input == "latent":
             nz = int(m.model.config.nz)
             z = np.random.default_rng(inputs["seed"]).standard_normal((1, nz)).astype(np.float32)
             feeds = {"z": z}
@@ -123,7 +125,7 @@ def torch_contenders(bundle, backends, *, threads=None, checkpoint=None) -> list
     interface = read_manifest(bundle).model.interface
     out = []
     for b in backends:
-        if interface == "wct" and b == "torch-eager":
+        if interface_spec(interface).eager_bench == "exact" and b == "torch-eager":
             out.append(_wct_exact_contender(bundle, threads, checkpoint))
         else:
             out.append(_runner_contender(bundle, b, threads, checkpoint))

@@ -84,12 +84,14 @@ def run_serve(args) -> int:
     except ImportError as e:
         raise StyleForgeError(f"serve needs the serve extra ({e.name} is missing): pip install 'styleforge[serve]'") from None
     from ..bundle import open_bundle
-    from ..serve.served import ENDPOINTS
+    from ..interfaces import find_interface
+    from ..serve.served import endpoints
 
     for path in names.values():  # a bad bundle is one line here, before the server starts
         interface = open_bundle(path).interface
-        if interface not in ENDPOINTS:
-            raise StyleForgeError(f"{path}: a {interface!r} bundle has no HTTP endpoint (served: {', '.join(ENDPOINTS)})")
+        spec = find_interface(interface)
+        if spec is None or not spec.endpoint:
+            raise StyleForgeError(f"{path}: a {interface!r} bundle has no HTTP endpoint (served: {', '.join(endpoints())})")
     import logging
 
     logging.getLogger("styleforge.serve").setLevel(args.log_level.upper())  # through the CLI's stderr handler

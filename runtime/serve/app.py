@@ -19,7 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import StyleForgeError
 from .batcher import DynamicBatcher
 from .config import ApiError, ServeConfig
 from .gate import Gate
@@ -118,31 +117,23 @@ def _add_info_routes(app: FastAPI, st: _State) -> None:
         return HTMLResponse(PAGE.read_text("utf-8"))
 
 
-def _stylize_params(sm: ServedModel, request: Request) -> dict:
-    """A stylize request's query parameters, checked (400 naming the bad one)."""
-    if sm.interface == "stylizer":
-        pc = request.query_params.get("preserve_color") or None
-        if pc not in (None, "luminance", "histogram"):
-            raise ApiError(400, f"preserve_color must be luminance or histogram, got {pc[:40]!r}")
-        return {"style_index": int_param(request, "style_index", 0, 0, sm.model.num_styles - 1), "preserve_color": pc}
-    text = request.query_params.get("alpha")
-    try:
-        alpha = None if not text else [float(v) for v in text.split(",")]
-        if alpha is not None:
-            sm.model._alpha(alpha)  # noqa: SLF001 — the WCT family's own check of the count and range, before queueing
-    except ValueError:
-        raise ApiError(400, f"alpha must be a number or comma-separated numbers, got {text[:40]!r}") from None
-    except StyleForgeError as e:
-        raise ApiError(400, str(e)) from None
-    return {"alpha": alpha}
+def _options(sm: ServedModel, request: Request) -> dict:
+    """A request's query options, read and checked by its interface's spec (400 naming the bad one)."""
+    return sm.spec.request_options(request.query_params, sm.model, lambda *a: int_param(request, *a))
+
+
+def _images(sm: ServedModel) -> tuple:
+    """The uploads a request of this model carries: none (a latent input), the image, or the image and a style."""
+    if sm.spec.main_input != "image":
+        return ()
+    return ("image", "style") if sm.spec.takes_style else ("image",)
 
 
 def _add_inference_routes(app: FastAPI, st: _State) -> None:
     @app.post("/v1/models/{name}/stylize")
     async def stylize(name: str, request: Request):
         sm = st.model(name, "stylize")
-        images = ("image", "style") if sm.interface == "wct" else ("image",)
-        return await infer(request, sm, st.batchers[name], st.cfg, _stylize_params(sm, request), images)
+        return await infer(request, sm, st.batchers[name], st.cfg, _options(sm, request), _images(sm))
 
     @app.post("/v1/models/{name}/translate")
     async def translate(name: str, request: Request):
@@ -155,7 +146,11 @@ def _add_inference_routes(app: FastAPI, st: _State) -> None:
     @app.post("/v1/models/{name}/generate")
     async def generate(name: str, request: Request):
         sm = st.model(name, "generate")
-        params = {"seed": int_param(request, "seed", 0, 0, 2**32 - 1)}
-        if sm.model.n_classes:
-            params["label"] = int_param(request, "label", 0, 0, sm.model.n_classes - 1)
-        return await infer(request, sm, st.batchers[name], st.cfg, params)
+        return await infer(request, sm, st.batchers[name], st.cfg, _options(sm, request))
+
+    @app.post("/v1/models/{name}/{verb}")
+    async def other_endpoint(name: str, verb: str, request: Request):
+        """The endpoint of an interface without a route above (its spec's ``endpoint``; template.py's
+        ``transform``): query options from the spec, an image (and style) upload unless its input is a latent."""
+        sm = st.model(name, verb)
+        return await infer(request, sm, st.batchers[name], st.cfg, _options(sm, request), _images(sm))

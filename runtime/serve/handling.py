@@ -64,10 +64,8 @@ async def read_parts(request: Request, cfg: ServeConfig, want_style: bool) -> di
 
 
 def image_role(sm, params: dict) -> str:
-    """The graph role whose size rule and tiling graphs decide an image's work."""
-    if sm.interface == "translator":
-        return "translate_reverse" if params.get("reverse") else "translate"
-    return "stylize" if sm.interface == "stylizer" else ""
+    """The graph role whose tiling graphs decide an image's work ("" where the interface never tiles requests)."""
+    return sm.spec.tile_role(params) or ""
 
 
 def check_work(sm, cfg: ServeConfig, parts: dict[str, bytes], params: dict) -> int:
@@ -114,6 +112,8 @@ async def infer(request: Request, sm, batcher, cfg: ServeConfig, params: dict, i
         pixels = check_work(sm, cfg, parts, params)
         for name, data in parts.items():
             params[name] = await asyncio.to_thread(decode_image, data, name)
+        if images:
+            params.setdefault("style", None)
         job = batcher.submit(sm.key(params), params, alone=sm.alone(params), pixels=pixels, ticket=ticket)
         try:
             out, size = await until_disconnect(request, job)
