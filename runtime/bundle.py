@@ -97,6 +97,15 @@ class Bundle:
         outputs = {k: data[f"output.{k}"] for k in case.outputs}
         return inputs, outputs
 
+    def graph_bytes(self, role: str) -> bytes:
+        """The ONNX bytes of graph `role`: the one place a runner reads a graph to build a session. A graph with
+        external data names its files relative to :meth:`graph_dir` (runners tell ONNX Runtime that folder)."""
+        return self.file(self.graph(role).file).read_bytes()
+
+    def graph_dir(self, role: str) -> Path:
+        """The folder graph `role`'s external-data paths are relative to."""
+        return self.file(self.graph(role).file).parent
+
 
 def inside(root: Path, rel: str) -> Path:
     """``root/rel`` for a manifest path, refusing one that leaves the bundle: '..', absolute, or a link (of the

@@ -77,7 +77,9 @@ def _load(args):
     from ..interfaces import require_command
     from ..model import load
 
-    model = load(args.bundle, backend=args.backend)
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, **backend_options(args))
     require_command(model, "generate", args.bundle)
     return model
 

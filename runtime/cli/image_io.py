@@ -132,7 +132,9 @@ def open_for_images(args, command: str):
 
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
     require_command(model, command, args.bundle)
     return model, inputs, outs, several, video
 

@@ -31,6 +31,9 @@ def register(cli) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="inference threads: batches run at once (default 1)")
     p.add_argument("--ort-threads", type=positive_int, default=None, help="intra-op threads per ONNX Runtime session")
     p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    from . import add_host_code_argument
+
+    add_host_code_argument(p)
     p.add_argument("--max-body-mb", type=float, default=32.0, help="request body limit in MiB (413 above; default 32)")
     limits = p.add_argument_group("limits (docs/serve.md, 'Running in production')")
     limits.add_argument("--max-pixels", type=positive_int, default=SERVE_MAX_PIXELS, metavar="N",
@@ -125,6 +128,7 @@ def _config(args, key: str | None, names: dict):
                        api_key=key, deadline_s=args.deadline, body_timeout_s=args.body_timeout,
                        header_timeout_s=args.header_timeout, keep_alive_s=args.keep_alive,
                        limit_concurrency=args.limit_concurrency, port=args.port,
+                       allow_engine_host_code=args.allow_engine_host_code,
                        allowed_hosts=tuple(h.strip().lower() for h in args.allowed_host),
                        allowed_origins=tuple(o.strip().lower().rstrip("/") for o in args.allowed_origin)).check()
 

@@ -37,7 +37,9 @@ def run_texture(args) -> int:
     from ..model import load
 
     size = _size(args.size)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
     require_command(model, "texture", args.bundle)
     img = model.texture(args.style, size=size, passes=args.passes, seed=args.seed)
     save_image(args.out, img)

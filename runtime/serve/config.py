@@ -23,6 +23,7 @@ class ServeConfig:
     bundle_max_pixels: dict = field(default_factory=dict)  # {model name: max_pixels} overrides per bundle
     api_key: str | None = None           # with a key, every endpoint but /healthz needs "Authorization: Bearer KEY"
     backend: str = "auto"
+    allow_engine_host_code: bool = False  # tensorrt: load version-compatible engines (host code from the bundle)
     warmup_size: int = 64                # side of the image each model runs once before /readyz says ready
     retry_after_s: int = 1               # Retry-After of a 503
     deadline_s: float = 30.0             # a request that cannot start running within this is answered 503

@@ -40,7 +40,8 @@ class ServedModel:
 
         self.name, self.path = name, str(path)
         self.backend = resolve_backend(cfg.backend)
-        self.model = load(path, backend=self.backend, **({"threads": cfg.ort_threads} if cfg.ort_threads else {}))
+        self.model = load(path, backend=self.backend, **({"threads": cfg.ort_threads} if cfg.ort_threads else {}),
+                          **({"allow_engine_host_code": True} if cfg.allow_engine_host_code else {}))
         self.interface = self.model.manifest.model.interface
         self.spec = self.model.spec
         if not self.spec.endpoint:
