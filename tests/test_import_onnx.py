@@ -449,7 +449,8 @@ def test_arbitrary_style_bundle_converts_benches_and_serves(tmp_path):
         return buf.getvalue()
 
     content, style = _photo(32, 40, 0), _photo(32, 32, 1)
-    with TestClient(create_app({"m": str(src)}, ServeConfig(backend="ort-cpu", warmup_size=16))) as c:
+    cfg = ServeConfig(backend="ort-cpu", warmup_size=16, allowed_hosts=("testserver",))  # TestClient's Host header
+    with TestClient(create_app({"m": str(src)}, cfg)) as c:
         r = c.post("/v1/models/m/stylize?alpha=0.5", files={"image": ("c.png", png(content), "image/png"),
                                                             "style": ("s.png", png(style), "image/png")})
         assert r.status_code == 200, r.text
