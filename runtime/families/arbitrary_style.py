@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import StyleForgeError
 from ..images import as_rgb_array
-from ..interfaces import InterfaceSpec
+from ..interfaces import StyleUploadSpec
 from ..io_plan import fixed_feeds, image_io, pad_batch
 from ..model import RuntimeModel, register_interface
 from .wct import resolve_style
@@ -43,7 +43,7 @@ class ArbitraryStyleConfig:
     network: str = "imported"
 
 
-class ArbitraryStyleSpec(InterfaceSpec):
+class ArbitraryStyleSpec(StyleUploadSpec):
     """Two-graph arbitrary style (``import-onnx --style-encoder``): content and style image in, each request on its
     own (its own style); int8 quantises the transformer, calibrated with the next image's style vector; the
     predictor stays fp32 (once per style, cached)."""
@@ -53,7 +53,6 @@ class ArbitraryStyleSpec(InterfaceSpec):
     label = "arbitrary-style"
     commands = ("stylize",)
     endpoint = "stylize"
-    takes_style = True
     main_role = "stylize"
     int8_roles = ("stylize",)
     int8_kept_note = "style predictor: runs once per style, cached"
@@ -69,17 +68,6 @@ class ArbitraryStyleSpec(InterfaceSpec):
             return {"alpha": None if not text else float(text)}
         except ValueError:
             raise ApiError(400, f"alpha must be a number, got {text[:40]!r}") from None
-
-    def runs_alone(self, payload):
-        """Always: each request carries its own style image."""
-        return True
-
-    def run_batch(self, model, payloads, tiled=False):
-        return [model(p["image"], style=p["style"], alpha=p.get("alpha")) for p in payloads]
-
-    def warm_up(self, model, image):
-        """The image stylized by its own mirror."""
-        model(image, style=image[::-1].copy())
 
     def bench_call(self, model, inputs):
         """The transformer with the style vector computed once (cached, as serving does)."""

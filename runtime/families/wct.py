@@ -23,7 +23,7 @@ from ..errors import StyleForgeError
 from ..images import as_rgb_array, load_image
 from ..io_plan import image_io, pad_batch
 from ..manifest import Tolerance
-from ..interfaces import InterfaceSpec
+from ..interfaces import StyleUploadSpec
 from ..model import RuntimeModel, register_interface
 
 PHOTO_SMOOTH = (None, "fast", "exact")
@@ -63,7 +63,7 @@ class WCTConfig:
     plugin_graphs: list[str] = field(default_factory=list)
 
 
-class WCTSpec(InterfaceSpec):
+class WCTSpec(StyleUploadSpec):
     """Universal style transfer (WCT): content and style image in; each request runs alone (its own style);
     int8 quantises only the coarsest level's decoder; its PyTorch bench row is the exact pipeline."""
 
@@ -73,7 +73,6 @@ class WCTSpec(InterfaceSpec):
     legacy_family = "wct"
     commands = ("stylize", "texture")
     endpoint = "stylize"
-    takes_style = True
     main_role = "stylize"
     int8_roles = ("stylize", "stylize_pair")
     int8_kept_note = "statistics graph: runs once per style, cached"
@@ -116,18 +115,6 @@ class WCTSpec(InterfaceSpec):
         except StyleForgeError as e:
             raise ApiError(400, str(e)) from None
         return {"alpha": alpha}
-
-    def runs_alone(self, payload):
-        """Always: each request carries its own style image."""
-        return True
-
-    def run_batch(self, model, payloads, tiled=False):
-        """Each request on its own style."""
-        return [model(p["image"], style=p["style"], alpha=p.get("alpha")) for p in payloads]
-
-    def warm_up(self, model, image):
-        """The image stylized by its own mirror."""
-        model(image, style=image[::-1].copy())
 
     def bench_call(self, model, inputs):
         """The ``stylize`` graph with the style statistics computed once (cached, as serving does)."""
