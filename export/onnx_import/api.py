@@ -97,12 +97,14 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     from ...runtime.model import _import_families
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter, gpu_tf32_profile, npz_bytes
+    from ..core.publish import check_bundle_output, publish_bundle
 
     if interface not in INTERFACES:
         raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(INTERFACES)}")
     src = Path(model_path)
     if not src.is_file():
         raise StyleForgeError(f"{src}: no such file")
+    check_bundle_output(out, [src, *(consts or {}).values()])  # before any work: not an input, no folder of the user's
     try:
         model = onnx.load(str(src))
         onnx.checker.check_model(model)
@@ -279,10 +281,4 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
                "input": main_in, "output": main_out, "const": {k: str(v) for k, v in consts.items()},
                "style_vector": style_vector}
     w.set(lineage=import_lineage(src, options, {role: [f"renamed {main_in} → {in_canon}, {main_out} → {out_canon}"]}))
-    w.write(out)
-    report = None
-    if validate:
-        from ...runtime.validation import validate_bundle
-
-        report = validate_bundle(out, backend="ort-cpu", record=True)
-    return Path(out), report
+    return publish_bundle(w.write, out, inputs=[src, *consts.values()], validate=validate)  # staged, then validated

@@ -1,0 +1,202 @@
+"""Nothing is deleted that StyleForge did not make (issue 20, item 1): every command that writes a bundle or a Triton
+model replaces only a StyleForge artefact of that kind, never an input, only after the new one validated in a
+staging folder, atomically and durably; an interrupted run leaves the old artefact or the new one, and a rerun
+succeeds. Also: bundles are data (digest-less manifests, hash checks when a graph is opened, external data)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import foreign_graphs as fg  # noqa: E402
+from helpers import write_scale_bundle  # noqa: E402
+from styleforge.runtime.cli import main  # noqa: E402
+from styleforge.runtime.errors import StyleForgeError  # noqa: E402
+
+
+def _user_folder(path):
+    """A folder of the user's: a file and a subfolder StyleForge never made."""
+    (path / "sub").mkdir(parents=True)
+    (path / "precious.txt").write_text("mine")
+    (path / "sub" / "y").write_text("also mine")
+    return path
+
+
+def _untouched(path) -> bool:
+    return (path / "precious.txt").read_text() == "mine" and (path / "sub" / "y").read_text() == "also mine"
+
+
+def _import_args(model, out):
+    return ["import-onnx", str(model), "--interface", "translator", "--range=-1,1", "--output", "out", "--out", str(out)]
+
+
+@pytest.fixture(scope="module")
+def foreign(tmp_path_factory):
+    d = tmp_path_factory.mktemp("safety_foreign")
+    (d / "tr.onnx").write_bytes(fg.nchw_pm1_translator())
+    return d / "tr.onnx"
+
+
+@pytest.fixture(scope="module")
+def imported(foreign, tmp_path_factory):
+    out = tmp_path_factory.mktemp("safety_imported") / "tr.sfbundle"
+    assert main(_import_args(foreign, out)) == 0
+    return out
+
+
+# --- --out replaces only a StyleForge bundle ----------------------------------------------------------------------
+
+def test_import_onnx_refuses_to_replace_a_users_folder(foreign, tmp_path, capsys):
+    """Before: exit 0, and precious.txt and sub/ were gone (replaced by a bundle)."""
+    k = _user_folder(tmp_path / "k")
+    assert main(_import_args(foreign, k)) == 2
+    err = capsys.readouterr().err
+    assert f"--out {k}" in err and "not a StyleForge bundle" in err and err.count("\n") == 1
+    assert _untouched(k) and sorted(p.name for p in k.iterdir()) == ["precious.txt", "sub"]
+
+
+def test_a_web_manifest_or_a_file_is_not_a_bundle(foreign, tmp_path, capsys):
+    web = tmp_path / "site"
+    web.mkdir()
+    (web / "manifest.json").write_text(json.dumps({"name": "my app", "icons": []}))
+    assert main(_import_args(foreign, web)) == 2
+    assert (web / "manifest.json").exists()
+    f = tmp_path / "notes.sfbundle"
+    f.write_text("a file")
+    assert main(_import_args(foreign, f)) == 2 and f.read_text() == "a file"
+    assert "not a StyleForge bundle" in capsys.readouterr().err
+
+
+def test_a_styleforge_bundle_is_replaced_and_nothing_is_left_beside_it(foreign, tmp_path):
+    out = tmp_path / "b.sfbundle"
+    assert main(_import_args(foreign, out)) == 0
+    first = (out / "manifest.json").read_bytes()
+    assert main(_import_args(foreign, out) + ["--name", "again"]) == 0
+    assert (out / "manifest.json").read_bytes() != first and json.loads((out / "manifest.json").read_text())["model"]["name"] == "again"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.sfbundle"]  # no staging or .old folder left
+
+
+def test_convert_refuses_a_users_folder_and_its_own_input(imported, tmp_path, capsys):
+    k = _user_folder(tmp_path / "k2")
+    assert main(["convert", str(imported), "--out", str(k)]) == 2
+    assert _untouched(k)
+    before = (imported / "manifest.json").read_bytes()
+    assert main(["convert", str(imported), "--out", str(imported)]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert main(["convert", str(imported), "--out", str(imported / "inner.sfbundle")]) == 2
+    assert "inside the input" in capsys.readouterr().err
+    assert (imported / "manifest.json").read_bytes() == before and not (imported / "inner.sfbundle").exists()
+
+
+def test_import_onnx_refuses_its_model_as_out_or_inside_out(foreign, imported, tmp_path, capsys):
+    data = foreign.read_bytes()
+    model = tmp_path / "m.onnx"
+    model.write_bytes(data)
+    assert main(_import_args(model, model)) == 2
+    assert "is the input" in capsys.readouterr().err and model.read_bytes() == data
+    b = tmp_path / "b.sfbundle"
+    shutil.copytree(imported, b)
+    (b / "m.onnx").write_bytes(data)  # the model lies inside the bundle --out would replace
+    assert main(_import_args(b / "m.onnx", b)) == 2
+    assert "holds the input" in capsys.readouterr().err and (b / "m.onnx").read_bytes() == data
+
+
+def test_export_refuses_a_users_folder_and_the_run_folder(tmp_path, capsys):
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    assert main(["train", "template", "--out", str(run), "--steps", "1", "--size", "16", "--batch", "1", "--width", "4",
+                 "--no-progress"]) == 0
+    k3 = _user_folder(tmp_path / "k3")
+    assert main(["export", str(run), "--out", str(k3)]) == 2
+    assert _untouched(k3)
+    assert main(["export", str(run), "--out", str(run / "t.sfbundle")]) == 2
+    assert "inside the input" in capsys.readouterr().err and not (run / "t.sfbundle").exists()
+    assert main(["export", str(run), "--out", str(tmp_path / "t.sfbundle"), "--no-validate"]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "t.sfbundle")]) == 0  # its own bundle: replaced
+
+
+def test_stylize_refuses_to_write_onto_its_input_image(tmp_path, capsys):
+    """Before: `stylize b h.png --out h.png` replaced the photo without a word."""
+    from PIL import Image
+
+    b = write_scale_bundle(tmp_path / "s.sfbundle", "stylizer")
+    h = tmp_path / "h.png"
+    Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(h)
+    data = h.read_bytes()
+    assert main(["stylize", str(b), str(h), "--out", str(h)]) == 2
+    assert "is the input" in capsys.readouterr().err and h.read_bytes() == data
+    assert main(["stylize", str(b), str(h), "--out", str(tmp_path / "o.png")]) == 0
+
+
+def test_a_bundle_that_fails_validation_never_reaches_out(tmp_path):
+    from styleforge.export.core.bundle_writer import BundleWriter
+    from styleforge.export.core.publish import ExportValidationError, failed_name, publish_bundle
+    from styleforge.runtime.manifest import GraphConfig
+    from helpers import scale_graph
+
+    def bad(path):  # golden outputs the graph does not produce
+        w = BundleWriter(name="bad", method="scale", family="graph", interface="graph", config=GraphConfig())
+        w.add_graph("stylize", scale_graph(0.5))
+        x = np.ones((1, 3, 4, 4), np.float32)
+        w.add_golden("c", "stylize", {"image": x}, {"stylized": x * 7})
+        return w.write(path)
+
+    out = write_scale_bundle(tmp_path / "good.sfbundle")
+    before = (out / "manifest.json").read_bytes()
+    with pytest.raises(ExportValidationError, match="is unchanged"):
+        publish_bundle(bad, out)
+    assert (out / "manifest.json").read_bytes() == before
+    k = _user_folder(failed_name(out))  # --force keeps a failing bundle beside --out, but never over a user's folder
+    with pytest.raises(StyleForgeError, match="not a StyleForge bundle"):
+        publish_bundle(bad, out, force=True)
+    assert _untouched(k) and (out / "manifest.json").read_bytes() == before
+
+
+# --- the shared mechanism -----------------------------------------------------------------------------------------
+
+def test_atomic_dir_replaces_only_its_kind_and_fsyncs(tmp_path, monkeypatch):
+    from styleforge.runtime import atomic
+
+    user = _user_folder(tmp_path / "x")
+    with pytest.raises(StyleForgeError, match="not a StyleForge bundle"):
+        with atomic.atomic_dir(user, kind="bundle") as tmp:
+            (tmp / "manifest.json").write_text("{}")
+    with pytest.raises(StyleForgeError, match="not something StyleForge may replace"):
+        with atomic.atomic_dir(user) as tmp:  # no kind: nothing existing is replaced
+            pass
+    assert _untouched(user) and [p.name for p in tmp_path.iterdir()] == ["x"]
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+    b = write_scale_bundle(tmp_path / "b.sfbundle")
+    names = [os.path.basename(p) for p in synced]
+    assert "stylize.onnx" in names and "manifest.json" in names  # the files, before the rename …
+    assert str(tmp_path) in synced  # … and the folder that holds the new name, after it
+    assert synced.index(str(tmp_path)) > max(i for i, n in enumerate(names) if n == "manifest.json")
+    assert (b / "manifest.json").is_file()
+
+
+def test_triton_refuses_duplicate_names_empty_names_and_foreign_models(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("google.protobuf")
+    a = write_scale_bundle(tmp_path / "one" / "m.sfbundle", "stylizer")
+    b = write_scale_bundle(tmp_path / "two" / "m.sfbundle", "stylizer")
+    repo = tmp_path / "repo"
+    assert main(["triton", str(a), str(b), "--out", str(repo)]) == 2
+    assert "both give the Triton model name 'm'" in capsys.readouterr().err and not (repo / "m").exists()
+    _user_folder(repo / "m")  # a model folder StyleForge did not write
+    assert main(["triton", str(a), "--out", str(repo)]) == 2
+    assert _untouched(repo / "m")
+    shutil.rmtree(repo / "m")
+    assert main(["triton", str(a), "--out", str(repo)]) == 0
+    assert main(["triton", str(a), "--out", str(repo), "--max-batch", "2"]) == 0  # its own model: replaced
+    assert "max_batch_size: 2" in (repo / "m" / "config.pbtxt").read_text()
+    monkeypatch.chdir(a)  # `triton .` inside a bundle: named after the folder, never the empty name (the repo root)
+    assert main(["triton", ".", "--out", str(repo)]) == 0
+    assert (repo / "m" / "config.pbtxt").is_file() and not (repo / "config.pbtxt").exists()
+    assert main(["triton", ".", "--out", "."]) == 2  # the repository inside the bundle
+    assert "inside the input" in capsys.readouterr().err and not (a / "m").exists()
