@@ -219,6 +219,9 @@ def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None
     3. only then are the files it no longer lists removed (a reader still checking the old manifest finds
        one missing, sees the manifest changed, and checks again: :func:`open_bundle`).
 
+    Every file is fsync'ed before the manifest that lists it is renamed into place (runtime/atomic.py), so a crash
+    leaves the old manifest (new files unlisted, overwritten by the next update) or the new one with its files.
+
     Writers hold :func:`bundle_lock`, so two updates never lose each other's change. `patch(manifest)` edits
     the typed manifest in place. Returns the new manifest.
     """
@@ -232,7 +235,9 @@ def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None
         for rel, data in (add_files or {}).items():
             check_relative_path(rel)
             digest = hashlib.sha256(data).hexdigest()
-            name = rel if rel not in files and not (path / rel).exists() else _tagged(rel, digest)
+            # a name the manifest does not list is no part of the bundle (a file an interrupted update left): it is
+            # overwritten under its own name, so names the graphs point to (external data) stay right on a rerun
+            name = rel if rel not in files else _tagged(rel, digest)
             if files.get(name) != digest or not (path / name).is_file():
                 write_bytes(inside(path, name), data)
             stored[rel] = name

@@ -200,3 +200,49 @@ def test_triton_refuses_duplicate_names_empty_names_and_foreign_models(tmp_path,
     assert (repo / "m" / "config.pbtxt").is_file() and not (repo / "config.pbtxt").exists()
     assert main(["triton", ".", "--out", "."]) == 2  # the repository inside the bundle
     assert "inside the input" in capsys.readouterr().err and not (a / "m").exists()
+
+
+# --- interrupted updates ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stylizer(tmp_path_factory):
+    """A tiny trained stylizer: its run folder, its bundle, and a variant without tiling graphs (convert leaves
+    them out), to add them to."""
+    pytest.importorskip("torch")
+    from helpers import torch_threads
+    from styleforge.export.convert.api import convert_bundle
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.stylizer.trainer import train_stylizer
+
+    d = tmp_path_factory.mktemp("safety_stylizer")
+    with torch_threads(1):
+        train_stylizer(["sample:mosaic"], d / "run", steps=1, size=32, batch=1, width_mult=0.125, progress=False)
+        bundle = export_checkpoint(d / "run", d / "sty.sfbundle")
+    plain, _ = convert_bundle(bundle, d / "plain.sfbundle", validate=False)
+    return {"run": d / "run", "bundle": bundle, "plain": plain}
+
+
+def test_an_interrupted_tiling_add_is_finished_by_a_rerun(stylizer, tmp_path, monkeypatch):
+    """Before: the weights file an interrupted run left made every rerun fail ("... has no sha256")."""
+    from styleforge.export.tiling.commands import add_tiling_to_bundle
+    from styleforge.runtime import bundle as bundle_mod, load
+
+    b = tmp_path / "p.sfbundle"
+    shutil.copytree(stylizer["plain"], b)
+    real = bundle_mod.update_bundle
+
+    def killed_before_the_manifest(path, add_files=None, patch=None):  # the files are written, the manifest is not
+        def die(m):
+            raise KeyboardInterrupt
+        return real(path, add_files=add_files, patch=die)
+
+    monkeypatch.setattr(bundle_mod, "update_bundle", killed_before_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        add_tiling_to_bundle(b)
+    monkeypatch.setattr(bundle_mod, "update_bundle", real)
+    assert (b / "stylize.tiling-weights.bin").exists()  # left behind, unlisted
+    assert load(b).manifest.tiling == []  # the old bundle, still valid
+    assert add_tiling_to_bundle(b) == ["stylize"]
+    m = load(b, backend="ort-cpu").manifest  # every file's sha256 checked
+    assert m.tiling[0].weights == "stylize.tiling-weights.bin" and "stylize.tiling-weights.bin" in m.files
+    assert not [p.name for p in b.iterdir() if ".tiling-weights." in p.name and p.name != "stylize.tiling-weights.bin"]
