@@ -97,6 +97,7 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     from ...runtime.model import _import_families
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter, gpu_tf32_profile, npz_bytes
+    from ..core.onnx_files import load_onnx_confined
     from ..core.publish import check_bundle_output, publish_bundle
 
     if interface not in INTERFACES:
@@ -106,8 +107,10 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
         raise StyleForgeError(f"{src}: no such file")
     check_bundle_output(out, [src, *(consts or {}).values()])  # before any work: not an input, no folder of the user's
     try:
-        model = onnx.load(str(src))
+        model = load_onnx_confined(src)  # its external data checked to stay in its folder before anything is read
         onnx.checker.check_model(model)
+    except StyleForgeError:
+        raise
     except Exception as e:  # onnx raises its own types (DecodeError, ValidationError)
         raise StyleForgeError(f"{src}: not a valid ONNX model ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
     if multiple_of < 1:
