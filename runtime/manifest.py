@@ -505,8 +505,10 @@ def check_digest(data: dict, where: str = MANIFEST, *, allow_missing: bool = Fal
     one, and an older manifest without one is read only with `allow_missing` (--allow-legacy-manifest)."""
     want = data.get(DIGEST_FIELD)
     version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return  # parse_manifest names the missing or bad schema_version
     if want is None:
-        if isinstance(version, int) and version >= DIGEST_SINCE:
+        if version >= DIGEST_SINCE:
             raise BundleError(f"{where}: the manifest has no {DIGEST_FIELD} (schema {version} requires one); refusing to load")
         if not allow_missing:
             raise BundleError(f"{where}: a schema-{version} manifest without {DIGEST_FIELD}: nothing shows it is the one "

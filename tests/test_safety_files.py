@@ -246,3 +246,152 @@ def test_an_interrupted_tiling_add_is_finished_by_a_rerun(stylizer, tmp_path, mo
     m = load(b, backend="ort-cpu").manifest  # every file's sha256 checked
     assert m.tiling[0].weights == "stylize.tiling-weights.bin" and "stylize.tiling-weights.bin" in m.files
     assert not [p.name for p in b.iterdir() if ".tiling-weights." in p.name and p.name != "stylize.tiling-weights.bin"]
+
+
+# --- bundles are data, not code -----------------------------------------------------------------------------------
+
+def _edit_manifest(bundle, fn, *, digest: bool = True):
+    from styleforge.runtime.manifest import DIGEST_FIELD, manifest_digest
+
+    m = json.loads((bundle / "manifest.json").read_text())
+    fn(m)
+    m.pop(DIGEST_FIELD, None)
+    if digest:
+        m[DIGEST_FIELD] = manifest_digest(m)
+    (bundle / "manifest.json").write_text(json.dumps(m))
+
+
+def test_a_manifest_without_digest_needs_allow_legacy_manifest(tmp_path, capsys):
+    """Before: `schema_version: 2` without a digest loaded, unchecked."""
+    from styleforge.runtime import load
+    from styleforge.runtime.bundle import allow_legacy_manifests, open_bundle
+
+    b = write_scale_bundle(tmp_path / "old.sfbundle", "stylizer")
+    _edit_manifest(b, lambda m: m.update(schema_version=2), digest=False)
+    with pytest.raises(StyleForgeError, match="without manifest_sha256.*--allow-legacy-manifest"):
+        open_bundle(b)
+    with pytest.raises(StyleForgeError, match="allow-legacy-manifest"):
+        load(b)
+    assert load(b, allow_legacy_manifest=True).manifest.schema_version == 2
+    with allow_legacy_manifests():
+        assert open_bundle(b).name == "scale-test"
+    assert main(["validate", str(b)]) == 2 and "--allow-legacy-manifest" in capsys.readouterr().err
+    assert main(["validate", str(b), "--allow-legacy-manifest"]) == 0
+    from styleforge.runtime.cli import build_cli
+
+    flagged = {p.prog.split(" ", 1)[1] for p in build_cli().commands
+               if any(a.dest == "allow_legacy_manifest" for a in p._actions)}
+    assert {"stylize", "translate", "generate", "validate", "serve", "bench", "convert", "triton", "tiling add",
+            "engine build"} <= flagged
+
+
+def test_a_graph_is_hash_checked_when_it_is_opened_not_only_at_load(stylizer, tmp_path):
+    """Before: tiling graphs, opened on the first large image, were read straight from the path unchecked."""
+    from styleforge.runtime import load
+
+    b = tmp_path / "s.sfbundle"
+    shutil.copytree(stylizer["bundle"], b)
+    model = load(b, backend="ort-cpu", threads=1)
+    assert model.bundle.graph_bytes("stylize") == (b / "stylize.onnx").read_bytes()
+    tiled = b / model.manifest.graph("stylize.tiled").file
+    tiled.write_bytes(tiled.read_bytes() + b"\x00")  # a bundle changed in place after load()
+    image = np.full((40, 40, 3), 120, np.uint8)
+    with pytest.raises(StyleForgeError, match="no longer matches its sha256"):
+        model.stylize_tiled(image, tile=32)
+    shutil.rmtree(b)
+    shutil.copytree(stylizer["bundle"], b)
+    model = load(b, backend="ort-cpu", threads=1)
+    weights = b / model.manifest.tiling[0].weights
+    weights.write_bytes(weights.read_bytes()[::-1])  # the tiling graphs' external weights
+    with pytest.raises(StyleForgeError, match="external data"):
+        model.stylize_tiled(image, tile=32)
+
+
+def test_tiled_runners_are_built_once_under_concurrency(stylizer):
+    import threading
+
+    from styleforge.runtime import load
+
+    model = load(stylizer["bundle"], backend="ort-cpu", threads=1)
+    got, start = [], threading.Barrier(4)
+
+    def build():
+        start.wait()
+        got.append(model.tiled("stylize", tile=32))
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and len({id(r) for r in got}) == 1
+
+
+def _external_graph(folder, location: str):
+    """A graph whose weight lives in an external file named `location` (relative to `folder`)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.full((1, 3, 1, 1), 0.5, np.float32), "w")
+    w.data_location = TensorProto.EXTERNAL
+    w.ClearField("raw_data")
+    for k, v in (("location", location), ("offset", "0"), ("length", "12")):
+        w.external_data.add(key=k, value=v)
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    m = helper.make_model(helper.make_graph([helper.make_node("Mul", ["image", "w"], ["stylized"])], "ext", [x], [y], [w]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("where", ["../secret.bin", "/tmp/secret.bin", "unlisted.bin", "link.bin"])
+def test_external_data_outside_the_bundle_is_refused_at_load(tmp_path, where):
+    """Before: the runtime never looked where external_data points (ONNX Runtime's own check is version-dependent)."""
+    from styleforge.runtime.bundle import open_bundle
+
+    b = write_scale_bundle(tmp_path / "b.sfbundle", "stylizer")
+    (tmp_path / "secret.bin").write_bytes(np.full(3, 0.5, np.float32).tobytes())
+    (b / "unlisted.bin").write_bytes((tmp_path / "secret.bin").read_bytes())
+    os.symlink(tmp_path / "secret.bin", b / "link.bin")
+    data = _external_graph(b, where)
+    (b / "stylize.onnx").write_bytes(data)
+
+    def patch(m):
+        import hashlib
+
+        m["files"]["stylize.onnx"] = hashlib.sha256(data).hexdigest()
+        if where == "link.bin":
+            m["files"]["link.bin"] = hashlib.sha256((tmp_path / "secret.bin").read_bytes()).hexdigest()
+    _edit_manifest(b, patch)
+    with pytest.raises(StyleForgeError, match="outside the bundle|does not list|leads outside") as e:
+        open_bundle(b)
+    assert "\n" not in str(e.value)
+
+
+def test_import_onnx_refuses_external_data_outside_the_models_folder(tmp_path, capsys):
+    d = tmp_path / "models"
+    d.mkdir()
+    (tmp_path / "secret.bin").write_bytes(np.full(3, 0.5, np.float32).tobytes())
+    (d / "m.onnx").write_bytes(_external_graph(d, "../secret.bin"))
+    args = ["import-onnx", str(d / "m.onnx"), "--interface", "stylizer", "--out", str(tmp_path / "x.sfbundle")]
+    assert main(args) == 2
+    assert "outside the model's folder" in capsys.readouterr().err and not (tmp_path / "x.sfbundle").exists()
+    (d / "ok.onnx").write_bytes(_external_graph(d, "w.bin"))
+    (d / "w.bin").write_bytes(np.full(3, 0.5, np.float32).tobytes())
+    args[1] = str(d / "ok.onnx")
+    assert main(args) == 0  # inside its folder: read, and stored inside the bundle's graph
+
+
+def test_the_protobuf_free_scan_finds_what_onnx_finds():
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+    from styleforge.runtime.onnx_refs import external_data_locations
+
+    data = _external_graph(None, "a/w.bin")
+    m = onnx.load_from_string(data)
+    want = [e.value for t in _get_all_tensors(m) if uses_external_data(t) for e in t.external_data if e.key == "location"]
+    assert external_data_locations(data) == want == ["a/w.bin"]
+    sub = onnx.helper.make_graph([], "body", [], [], [onnx.load_from_string(_external_graph(None, "deep.bin")).graph.initializer[0]])
+    m.graph.node.append(onnx.helper.make_node("If", ["c"], [], then_branch=sub, else_branch=sub))
+    assert external_data_locations(m.SerializeToString()) == ["a/w.bin", "deep.bin"]  # subgraphs, to any depth
+    with pytest.raises(StyleForgeError, match="not a readable ONNX model"):
+        external_data_locations(b"\x0a\xff\xff\xff")

@@ -13,8 +13,13 @@ def confined_locations(path: Path, data: bytes) -> list[str]:
     """The model's external data locations, each checked to stay inside the model file's folder."""
     from ...runtime.onnx_refs import external_data_locations
 
+    from ...runtime.errors import BundleError
+
     folder = os.path.realpath(path.parent)
-    locations = external_data_locations(data)
+    try:
+        locations = external_data_locations(data)
+    except BundleError as e:
+        raise StyleForgeError(f"{path}: not a valid ONNX model ({str(e).removeprefix('not a readable ONNX model ')})") from None
     for loc in locations:
         parts = loc.replace("\\", "/").split("/")
         if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts \
