@@ -213,7 +213,11 @@ def read_manifest(path: str | os.PathLike, *, verify: bool = True, allow_legacy_
     data = _read_json(path)
     if verify:
         legacy = _ALLOW_LEGACY.get() if allow_legacy_manifest is None else allow_legacy_manifest
-        check_digest(data, str(path / MANIFEST), allow_missing=legacy)
+        try:
+            check_digest(data, str(path / MANIFEST), allow_missing=legacy)
+        except BundleError:
+            parse_manifest(dict(data), str(path / MANIFEST))  # a malformed manifest is named as such first
+            raise
     return parse_manifest(data, str(path / MANIFEST))
 
 
@@ -303,9 +307,17 @@ def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None
     Writers hold :func:`bundle_lock`, so two updates never lose each other's change. `patch(manifest)` edits
     the typed manifest in place. Returns the new manifest.
     """
+    path = Path(path)
+    try:
+        return _update(path, add_files, patch)
+    except OSError as e:  # a full disk, a read-only folder …: the manifest (the bundle) is the old one
+        raise BundleError(f"{path}: could not update the bundle ({e.strerror or e}"
+                          f"{': ' + str(e.filename) if e.filename else ''}); it is unchanged") from None
+
+
+def _update(path: Path, add_files: dict[str, bytes] | None, patch) -> Manifest:
     from .atomic import write_bytes
 
-    path = Path(path)
     with bundle_lock(path):
         manifest = read_manifest(path)
         files = manifest.files

@@ -44,12 +44,21 @@ def publish_bundle(build, out, *, inputs=(), validate: bool = True, backend: str
     """``build(path)`` writes the new bundle at `path` (in a staging folder beside `out`); it is validated on
     `backend` there (without `validate`: only opened with every sha256 checked), its report recorded in it, and
     only then does it replace `out`. Returns (out, report or None); raises :class:`ExportValidationError` when
-    validation fails (`out` unchanged)."""
+    validation fails, StyleForgeError when the disk refuses a write (`out` unchanged either way)."""
+    out = check_bundle_output(out, inputs)
+    try:
+        return _stage_and_publish(build, out, inputs, validate, backend, force)
+    except OSError as e:  # a full disk, a read-only folder …: the staging folder is gone, `out` as it was
+        raise StyleForgeError(f"{out}: could not write the new bundle ({e.strerror or e}"
+                              f"{': ' + str(e.filename) if e.filename else ''}); "
+                              f"{'the bundle there is unchanged' if out.exists() else 'nothing was written'}") from None
+
+
+def _stage_and_publish(build, out: Path, inputs, validate: bool, backend: str, force: bool):
     from ...runtime.atomic import replace_dir, staging_dir
     from ...runtime.bundle import open_bundle
     from ...runtime.validation import record_report, validate_bundle
 
-    out = check_bundle_output(out, inputs)
     with staging_dir(out) as stage:
         staged = Path(build(stage / out.name) or stage / out.name)
         report = None

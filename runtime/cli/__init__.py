@@ -9,6 +9,7 @@ that runs it, so runtime subcommands start without torch.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -143,6 +144,10 @@ def configure_logging(verbose: int = 0) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+#: OSErrors that mean "the disk refused": one line, not a traceback (every write is atomic: nothing half-written)
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = build_cli()
     args = cli.parser.parse_args(argv)
@@ -169,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("styleforge: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in DISK_ERRORS:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"styleforge: error: {e.strerror or e}{where} (what was there before is unchanged)", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 
