@@ -487,3 +487,11 @@ def test_a_real_full_disk_on_a_small_tmpfs(foreign, imported, tmp_path, capsys):
         assert main(_import_args(foreign, b)) == 0
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_engine_build_refuses_a_timing_cache_inside_the_bundle(tmp_path, capsys):
+    """The timing cache is rewritten after a build: `--timing-cache B/stylize.onnx` would replace the graph."""
+    b = write_scale_bundle(tmp_path / "b.sfbundle", "stylizer")
+    graph = (b / "stylize.onnx").read_bytes()
+    assert main(["engine", "build", str(b), "--timing-cache", str(b / "stylize.onnx")]) == 2
+    assert "--timing-cache" in capsys.readouterr().err and (b / "stylize.onnx").read_bytes() == graph
