@@ -119,22 +119,20 @@ def run_video(args, frames_fn) -> int:
     return 0
 
 
-def open_for_images(args, interfaces: tuple[str, ...], command: str):
+def open_for_images(args, command: str):
     """What every image command does first: plan inputs and outputs (videos are planned by run_video), then load
-    the bundle and refuse one whose runtime interface this command does not run, naming the command that does.
-    Returns (model, inputs, outputs, several, video)."""
+    the bundle and refuse one whose runtime interface does not run `command` (its spec's ``commands``), naming the
+    command that does. Returns (model, inputs, outputs, several, video)."""
     from ..artefacts import check_not_input
-    from ..errors import StyleForgeError
+    from ..interfaces import require_command
     from ..model import load
     from ..video import is_video
 
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
     check_not_input(args.out, [*args.inputs, getattr(args, "style", None)], nested=False)  # a video, a style image
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
-    if model.interface not in interfaces:
-        other = {"generator": "generate", "translator": "translate", "stylizer": "stylize", "wct": "stylize"}
-        hint = other.get(model.interface)
-        raise StyleForgeError(f"{args.bundle}: a {model.interface!r} bundle; {command} needs a "
-                              f"{' or '.join({'wct': 'WCT'}.get(i, i) for i in interfaces)} bundle" + (f" (use `styleforge {hint}`)" if hint else ""))
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
+    require_command(model, command, args.bundle)
     return model, inputs, outs, several, video

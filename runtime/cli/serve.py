@@ -28,6 +28,9 @@ def register(cli) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="inference threads: batches run at once (default 1)")
     p.add_argument("--ort-threads", type=positive_int, default=None, help="intra-op threads per ONNX Runtime session")
     p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    from . import add_host_code_argument
+
+    add_host_code_argument(p)
     p.add_argument("--max-body-mb", type=float, default=32.0, help="request body limit in MiB (413 above; default 32)")
     p.add_argument("--max-pixels", type=positive_int, default=16_000_000,
                    help="pixels per image at most, checked before decoding (413 above; default 16000000)")
@@ -54,7 +57,8 @@ def run_serve(args) -> int:
         names[name] = b
     cfg = ServeConfig(max_batch=args.max_batch, max_delay_ms=args.max_delay_ms, queue=args.queue, workers=args.workers,
                       ort_threads=args.ort_threads, backend=args.backend, max_body_bytes=int(args.max_body_mb * (1 << 20)),
-                      max_pixels=args.max_pixels, api_key=key).check()
+                      max_pixels=args.max_pixels, api_key=key,
+                      allow_engine_host_code=args.allow_engine_host_code).check()
     try:
         import uvicorn
 
@@ -62,12 +66,14 @@ def run_serve(args) -> int:
     except ImportError as e:
         raise StyleForgeError(f"serve needs the serve extra ({e.name} is missing): pip install 'styleforge[serve]'") from None
     from ..bundle import open_bundle
-    from ..serve.served import ENDPOINTS
+    from ..interfaces import find_interface
+    from ..serve.served import endpoints
 
     for path in names.values():  # a bad bundle is one line here, before the server starts
         interface = open_bundle(path).interface
-        if interface not in ENDPOINTS:
-            raise StyleForgeError(f"{path}: a {interface!r} bundle has no HTTP endpoint (served: {', '.join(ENDPOINTS)})")
+        spec = find_interface(interface)
+        if spec is None or not spec.endpoint:
+            raise StyleForgeError(f"{path}: a {interface!r} bundle has no HTTP endpoint (served: {', '.join(endpoints())})")
     import logging
 
     logging.getLogger("styleforge.serve").setLevel(args.log_level.upper())  # through the CLI's stderr handler

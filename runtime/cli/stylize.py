@@ -39,7 +39,7 @@ def run_stylize(args) -> int:
     from ..errors import ImageError, StyleForgeError
     from ..images import load_image, save_image
 
-    model, inputs, outs, several, video = open_for_images(args, ("stylizer", "wct"), "stylize")
+    model, inputs, outs, several, video = open_for_images(args, "stylize")
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
     extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),
@@ -47,7 +47,7 @@ def run_stylize(args) -> int:
                                ("style", args.style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
              if v is not None}
     if video:
-        if model.interface == "stylizer":
+        if hasattr(model, "stylize_batch"):  # one graph run per frame batch where the interface has one
             return run_video(args, lambda frames: model.stylize_batch(frames, **extra))
         return run_video(args, lambda frames: [model(f, **extra) for f in frames])
     failed = 0
@@ -60,8 +60,9 @@ def run_stylize(args) -> int:
             print(f"styleforge: error: {e}", file=sys.stderr)
             failed += 1
             continue
-        tiling = tiling_options(args, model, "stylize", image) if model.interface == "stylizer" else None
-        if tiling is None and (args.tile or args.exact_stats) and model.interface != "stylizer":
+        tiles = "stylize" in model.spec.tiled_roles
+        tiling = tiling_options(args, model, "stylize", image) if tiles else None
+        if tiling is None and (args.tile or args.exact_stats) and not tiles:
             raise StyleForgeError(f"{args.bundle}: --tile is for feed-forward stylizer bundles")
         result = model.stylize_tiled(image, **extra, **tiling) if tiling else model(image, **extra)
         save_image(dst, result)

@@ -27,7 +27,7 @@ def register(cli) -> None:
 def run_translate(args) -> int:
     from ..images import load_image, save_image, to_hwc_uint8, to_nchw_float
 
-    model, inputs, outs, _, video = open_for_images(args, ("translator",), "translate")
+    model, inputs, outs, _, video = open_for_images(args, "translate")
     if video:
         return run_video(args, lambda frames: to_hwc_uint8(model.translate_raw(to_nchw_float(frames), reverse=args.reverse)))
     images = [load_image(src, max_side=args.max_side) for src in inputs]  # every input checked before any output

@@ -186,20 +186,8 @@ def create_app(bundles: dict[str, str], cfg: ServeConfig | None = None) -> FastA
     @app.post("/v1/models/{name}/stylize")
     async def stylize(name: str, request: Request):
         sm = get_model(name, "stylize")
-        payload: dict = {}
-        if sm.interface == "stylizer":
-            payload["style_index"] = int_param(request, "style_index", 0, 0, sm.model.num_styles - 1)
-            pc = request.query_params.get("preserve_color") or None
-            if pc not in (None, "luminance", "histogram"):
-                raise ApiError(400, f"preserve_color must be luminance or histogram, got {pc[:40]!r}")
-            payload["preserve_color"] = pc
-        else:
-            text = request.query_params.get("alpha")
-            try:
-                payload["alpha"] = None if not text else [float(v) for v in text.split(",")]
-            except ValueError:
-                raise ApiError(400, f"alpha must be a number or comma-separated numbers, got {text[:40]!r}") from None
-        payload["image"], payload["style"] = await read_images(request, want_style=sm.interface == "wct")
+        payload = sm.spec.request_options(request.query_params, sm.model, lambda *a: int_param(request, *a))
+        payload["image"], payload["style"] = await read_images(request, want_style=sm.spec.takes_style)
         return await answer(sm, payload, request)
 
     @app.post("/v1/models/{name}/translate")
@@ -214,9 +202,17 @@ def create_app(bundles: dict[str, str], cfg: ServeConfig | None = None) -> FastA
     @app.post("/v1/models/{name}/generate")
     async def generate(name: str, request: Request):
         sm = get_model(name, "generate")
-        payload = {"seed": int_param(request, "seed", 0, 0, 2**32 - 1)}
-        if sm.model.n_classes:
-            payload["label"] = int_param(request, "label", 0, 0, sm.model.n_classes - 1)
+        payload = sm.spec.request_options(request.query_params, sm.model, lambda *a: int_param(request, *a))
+        return await answer(sm, payload, request)
+
+    @app.post("/v1/models/{name}/{verb}")
+    async def other_endpoint(name: str, verb: str, request: Request):
+        """The endpoint of an interface without a route above (its spec's ``endpoint``; template.py's
+        ``transform``): query options from the spec, an image (and style) upload unless its input is a latent."""
+        sm = get_model(name, verb)
+        payload = sm.spec.request_options(request.query_params, sm.model, lambda *a: int_param(request, *a))
+        if sm.spec.main_input == "image":
+            payload["image"], payload["style"] = await read_images(request, want_style=sm.spec.takes_style)
         return await answer(sm, payload, request)
 
     return app

@@ -17,6 +17,7 @@ class ServeConfig:
     max_pixels: int = 16_000_000         # per image, read from the header before decoding (413 above)
     api_key: str | None = None           # with a key, every endpoint but /healthz needs "Authorization: Bearer KEY"
     backend: str = "auto"
+    allow_engine_host_code: bool = False  # tensorrt: load version-compatible engines (host code from the bundle)
     warmup_size: int = 64                # side of the image each model runs once before /readyz says ready
     retry_after_s: int = 1               # Retry-After of a 503
 
