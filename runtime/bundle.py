@@ -103,8 +103,9 @@ class Bundle:
     def graph_bytes(self, role: str) -> bytes:
         """The ONNX bytes of graph `role`, read now and checked now: the graph file against its sha256 in the manifest,
         and every file its ``external_data`` points to (inside the bundle, listed in the manifest, unchanged). Open
-        sessions from these bytes, never from the path: a graph opened hours after load() (tiling graphs) of a
-        bundle re-exported or edited in place is refused instead of run half old, half new."""
+        sessions from these bytes, never from the path (the one place a runner reads a graph; external data names its
+        files relative to :meth:`graph_dir`): a graph opened hours after load() (tiling graphs) of a bundle
+        re-exported or edited in place is refused instead of run half old, half new."""
         spec = self.graph(role)
         try:
             data = self.file(spec.file).read_bytes()
@@ -131,11 +132,6 @@ class Bundle:
         inputs = {k: data[f"input.{k}"] for k in case.inputs}
         outputs = {k: data[f"output.{k}"] for k in case.outputs}
         return inputs, outputs
-
-    def graph_bytes(self, role: str) -> bytes:
-        """The ONNX bytes of graph `role`: the one place a runner reads a graph to build a session. A graph with
-        external data names its files relative to :meth:`graph_dir` (runners tell ONNX Runtime that folder)."""
-        return self.file(self.graph(role).file).read_bytes()
 
     def graph_dir(self, role: str) -> Path:
         """The folder graph `role`'s external-data paths are relative to."""

@@ -71,10 +71,10 @@ def _nchw(img: np.ndarray, align: int) -> np.ndarray:
 
 def _open_checked(model, role: str, backend: str, options: dict):
     """A session for a tiling graph, which is opened lazily (on the first large image, maybe hours after load()):
-    its bytes and external weights are hash-checked now (:meth:`Bundle.graph_bytes`), not only at load()."""
+    ONNX Runtime runners build it from :meth:`Bundle.graph_bytes`, so its bytes and external weights are
+    hash-checked now, not only at load() (tiling runs on ONNX Runtime only: engines have fixed shapes)."""
     from .backends import open_session
 
-    model.bundle.graph_bytes(role)
     return open_session(model.bundle, role, backend, **options)
 
 
