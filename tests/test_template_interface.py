@@ -73,7 +73,8 @@ def test_serve_answers_on_the_spec_endpoint(template_bundle):
     img = np.random.default_rng(2).integers(0, 256, (8, 12, 3), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, "PNG")
-    with TestClient(create_app({"invert": str(template_bundle)}, ServeConfig(backend="ort-cpu", warmup_size=8))) as c:
+    cfg = ServeConfig(backend="ort-cpu", warmup_size=8, allowed_hosts=("testserver",))  # TestClient's Host header
+    with TestClient(create_app({"invert": str(template_bundle)}, cfg)) as c:
         info = c.get("/v1/models").json()["models"][0]
         assert info["interface"] == "template" and info["endpoint"] == "/v1/models/invert/transform"
         r = c.post("/v1/models/invert/transform", content=buf.getvalue(), headers={"Content-Type": "image/png"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from .image_io import (IO_EPILOG, add_any_size_arguments, add_image_io_arguments, open_for_images, run_video,
-                       tiling_options)
+                       tiling_options, work_check)
 
 STYLIZE_EPILOG = IO_EPILOG + """ A bad input (missing, empty, not an image, truncated, absurd size) prints one
 line naming the file and the reason and writes nothing for it; with several inputs the others
@@ -51,9 +51,10 @@ def run_stylize(args) -> int:
             return run_video(args, lambda frames: model.stylize_batch(frames, **extra))
         return run_video(args, lambda frames: [model(f, **extra) for f in frames])
     failed = 0
+    check = work_check(args, model, "stylize")  # a bundle without tiling graphs for it runs untiled
     for src, dst in zip(inputs, outs):
         try:
-            image = load_image(src, max_side=args.max_side)
+            image = load_image(src, max_side=args.max_side, check=lambda w, h: check(w, h, str(src)))
         except ImageError as e:
             if not several:
                 raise

@@ -100,14 +100,20 @@ class WCTSpec(InterfaceSpec):
         return "wct", w
 
     def request_options(self, query, model, int_param):
-        """``alpha``: one number or one per level, comma-separated."""
+        """``alpha``: one number or one per level, comma-separated; its count and range are checked here, before the
+        request is queued (a bad alpha is the client's 400, not a failed run)."""
         from ..serve.config import ApiError
 
         text = query.get("alpha")
         try:
-            return {"alpha": None if not text else [float(v) for v in text.split(",")]}
+            alpha = None if not text else [float(v) for v in text.split(",")]
+            if alpha is not None:
+                model._alpha(alpha)
         except ValueError:
             raise ApiError(400, f"alpha must be a number or comma-separated numbers, got {text[:40]!r}") from None
+        except StyleForgeError as e:
+            raise ApiError(400, str(e)) from None
+        return {"alpha": alpha}
 
     def runs_alone(self, payload):
         """Always: each request carries its own style image."""
