@@ -69,15 +69,6 @@ def _nchw(img: np.ndarray, align: int) -> np.ndarray:
     return x
 
 
-def _open_checked(model, role: str, backend: str, options: dict):
-    """A session for a tiling graph, which is opened lazily (on the first large image, maybe hours after load()):
-    ONNX Runtime runners build it from :meth:`Bundle.graph_bytes`, so its bytes and external weights are
-    hash-checked now, not only at load() (tiling runs on ONNX Runtime only: engines have fixed shapes)."""
-    from .backends import open_session
-
-    return open_session(model.bundle, role, backend, **options)
-
-
 class TiledRunner:
     """Run graph `role` of `model` (a RuntimeModel whose bundle has tiling graphs) on H×W×3 uint8 images of any
     size: ``TiledRunner(model, "stylize", tile=512)(image, {"style_index": np.array([2])})`` → H×W×3 uint8."""
@@ -98,10 +89,15 @@ class TiledRunner:
         if stats_pixels < 32 * 32:
             raise StyleForgeError(f"--stats-pixels {stats_pixels}: at least {32 * 32}")
         self.tile, self.overlap, self.stats_pixels, self.exact = tile, overlap, stats_pixels, exact_stats
+        from .backends import open_session
+
         backend = model.backend if str(model.backend).startswith("ort") else "ort-cpu"  # engines have fixed shapes
+        # opened lazily (the first large image, maybe hours after load()): ONNX Runtime runners build sessions from
+        # Bundle.graph_bytes, so these graphs and their external weights are hash-checked now, not only at load()
         options = {"threads": threads or model.options.get("threads"), "mem_arena": False}
-        self._sessions = {r: _open_checked(model, r, backend, options) for r in (spec.stats_role, spec.tiled_role)}
-        self._open_probe = lambda: _open_checked(model, spec.probe_role, backend, options)
+        self._sessions = {r: open_session(model.bundle, r, backend, **options)
+                          for r in (spec.stats_role, spec.tiled_role)}
+        self._open_probe = lambda: open_session(model.bundle, spec.probe_role, backend, **options)
         self.output = self._sessions[spec.tiled_role].output_names[0]
 
     # --- statistics ------------------------------------------------------------------------------

@@ -54,7 +54,6 @@ def plan_io(raw_inputs, out, max_side=None):
     file for one input, else a folder. Checks --out and --max-side before any model is loaded."""
     from pathlib import Path
 
-    from ..artefacts import check_not_input
     from ..errors import StyleForgeError
     from ..images import IMAGE_SUFFIXES, MIN_SIDE, list_images
 
@@ -64,8 +63,6 @@ def plan_io(raw_inputs, out, max_side=None):
     several = len(inputs) > 1 or any(Path(i).is_dir() for i in raw_inputs)
     if not several and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
         raise StyleForgeError(f"--out {out}: one input needs an image file name (.png, .jpg, ...)")
-    if not several:
-        check_not_input(out, inputs, nested=False)  # `stylize b h.png --out h.png` would replace the photo
     return inputs, _output_paths(inputs, out, several), several
 
 
@@ -129,6 +126,8 @@ def open_for_images(args, command: str):
     """What every image command does first: plan inputs and outputs (videos are planned by run_video), then load
     the bundle and refuse one whose runtime interface does not run `command` (its spec's ``commands``), naming the
     command that does. Returns (model, inputs, outputs, several, video)."""
+    from pathlib import Path
+
     from ..artefacts import check_not_input
     from ..interfaces import require_command
     from ..model import load
@@ -136,7 +135,10 @@ def open_for_images(args, command: str):
 
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
-    check_not_input(args.out, [*args.inputs, getattr(args, "style", None)], nested=False)  # a video, a style image
+    # `stylize b h.png --out h.png` would replace the photo (also a video, or the --style image); an input folder
+    # may be --out (the outputs get names no input has)
+    files = [i for i in [*args.inputs, getattr(args, "style", None)] if i is not None and not Path(i).is_dir()]
+    check_not_input(args.out, files, nested=False)
     from . import backend_options
 
     model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
