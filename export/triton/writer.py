@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...runtime.artefacts import write_marker
 from ...runtime.atomic import atomic_dir
 from ...runtime.errors import StyleForgeError
 from ...runtime.interfaces import interface_spec, interfaces_with
@@ -130,7 +131,8 @@ def write_plan_ensemble(repo: Path, name: str, graph, engine, plan_path: Path, m
     extra = [v for v in graph.graph.input if v.name != image_in and v.name not in {t.name for t in graph.graph.initializer}]
 
     def write(mname: str, cfg, files: dict[str, bytes | Path]):
-        with atomic_dir(repo / mname) as tmp:
+        with atomic_dir(repo / mname, kind="triton-model") as tmp:
+            write_marker(tmp, "triton-model")
             (tmp / "1").mkdir()
             for rel, data in files.items():
                 if isinstance(data, Path):
@@ -173,19 +175,20 @@ def write_plan_ensemble(repo: Path, name: str, graph, engine, plan_path: Path, m
     return [names["pre"], names["plan"], names["post"], name]
 
 
-def write_repository(bundles, out, options: RepoOptions | None = None) -> list[str]:
-    """Write (or replace) the models of `bundles` in the repository `out`; returns the model names written."""
-    import onnx
+def model_names(name: str, engine) -> list[str]:
+    """The models one graph becomes: itself, or with an engine for the target GPU its ensemble's four."""
+    return [f"{name}_pre", f"{name}_plan", f"{name}_post", name] if engine is not None else [name]
 
+
+def _plan(bundles, repo: Path, opts: RepoOptions) -> list[tuple]:
+    """(path, bundle, role, image_in, image_out, name, engine) for every graph to write, after checking every name
+    before anything is written: a name from the bundle's real folder name (``triton .`` inside a bundle), valid as a
+    Triton model folder, not used twice, and every model folder it replaces one that `styleforge triton` wrote."""
+    from ...runtime.artefacts import check_not_input, check_replaceable
     from ...runtime.bundle import open_bundle
     from ...runtime.serve.served import bundle_name
-    from .checker import check_model
 
-    opts = options or RepoOptions()
-    if opts.max_batch_size < 0:
-        raise StyleForgeError(f"--max-batch must be >= 0, got {opts.max_batch_size}")
-    repo = Path(out)
-    written = []
+    jobs, used = [], {}
     for path in bundles:
         bundle = open_bundle(path)
         interface = bundle.interface
@@ -193,22 +196,49 @@ def write_repository(bundles, out, options: RepoOptions | None = None) -> list[s
         if not graphs:
             raise StyleForgeError(f"{path}: a {interface!r} bundle cannot be written as a Triton model "
                                   f"(supported: {', '.join(interfaces_with(lambda s: s.triton_graphs))})")
-        multiple = int(bundle.manifest.size_constraints.multiple_of)
+        base = bundle_name(Path(path).resolve())
         for role, image_in, image_out, suffix in ((t.role, t.image_input, t.image_output, t.suffix) for t in graphs):
             if role not in bundle.graphs:
                 continue
-            name = bundle_name(path) + suffix
-            graph = onnx.load(str(bundle.file(bundle.graph(role).file)))
-            engine = _engine_for(bundle, role, opts.target_sm)
-            if engine is not None:
-                names = write_plan_ensemble(repo, name, graph, engine, bundle.file(engine.file), multiple, image_in,
-                                            image_out, opts)
-            else:
-                with atomic_dir(repo / name) as tmp:
-                    write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts)
-                    problems = check_model(tmp, name=name)
-                    if problems:
-                        raise StyleForgeError(f"{name}: the written model fails its check: {problems[0]}")
-                names = [name]
-            written += names
+            name, engine = base + suffix, _engine_for(bundle, role, opts.target_sm)
+            if not base or name.startswith(".") or not name.isprintable() or "/" in name or "\\" in name:
+                raise StyleForgeError(f"{path}: {name!r} is not a usable Triton model name (rename the bundle folder)")
+            for mname in model_names(name, engine):
+                if mname in used:
+                    raise StyleForgeError(f"{path} and {used[mname]} both give the Triton model name {mname!r}; "
+                                          "rename one bundle folder (names are folder stems)")
+                used[mname] = path
+                check_not_input(repo / mname, bundles, flag="model folder")
+                check_replaceable(repo / mname, "triton-model", flag=f"--out {repo}: model")
+            jobs.append((path, bundle, role, image_in, image_out, name, engine))
+    return jobs
+
+
+def write_repository(bundles, out, options: RepoOptions | None = None) -> list[str]:
+    """Write (or replace) the models of `bundles` in the repository `out`; returns the model names written. Every
+    name is checked before anything is written (:func:`_plan`); only model folders this command wrote are replaced."""
+    import onnx
+
+    from .checker import check_model
+
+    opts = options or RepoOptions()
+    if opts.max_batch_size < 0:
+        raise StyleForgeError(f"--max-batch must be >= 0, got {opts.max_batch_size}")
+    repo = Path(out)
+    written = []
+    for path, bundle, role, image_in, image_out, name, engine in _plan(bundles, repo, opts):
+        multiple = int(bundle.manifest.size_constraints.multiple_of)
+        graph = onnx.load(str(bundle.file(bundle.graph(role).file)))
+        if engine is not None:
+            names = write_plan_ensemble(repo, name, graph, engine, bundle.file(engine.file), multiple, image_in,
+                                        image_out, opts)
+        else:
+            with atomic_dir(repo / name, kind="triton-model") as tmp:
+                write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts)
+                write_marker(tmp, "triton-model")
+                problems = check_model(tmp, name=name)
+                if problems:
+                    raise StyleForgeError(f"{name}: the written model fails its check: {problems[0]}")
+            names = [name]
+        written += names
     return written
