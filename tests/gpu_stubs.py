@@ -57,6 +57,10 @@ def gpu_stubs(monkeypatch, tmp_path):
             monkeypatch.syspath_prepend(str(TRT_STUB))
         monkeypatch.setattr(trt_plugin, "_registered", False)
         monkeypatch.setattr(trt_plugin, "_failed", None)
+        if kw.get("cuda", "nodriver"):
+            import cuda.bindings
+
+            assert getattr(cuda.bindings, "__stub__", False), f"a real cuda.bindings shadows the stub: {cuda.bindings.__file__}"
         if kw.get("trt", True):
             import tensorrt
 

@@ -299,11 +299,14 @@ def test_ort_gpu_runners_are_refused_on_the_cpu_build(scale):
             open_session(bundle, "stylize", name)
 
 
-def test_ort_cuda_that_gets_the_cpu_is_an_error_and_auto_says_so(scale, monkeypatch, caplog):
+def test_ort_cuda_that_gets_the_cpu_is_an_error_and_auto_says_so(gpu_stubs, scale, monkeypatch, caplog):
     """onnxruntime creates a session on the CPU when CUDA does not come up (measured: a warning, then
     get_providers() == ['CPUExecutionProvider']). Asked by name, that is an error naming the cause; under auto
-    the runner is skipped with a warning and the reason is kept."""
+    the runner is skipped with a warning and the reason is kept. The GPU is the stub's simulated one, so a real
+    cuda-bindings without a driver (the CUDA torch build brings one) cannot answer first."""
     import logging
+
+    gpu_stubs(cuda="sim", trt=False)
 
     import onnxruntime as ort
 
