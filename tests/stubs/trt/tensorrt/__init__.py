@@ -386,21 +386,24 @@ class ISymExpr:
 
 
 # --------------------------------------------------------------------------------------- helpers
-def volume(iterable):
-    vol = 1
-    for elem in iterable:
-        vol *= elem
-    return vol
+def volume(shape):
+    """Element count of a shape (trt.volume)."""
+    import math
+
+    return math.prod(int(d) for d in shape)
 
 
-def nptype(trt_type):
+_NUMPY_OF = {DataType.FLOAT: "float32", DataType.HALF: "float16", DataType.INT8: "int8", DataType.INT32: "int32",
+             DataType.INT64: "int64", DataType.BOOL: "bool", DataType.UINT8: "uint8"}
+
+
+def nptype(dtype):
+    """The numpy scalar type of a TensorRT data type (trt.nptype); TypeError for those numpy has none of (BF16, FP8, ...)."""
     import numpy as np
 
-    mapping = {DataType.FLOAT: np.float32, DataType.HALF: np.float16, DataType.INT8: np.int8,
-               DataType.INT32: np.int32, DataType.INT64: np.int64, DataType.BOOL: np.bool_, DataType.UINT8: np.uint8}
-    if trt_type in mapping:
-        return mapping[trt_type]
-    raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
+    if dtype not in _NUMPY_OF:
+        raise TypeError(f"{dtype!r} has no numpy counterpart")
+    return np.dtype(_NUMPY_OF[dtype]).type
 
 
 # ---------------------------------------------------------------- which tensorrt.plugin answers (plugin/__init__.py)

@@ -30,8 +30,8 @@ import tensorrt as trt
 _V = trt._V
 _AOT = _V >= (10, 9)
 
-SCALAR_ATTRS = {int: trt.PluginFieldType.INT64, float: trt.PluginFieldType.FLOAT64, bool: trt.PluginFieldType.INT8,
-                str: trt.PluginFieldType.CHAR, bytes: trt.PluginFieldType.UNKNOWN}
+SCALAR_ATTRS = {t: getattr(trt.PluginFieldType, kind) for t, kind in (
+    (str, "CHAR"), (bytes, "UNKNOWN"), (bool, "INT8"), (int, "INT64"), (float, "FLOAT64"))}
 ARRAY_ATTRS = {np.dtype(k): getattr(trt.PluginFieldType, v) for k, v in (
     ("int8", "INT8"), ("int16", "INT16"), ("int32", "INT32"), ("int64", "INT64"), ("float16", "FLOAT16"),
     ("float32", "FLOAT32"), ("float64", "FLOAT64"), ("bool", "INT8"))}
