@@ -308,3 +308,27 @@ def test_stand_in_agrees_with_nvidia_layer(gpu_stubs, version):
     real, own = results["auto"], results["own"]
     assert len(real) >= 40 and "OK" in real.values() and "ValueError" in real.values()
     assert {k: (real[k], own.get(k)) for k in real if real[k] != own.get(k)} == {}
+
+
+@pytest.mark.parametrize("version", [V10, V11_4])
+def test_simulated_parser_creates_the_plugin_from_the_node(gpu_stubs, version):
+    """The simulated ONNX parser hands a plugin node's attributes to the creator as TensorRT's parser does (FLOAT ->
+    float32, INT -> int32): the WhitenColor node parses; a node with an attribute the plugin does not declare is a
+    parser error naming the creation failure (NVIDIA's layer raises AssertionError for it)."""
+    import onnx
+    from onnx import helper
+
+    trt = gpu_stubs(cuda="sim", engines=True, version=version, layout="tarball")
+    load_trt_plugin().register_plugin()
+    from styleforge.kernels.trt_plugin import make_model
+
+    def parse(model: bytes):
+        network = trt.Builder(trt.Logger()).create_network(0)
+        parser = trt.OnnxParser(network, trt.Logger())
+        return parser.parse(model), [str(e) for e in parser.errors]
+
+    assert parse(make_model(4)) == (True, [])
+    bad = onnx.load_from_string(make_model(4))
+    bad.graph.node[0].attribute.append(helper.make_attribute("bogus", 1.0))
+    ok, errors = parse(bad.SerializeToString())
+    assert not ok and len(errors) == 1 and "plugin creation failed: AssertionError" in errors[0]
