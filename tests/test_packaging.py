@@ -30,7 +30,13 @@ def test_dependency_floors_match_what_the_code_uses():
     assert any(r.startswith("onnxscript") for r in extras["train"])          # --exporter dynamo
     for extra in ("gpu", "gpu-ort", "tensorrt"):                             # CUDA 12: the README's cu128 torch build
         assert _floor(extras[extra], "cuda-python") == ">=12.6.2.post1,<13", extra
-    assert _floor(extras["gpu-ort"], "onnxruntime-gpu") == ">=1.19" and _floor(extras["tensorrt"], "tensorrt") == ">=10.6"
+    # one CUDA major per extra (runtime/cuda_stack.py): onnxruntime-gpu's PyPI wheels are CUDA 13 from 1.27;
+    # the `tensorrt` metapackage is CUDA 13 from 11.0, so the CUDA 12 extra names tensorrt-cu12 (and NVRTC 12)
+    assert _floor(extras["gpu-ort"], "onnxruntime-gpu") == ">=1.19,<1.27" and _floor(extras["tensorrt"], "tensorrt-cu12") == ">=10.6"
+    assert not any(re.match(r"tensorrt\b(?!-)", r) for r in extras["tensorrt"])
+    assert any(r.startswith("nvidia-cuda-nvrtc-cu12") for r in extras["tensorrt"])
+    assert _floor(extras["ort-trt"], "tensorrt-cu12") == ">=10.9,<11"       # ONNX Runtime's TensorRT provider: TensorRT 10
+    assert all("cu13" in r or "nvrtc>=13" in r or "cuda-python>=13" in r for r in extras["tensorrt-cu13"])
 
 
 def test_metadata_license_urls_classifiers_py_typed():
