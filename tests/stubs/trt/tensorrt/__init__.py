@@ -106,10 +106,9 @@ class MemoryPoolType(_IntEnum):  # include/NvInfer.h enum class MemoryPoolType
     TACTIC_DRAM = 4
 
 
-class HardwareCompatibilityLevel(_IntEnum):  # include/NvInfer.h
-    NONE = 0
-    AMPERE_PLUS = 1
-    SAME_COMPUTE_CAPABILITY = 2
+# include/NvInfer.h; SAME_COMPUTE_CAPABILITY from 10.9 (TensorRT 10.9.0 release notes)
+HardwareCompatibilityLevel = _IntEnum("HardwareCompatibilityLevel", {
+    "NONE": 0, "AMPERE_PLUS": 1, **({"SAME_COMPUTE_CAPABILITY": 2} if _V >= (10, 9) else {})})
 
 
 class ExecutionContextAllocationStrategy(_IntEnum):  # include/NvInferRuntime.h

@@ -208,7 +208,13 @@ class IBuilderConfig:
         return len(self.profiles)
 
     def create_timing_cache(self, data: bytes):
-        return ITimingCache(data)
+        """A cache from bytes; bytes that are not a timing cache: an error logged and None (as TensorRT's
+        createTimingCache returns nullptr on a blob it cannot deserialise)."""
+        try:
+            return ITimingCache(data)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            _log(None, trt.Logger.ERROR, "createTimingCache: the timing cache blob could not be deserialised")
+            return None
 
     def set_timing_cache(self, cache, ignore_mismatch: bool) -> bool:
         dev = f"sm{_cc()}"
