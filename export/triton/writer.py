@@ -99,6 +99,23 @@ def _engine_for(bundle, role: str, target_sm: str | None):
     return next((e for e in bundle.manifest.engines if e.role == role and e.compute_capability == target_sm), None)
 
 
+def _without_plugin_engine(name: str, graph, engine):
+    """Triton's TensorRT backend is C++: an engine that needs StyleForge's Python plugin cannot load there. Use the
+    ONNX graph on ONNX Runtime's backend instead (returns None) where it holds no custom node; else refuse."""
+    import sys
+
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in graph.graph.node if n.domain not in ("", "ai.onnx")})
+    if custom:
+        raise StyleForgeError(
+            f"{name}: engine {engine.file} needs the Python plugin {', '.join(engine.plugins)}, which Triton's TensorRT "
+            f"backend cannot load, and the ONNX graph holds {', '.join(custom)}, which ONNX Runtime cannot run; "
+            "export the bundle without the plugin (--wct ns) for Triton")
+    print(f"styleforge: {name}: engine {engine.file} needs the Python plugin {', '.join(engine.plugins)}, which "
+          "Triton's TensorRT backend cannot load; writing the ONNX graph for ONNX Runtime's backend instead",
+          file=sys.stderr)
+    return None
+
+
 def write_onnx_model(mdir: Path, name: str, graph, spec, multiple: int, image_in, image_out, opts: RepoOptions) -> None:
     """One ONNX model with its uint8 NHWC I/O in the graph (export/convert/io_uint8.py: the runtime's own rules,
     from the manifest's ``spec`` of that graph)."""
@@ -201,6 +218,8 @@ def write_repository(bundles, out, options: RepoOptions | None = None) -> list[s
             name = bundle_name(path) + suffix
             graph = onnx.load(str(bundle.file(bundle.graph(role).file)))
             engine = _engine_for(bundle, role, opts.target_sm)
+            if engine is not None and engine.plugins:
+                engine = _without_plugin_engine(name, graph, engine)
             if engine is not None:
                 names = write_plan_ensemble(repo, name, graph, engine, bundle.file(engine.file), multiple, image_in,
                                             image_out, opts)
