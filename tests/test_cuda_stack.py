@@ -5,6 +5,8 @@ import pytest
 
 from styleforge.runtime import cuda_stack
 
+pytestmark = pytest.mark.runtime  # package metadata only: runs in the runtime-only venv too
+
 # metadata as the real wheels declare it (read with pip's --dry-run --report from pypi.org, 2026-12-07)
 TORCH_PYPI = ("2.13.0", ["cuda-bindings<14,>=13.0.3; platform_system == \"Linux\"", "filelock"])
 TORCH_CU128 = ("2.13.0+cu128", ["nvidia-cuda-runtime-cu12==12.8.90; platform_system == \"Linux\""])
