@@ -57,3 +57,26 @@ def test_doctor_shows_the_line(monkeypatch):
     v = doctor.versions()
     assert v["cuda_stack"].startswith("MISMATCH") and "cuda-python 12.9.10 (CUDA 12)" in v["cuda_stack"]
     assert "cuda_stack" in doctor.format_doctor({"versions": v, "gpu": {"error": "none"}, "runners": []})
+
+
+def test_gpu_extras_hold_one_cuda_major():
+    """pyproject's GPU extras: CUDA 12 throughout (the README's cu128 torch), the CUDA 13 alternative apart. The
+    `tensorrt` metapackage is CUDA 13 from 11.0 and onnxruntime-gpu's PyPI wheels from 1.27, so neither appears
+    unbounded in a CUDA 12 extra; ONNX Runtime's TensorRT provider gets TensorRT 10."""
+    import re
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+
+    def spec(extra, name):
+        return next(r[len(name):] for r in extras[extra] if re.match(rf"{re.escape(name)}(?![\w-])", r))
+
+    for extra in ("gpu", "gpu-ort", "tensorrt"):
+        assert spec(extra, "cuda-python") == ">=12.6.2.post1,<13", extra
+    assert spec("gpu-ort", "onnxruntime-gpu") == ">=1.19,<1.27" and spec("tensorrt", "tensorrt-cu12") == ">=10.6"
+    assert not any(re.match(r"tensorrt(?![\w-])", r) for e in extras.values() for r in e)
+    assert any(r.startswith("nvidia-cuda-nvrtc-cu12") for r in extras["tensorrt"])
+    assert spec("ort-trt", "tensorrt-cu12") == ">=10.9,<11"
+    assert all(re.search(r"cu13|nvrtc>=13|cuda-python>=13", r) for r in extras["tensorrt-cu13"])
