@@ -20,6 +20,7 @@ What it stands for (the real layer's observable behaviour, by release):
   from a shape expression; ``__cuda_array_interface__`` refuses BF16, FP8 and INT4.
 """
 import inspect
+import types
 import typing
 
 import numpy as np
@@ -255,8 +256,9 @@ def _describe_signature(fn, lazy: bool):
     return tensors, attrs, kinds, len(outs)
 
 
-def _check_companion(fn, d, what: str, tensor_cls, tail: tuple, optional_tactic: bool):
-    """The parameter rules shared by impl, aot_impl and autotune; returns the attribute names it takes."""
+def _check_companion(fn, d, what: str, tensor_cls, tail: tuple, optional_tactic: bool, ints: tuple = ()):
+    """The parameter rules shared by impl, aot_impl and autotune (``ints``: the parameters that must be annotated int);
+    returns the attribute names it takes and whether it takes a tactic."""
     sig = inspect.signature(fn)
     names = list(sig.parameters)
     taken = []
@@ -271,8 +273,8 @@ def _check_companion(fn, d, what: str, tensor_cls, tail: tuple, optional_tactic:
                 raise ValueError(f"{what}: 'outputs' must be a Tuple")
             if not all(issubclass(x, tensor_cls) for x in typing.get_args(a)):
                 raise ValueError(f"{what}: 'outputs' holds {a}")
-        elif name in ("stream", "tactic") and name in tail + ("tactic",):
-            if not (_is_a(a, int) if _V < (11, 2) else inspect.isclass(a) and issubclass(a, int)):
+        elif name in ints:
+            if not _is_a(a, int):
                 raise ValueError(f"{what}: {name!r} must be an int")
         elif _is_a(a, tensor_cls):
             if name not in d.tensors:
@@ -332,7 +334,8 @@ def _companion(plugin_id, what):
 def impl(plugin_id: str):
     def decorate(fn):
         d = _companion(plugin_id, "impl")
-        d.impl_attrs, d.wants_tactic = _check_companion(fn, d, "impl", Tensor, ("outputs", "stream"), True)
+        d.impl_attrs, d.wants_tactic = _check_companion(fn, d, "impl", Tensor, ("outputs", "stream"), True,
+                                                        ints=("stream", "tactic"))
         ret = inspect.signature(fn).return_annotation
         if ret is not inspect.Signature.empty and ret is not None:
             raise ValueError("impl must be annotated to return None")
@@ -358,14 +361,14 @@ def autotune(plugin_id: str):
 
 
 def _str_or_bytes(a) -> bool:
-    parts = typing.get_args(a) if typing.get_origin(a) in (typing.Union, __import__("types").UnionType) else (a,)
+    parts = typing.get_args(a) if typing.get_origin(a) in (typing.Union, types.UnionType) else (a,)
     return all(x is str or x is bytes for x in parts)
 
 
 def aot_impl(plugin_id: str):
     def decorate(fn):
         d = _companion(plugin_id, "aot_impl")
-        _check_companion(fn, d, "aot_impl", TensorDesc, ("outputs", "tactic"), False)
+        _check_companion(fn, d, "aot_impl", TensorDesc, ("outputs", "tactic"), False, ints=("tactic",))
         ret = inspect.signature(fn).return_annotation
         if ret is inspect.Signature.empty:
             raise ValueError("aot_impl needs a return annotation")
