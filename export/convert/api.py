@@ -56,24 +56,26 @@ def _uint8_golden(parent, case: GoldenCase, inputs: dict, outputs: dict, ins: di
     return new_in, new_out
 
 
-def _check(src, out, precision: str, io: str, calibration_method: str | None):
-    """The parent bundle, after the one-line refusals of options and parents convert cannot start from."""
+def _check(src, out, precision: str, io: str, calibration_method: str | None, calibration=()):
+    """(the parent bundle, the checked --out), after the one-line refusals of options, outputs and parents convert
+    cannot start from."""
+    from ..core.publish import check_bundle_output
+
     if precision not in PRECISIONS:
         raise StyleForgeError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if calibration_method not in (None, "minmax", "percentile", "entropy"):
         raise StyleForgeError(f"--calibration-method {calibration_method!r}: choose minmax, percentile or entropy")
     if io not in IOS:
         raise StyleForgeError(f"--io {io!r}: choose one of {', '.join(IOS)}")
+    out = check_bundle_output(out, [src, *calibration])  # before any work: not an input, no folder of the user's
     parent = open_bundle(src)
-    if Path(out).resolve() == Path(parent.path).resolve():
-        raise StyleForgeError(f"--out {out} is the bundle being converted; write the variant elsewhere")
     m = parent.manifest
     if m.precision != "fp32":
         raise StyleForgeError(f"{src}: a {m.precision} bundle; convert starts from an fp32 bundle (its parent: "
                               f"{m.lineage.parent.path if m.lineage and m.lineage.parent else 'the exported one'})")
     if m.lineage is not None and m.lineage.io == "uint8-nhwc":
         raise StyleForgeError(f"{src}: its graphs already take uint8 NHWC; convert its float parent instead")
-    return parent
+    return parent, out
 
 
 class _Converted:
@@ -173,6 +175,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                    log=None) -> tuple[Path, dict | None]:
     """Write the `precision` / `io` variant of bundle `src` to `out`; returns (out, validation report or None)."""
     from ..core.bundle_writer import BundleWriter
+    from ..core.publish import publish_bundle
     from .calibration import load_calibration
     from .fp16 import FP32_OPS
     from .lineage import conversion_lineage
@@ -180,8 +183,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     from .profiles import converted_policy
 
     log = log or (lambda msg: None)
-    out = Path(out)
-    parent = _check(src, out, precision, io, calibration_method)
+    parent, out = _check(src, out, precision, io, calibration_method, calibration)
     m = parent.manifest
     interface = m.model.interface
     images, records = load_calibration(list(calibration), calibration_size) if calibration else ([], [])
@@ -207,11 +209,6 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
         options["calibration_method"] = done.used_method
     w.set(source_checkpoint=m.source_checkpoint, training=dict(m.training),
           lineage=conversion_lineage(parent, precision, io, options, done.passes, records))
-    w.write(out)
+    out, report = publish_bundle(w.write, out, inputs=[src, *calibration], validate=validate)  # staged, then validated
     log(f"wrote {out}")
-    report = None
-    if validate:
-        from ...runtime.validation import validate_bundle
-
-        report = validate_bundle(out, backend="ort-cpu", record=True)
     return out, report

@@ -143,13 +143,18 @@ class _Plan:
 
 
 def _load(src: Path):
+    """The ONNX model at `src`, checked; its external data must stay in its folder (one-line errors)."""
     import onnx
+
+    from ..core.onnx_files import load_onnx_confined
 
     if not src.is_file():
         raise StyleForgeError(f"{src}: no such file")
     try:
-        model = onnx.load(str(src))
+        model = load_onnx_confined(src)  # its external data checked to stay in its folder before anything is read
         onnx.checker.check_model(model)
+    except StyleForgeError:
+        raise
     except Exception as e:  # onnx raises its own types (DecodeError, ValidationError)
         raise StyleForgeError(f"{src}: not a valid ONNX model ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
     return model
@@ -447,6 +452,7 @@ def import_onnx(model_path, out, *, interface: str | None = None, value_range: s
     from ...runtime.interfaces import find_interface
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter
+    from ..core.publish import check_bundle_output, publish_bundle
 
     if style_encoder is not None or style_input is not None:
         if interface is not None or style_encoder is None or style_input is None or consts \
@@ -466,6 +472,9 @@ def import_onnx(model_path, out, *, interface: str | None = None, value_range: s
     if multiple_of < 1:
         raise StyleForgeError("--multiple-of must be at least 1")
     src = Path(model_path)
+    if not src.is_file():
+        raise StyleForgeError(f"{src}: no such file")
+    check_bundle_output(out, [src, *(consts or {}).values()])  # before any work: not an input, no folder of the user's
     plan = _plan(src, interface, value_range, layout, input_name, output_name, consts, style_vector, color_order,
                  normalize, mean, std, scale)
     data = plan.model.SerializeToString()
@@ -487,10 +496,4 @@ def import_onnx(model_path, out, *, interface: str | None = None, value_range: s
                "scale": plan.scale}
     renamed = f"renamed {plan.main_in} → {plan.canon[0]}, {plan.main_out} → {plan.canon[1]}"
     w.set(lineage=import_lineage(src, options, {plan.role: [renamed]}, plan.precision))
-    w.write(out)
-    report = None
-    if validate:
-        from ...runtime.validation import validate_bundle
-
-        report = validate_bundle(out, backend="ort-cpu", record=True)
-    return Path(out), report
+    return publish_bundle(w.write, out, inputs=[src, *(consts or {}).values()], validate=validate)  # staged, validated

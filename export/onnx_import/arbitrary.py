@@ -66,10 +66,15 @@ def import_arbitrary(transform, out, *, style_encoder, style_input: str, style_s
     from ...runtime.bundle import sha256_file
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter
+    from ..core.publish import check_bundle_output, publish_bundle
 
     if style_size < 16:
         raise StyleForgeError("--style-size must be at least 16")
     src, enc = Path(transform), Path(style_encoder)
+    for f in (src, enc):
+        if not f.is_file():
+            raise StyleForgeError(f"{f}: no such file")
+    check_bundle_output(out, [src, enc])  # before any work: not an input, no folder of the user's
     plan = _plan(src, "stylizer", value_range, layout, input_name, output_name, {}, None, color_order, normalize,
                  mean, std, None, fed=(style_input,))
     size = _vector_size(plan.model, style_input)
@@ -102,13 +107,7 @@ def import_arbitrary(transform, out, *, style_encoder, style_input: str, style_s
     w.set(lineage=import_lineage(src, options, {"stylize": [f"renamed {plan.main_in} → image, {plan.main_out} → stylized, "
                                                             f"{style_input} → {VECTOR}"],
                                                 "predict_style": ["its image input renamed style"]}, plan.precision))
-    w.write(out)
-    report = None
-    if validate:
-        from ...runtime.validation import validate_bundle
-
-        report = validate_bundle(out, backend="ort-cpu", record=True)
-    return Path(out), report
+    return publish_bundle(w.write, out, inputs=[src, enc], validate=validate)  # staged, then validated
 
 
 def _run_named(model, feeds: dict, output: str) -> np.ndarray:
