@@ -173,6 +173,25 @@ class InterfaceSpec:
         return self.int8_roles is None or role in self.int8_roles
 
 
+class StyleUploadSpec(InterfaceSpec):
+    """An interface whose requests carry their own style image beside the content (WCT, arbitrary-style): each
+    request runs alone, ``alpha`` from the query; warm-up stylizes an image by its own mirror."""
+
+    takes_style = True
+
+    def runs_alone(self, payload: dict) -> bool:
+        """Always: each request carries its own style image."""
+        return True
+
+    def run_batch(self, model, payloads: list[dict], tiled: bool = False) -> list:
+        """Each request on its own style."""
+        return [model(p["image"], style=p["style"], alpha=p.get("alpha")) for p in payloads]
+
+    def warm_up(self, model, image) -> None:
+        """The image stylized by its own mirror."""
+        model(image, style=image[::-1].copy())
+
+
 def register_interface(spec: "InterfaceSpec | str", *, config: type | None = None):
     """Class decorator for a RuntimeModel subclass: `spec` (an :class:`InterfaceSpec` instance) describes the
     interface it runs. A bare name (``register_interface("x", config=C)``) makes a spec with the defaults."""

@@ -34,10 +34,21 @@ class ImageIO:
     dtype: str = "float32"
     lo: float = 0.0
     hi: float = 255.0
+    bgr: bool = False                        # the graph's channels are B, G, R (color_order "BGR")
+    mean: tuple[float, ...] | None = None    # per-channel normalisation after scaling: (v − mean) / std
+    std: tuple[float, ...] | None = None
 
     @property
     def is_uint8(self) -> bool:
         return self.dtype == "uint8"
+
+    @property
+    def _affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(a, b) per graph channel with value = grey · a + b, when the graph normalises per channel; else None."""
+        if self.mean is None:
+            return None
+        mean, std = np.asarray(self.mean, np.float64), np.asarray(self.std, np.float64)
+        return (self._scale / std).astype(np.float32), ((self.lo - mean) / std).astype(np.float32)
 
     @property
     def _scale(self) -> float:
@@ -60,11 +71,17 @@ class ImageIO:
         batch = np.asarray(batch)
         if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
             raise StyleForgeError(f"{self.name}: expected an N×H×W×3 uint8 batch, got {batch.dtype} {list(batch.shape)}")
+        if self.bgr:
+            batch = batch[..., ::-1]
         if self.is_uint8:
             return np.ascontiguousarray(batch if self.layout == "NHWC" else batch.transpose(0, 3, 1, 2))
         n, h, w, c = batch.shape
         out = np.empty((n, c, h, w) if self.layout == "NCHW" else (n, h, w, c), np.dtype(self.dtype))
         view = out.transpose(0, 2, 3, 1) if self.layout == "NCHW" else out
+        if self._affine is not None:
+            a, b = self._affine
+            np.copyto(view, batch * a + b, casting="unsafe")
+            return out
         if self._scale == 1.0:
             np.copyto(view, batch, casting="unsafe")
         else:
@@ -80,10 +97,15 @@ class ImageIO:
         if y.ndim != 4:
             raise StyleForgeError(f"{self.name}: expected a 4-D image batch from the graph, got shape {list(y.shape)}")
         hwc = y.transpose(0, 2, 3, 1) if self.layout == "NCHW" else y
+        if self.bgr:
+            hwc = hwc[..., ::-1]
         if self.is_uint8:
             return hwc
         if hwc.dtype != np.float32:
             hwc = hwc.astype(np.float32)
+        if self._affine is not None:
+            a, b = self._affine
+            return (hwc - b[::-1] if self.bgr else hwc - b) / (a[::-1] if self.bgr else a)
         if self.lo or self._scale != 1.0:
             hwc = (hwc - np.float32(self.lo)) * self.out_scale
         return hwc
@@ -112,12 +134,27 @@ class ImageIO:
         """float N×3×H×W in [0, 255] (StyleForge's raw convention) → the graph's tensor (uint8 graphs get the
         values rounded and clipped)."""
         x = np.asarray(x, np.float32)
+        if self.bgr or self._affine is not None:  # through the exact uint8 path's arithmetic, in float
+            return self._from_float_nhwc(x.transpose(0, 2, 3, 1))
         if self.is_uint8:
             u8 = np.clip(np.rint(x), 0, 255).astype(np.uint8)
             return np.ascontiguousarray(u8 if self.layout == "NCHW" else u8.transpose(0, 2, 3, 1))
         y = x * self.in_scale + np.float32(self.lo) if (self.lo or self._scale != 1.0) else x
         y = y if self.layout == "NCHW" else y.transpose(0, 2, 3, 1)
         return np.ascontiguousarray(y, dtype=np.dtype(self.dtype))
+
+
+    def _from_float_nhwc(self, x: np.ndarray) -> np.ndarray:
+        x = x[..., ::-1] if self.bgr else x
+        if self.is_uint8:
+            u8 = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+            return np.ascontiguousarray(u8 if self.layout == "NHWC" else u8.transpose(0, 3, 1, 2))
+        if self._affine is not None:
+            a, b = self._affine
+            x = x * a + b
+        else:
+            x = x * self.in_scale + np.float32(self.lo)
+        return np.ascontiguousarray(x if self.layout == "NHWC" else x.transpose(0, 3, 1, 2), dtype=np.dtype(self.dtype))
 
 
 def image_io(spec, default_layout: str = "NCHW") -> ImageIO:
@@ -133,7 +170,14 @@ def image_io(spec, default_layout: str = "NCHW") -> ImageIO:
     lo, hi = (0.0, 255.0) if dtype == "uint8" or not spec.range else (float(spec.range[0]), float(spec.range[1]))
     if not hi > lo:
         raise StyleForgeError(f"{spec.name}: range {spec.range} is empty")
-    return ImageIO(spec.name, layout, dtype, lo, hi)
+    order = (getattr(spec, "color_order", None) or "RGB").upper()
+    if order not in ("RGB", "BGR"):
+        raise StyleForgeError(f"{spec.name}: color order {order!r}: RGB or BGR")
+    mean, std = getattr(spec, "mean", None), getattr(spec, "std", None)
+    if (mean is None) != (std is None) or (mean is not None and (len(mean) != 3 or len(std) != 3 or min(std) <= 0)):
+        raise StyleForgeError(f"{spec.name}: mean and std need three values each (std > 0), got {mean} / {std}")
+    return ImageIO(spec.name, layout, dtype, lo, hi, order == "BGR", None if mean is None else tuple(map(float, mean)),
+                   None if std is None else tuple(map(float, std)))
 
 
 def spatial_size(io: ImageIO, x: np.ndarray) -> tuple[int, int]:

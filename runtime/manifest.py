@@ -106,7 +106,10 @@ class TensorSpec:
     shape: list[int | str]
     layout: str | None = None            # NCHW, NHWC, …
     range: list[float] | None = None     # [lo, hi] of the values
-    color_order: str | None = None       # RGB
+    color_order: str | None = None       # RGB | BGR
+    #: per-channel normalisation after scaling to ``range`` (``import-onnx --normalize``): value = (v − mean) / std
+    mean: list[float] | None = None
+    std: list[float] | None = None
     description: str = ""
     #: an input held fixed (``import-onnx --const``): the bundle file (.npy) the runtime feeds it from
     value_file: str | None = None
@@ -156,6 +159,8 @@ class SizeConstraints:
     min_side: int = 1
     fixed_size: list[int] | None = None
     padding: str = "reflect"             # how the runtime reaches the multiple (then crops back)
+    #: output H, W = input H, W × scale (super-resolution; ``import-onnx --scale``)
+    scale: int = 1
     note: str = ""
 
 
@@ -371,8 +376,8 @@ class Manifest:
                     if t.value_file not in self.files:
                         raise BundleError(f"{where}: fixed input {g.role}.{t.name}: {t.value_file} has no sha256 "
                                           "in the manifest")
-        if self.size_constraints.multiple_of < 1 or self.size_constraints.min_side < 1:
-            raise BundleError(f"{where}: size_constraints.multiple_of and min_side must be at least 1")
+        if self.size_constraints.multiple_of < 1 or self.size_constraints.min_side < 1 or self.size_constraints.scale < 1:
+            raise BundleError(f"{where}: size_constraints.multiple_of, min_side and scale must be at least 1")
         return self
 
 

@@ -26,8 +26,8 @@ def test_manifest_has_every_field(bundle):
     g = m["graphs"][0]
     assert g["role"] == "stylize"
     assert g["inputs"][0] == {"name": "image", "dtype": "float32", "shape": ["batch", 3, "height", "width"],
-                              "layout": "NCHW", "range": [0, 255], "color_order": "RGB", "description": "",
-                              "value_file": None, "purpose": None}
+                              "layout": "NCHW", "range": [0, 255], "color_order": "RGB", "mean": None, "std": None,
+                              "description": "", "value_file": None, "purpose": None}
     assert m["model"]["interface"] == "graph" and m["model"]["method"] == "scale"
     assert set(m["files"]) == {"stylize.onnx", "golden/b1_16x20.npz", "golden/b2_9x13.npz"}
     assert all(len(h) == 64 for h in m["files"].values())

@@ -139,6 +139,8 @@ def test_int8_quantises_convs_and_keeps_the_float_islands(sty, tmp_path):
     convs = [n for n in g.graph.node if n.op_type == "Conv"]
     quantised = [n for n in convs if producers.get(n.input[1]) is not None and producers[n.input[1]].op_type == "DequantizeLinear"]
     assert 0 < len(quantised) < len(convs)
+    weights = [onnx.numpy_helper.to_array(i) for i in g.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64  # 7-bit: no AVX2 saturation
     first = convs[0]
     assert producers.get(first.input[1]) is None  # the first conv keeps float weights
     lin = m["lineage"]["conversion"]
@@ -327,3 +329,22 @@ def test_bench_compares_variants_and_backends(sty, wct, tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["backend"] for r in rows] == ["ort-cpu", "torch-exact"] and all(r["median_ms"] > 0 for r in rows)
     assert rows[1]["psnr_db"] == "inf" or rows[1]["psnr_db"] > 25  # NS graph vs the exact pipeline, same pixels
+
+
+def test_passes_say_whether_they_apply(sty):
+    """convert is a list of passes (export/convert/passes.py): which run depends on the options and the graph."""
+    from styleforge.export.convert.io_uint8 import image_tensors
+    from styleforge.export.convert.passes import PASSES, ConvertOptions, GraphJob
+    from styleforge.runtime.bundle import open_bundle
+
+    parent = open_bundle(sty)
+    g = parent.graph("stylize")
+    ins, outs = image_tensors(g)
+
+    def applying(**opts):
+        job = GraphJob(parent, g, ConvertOptions(**opts), ins=ins, outs=outs)
+        return [p.name for p in PASSES if p.applies(job)]
+
+    assert applying() == ["slim", "folds"]
+    assert applying(precision="fp16") == ["slim", "folds", "fp16"]
+    assert applying(precision="int8", io="uint8-nhwc") == ["slim", "folds", "int8", "uint8-io"]

@@ -47,9 +47,18 @@ def load_calibration(specs: list[str], size: int = DEFAULT_SIZE) -> tuple[list[n
 
 
 def _encode(bundle, role: str, name: str, img: np.ndarray) -> np.ndarray:
+    """`img` as graph `role`'s input `name`: resized to the graph's fixed size and repeated to its fixed batch
+    when it has them (imported graphs)."""
+    from PIL import Image
+
     from ...runtime.io_plan import image_io
 
-    return image_io(bundle.graph(role).input(name)).encode(img[None])
+    spec = bundle.graph(role).input(name)
+    fixed = bundle.manifest.size_constraints.fixed_size
+    if fixed and img.shape[:2] != tuple(fixed):
+        img = np.asarray(Image.fromarray(img).resize((fixed[1], fixed[0]), Image.Resampling.BILINEAR))
+    n = spec.shape[0] if isinstance(spec.shape[0], int) and spec.shape[0] > 0 else 1
+    return image_io(spec).encode(np.stack([img] * n))
 
 
 def calibration_feeds(bundle, role: str, images: list[np.ndarray], stats_runner=None) -> list[dict]:

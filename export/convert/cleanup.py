@@ -137,16 +137,12 @@ def fold_input_scale(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     return prune_unused(model), count
 
 
-def cleanup(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
-    """The clean-up every variant starts from (module docstring). Returns (new checked model, passes run)."""
-    m = slim(model)
-    passes = ["onnxslim"]
-    m, k1 = fold_single_style_affine(m)
+def folds(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
+    """The StyleForge folds (2 and 3 of the module docstring), slimmed again when one fired and checked (4).
+    Returns (new checked model, the folds that fired)."""
+    m, k1 = fold_single_style_affine(copy.deepcopy(model))
     m, k2 = fold_input_scale(m)
-    if k1:
-        passes.append(f"fold_single_style_affine×{k1}")
-    if k2:
-        passes.append(f"fold_input_scale×{k2}")
+    notes = ([f"fold_single_style_affine×{k1}"] if k1 else []) + ([f"fold_input_scale×{k2}"] if k2 else [])
     if k1 or k2:
         m = slim(m)
     try:
@@ -154,4 +150,11 @@ def cleanup(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     except onnx.checker.ValidationError as e:
         raise StyleForgeError(f"clean-up produced an invalid graph ({(str(e).splitlines() or [''])[0]})") from None
     check_same_io(model, m, "clean-up")
-    return m, passes
+    return m, notes
+
+
+def cleanup(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
+    """The clean-up every variant starts from (module docstring). Returns (new checked model, passes run)."""
+    m, notes = folds(slim(model))
+    check_same_io(model, m, "clean-up")
+    return m, ["onnxslim"] + notes

@@ -49,19 +49,19 @@ _TYPED_INPUTS = {("Resize", 1), ("Resize", 2), ("Resize", 3), ("Pad", 1), ("Pad"
 F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16
 
 
-def to_fp16(model: onnx.ModelProto, *, block_ops=FP32_OPS, keep_io_types: bool = True) -> onnx.ModelProto:
-    """The fp16 graph of an fp32 `model` (module docstring)."""
-    m = copy.deepcopy(model)
-    g = m.graph
-    del g.value_info[:]
-    block = set(block_ops)
+def _declared_types(model: onnx.ModelProto) -> dict[str, int]:
+    """{tensor: elem type} of the fp32 graph, from shape inference, its I/O and its initializers."""
     inf = onnx.shape_inference.infer_shapes(model)
     dtype = {v.name: v.type.tensor_type.elem_type for v in list(inf.graph.value_info) + list(inf.graph.input)
              + list(inf.graph.output)}
+    dtype.update({i.name: i.data_type for i in model.graph.initializer})
+    return dtype
+
+
+def _constants_to_initializers(g: onnx.GraphProto, dtype: dict) -> dict[str, onnx.TensorProto]:
+    """Constant nodes become initializers (so weights are handled alike); returns {name: initializer}."""
     inits = {i.name: i for i in g.initializer}
-    dtype.update({k: v.data_type for k, v in inits.items()})
-    consts = [n for n in g.node if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"]
-    for n in consts:  # Constant nodes become initializers, so weights are handled alike
+    for n in [n for n in g.node if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"]:
         t = onnx.TensorProto()
         t.CopyFrom(n.attribute[0].t)
         t.name = n.output[0]
@@ -69,37 +69,77 @@ def to_fp16(model: onnx.ModelProto, *, block_ops=FP32_OPS, keep_io_types: bool =
         inits[t.name] = t
         dtype[t.name] = t.data_type
         g.node.remove(n)
+    return inits
 
-    cur = {v.name: v.type.tensor_type.elem_type for v in g.input}   # tensor -> its dtype in the new graph
-    init16: dict[str, str] = {}
-    casts: dict[tuple, str] = {}
-    new_nodes = []
 
-    def as_type(name, target):
-        if name in inits and inits[name].data_type == F32:
+class _Retyper:
+    """Gives each node input the precision its node computes in: fp16 copies of fp32 initializers (one per
+    initializer) and one Cast per (tensor, target precision); tracks every tensor's dtype in the new graph."""
+
+    def __init__(self, g: onnx.GraphProto, inits: dict, dtype: dict):
+        self.g, self.inits, self.dtype = g, inits, dtype
+        self.cur = {v.name: v.type.tensor_type.elem_type for v in g.input}   # tensor -> its dtype in the new graph
+        self.init16: dict[str, str] = {}
+        self.casts: dict[tuple, str] = {}
+        self.nodes: list = []
+
+    def as_type(self, name: str, target: int) -> str:
+        if name in self.inits and self.inits[name].data_type == F32:
             if target == F32:
                 return name
-            if name not in init16:
-                arr = numpy_helper.to_array(inits[name])
-                a16 = np.clip(arr, -65504, 65504).astype(np.float16)
+            if name not in self.init16:
+                a16 = np.clip(numpy_helper.to_array(self.inits[name]), -65504, 65504).astype(np.float16)
                 t = numpy_helper.from_array(a16, name + "__fp16")
-                g.initializer.append(t)
-                init16[name] = t.name
-            return init16[name]
-        have = cur.get(name, dtype.get(name))
+                self.g.initializer.append(t)
+                self.init16[name] = t.name
+            return self.init16[name]
+        have = self.cur.get(name, self.dtype.get(name))
         if have not in (F32, F16) or have == target:
             return name
         key = (name, target)
-        if key not in casts:
+        if key not in self.casts:
             out = f"{name}__to{'16' if target == F16 else '32'}"
-            new_nodes.append(helper.make_node("Cast", [name], [out], to=target, name=out))
-            cur[out] = target
-            casts[key] = out
-        return casts[key]
+            self.nodes.append(helper.make_node("Cast", [name], [out], to=target, name=out))
+            self.cur[out] = target
+            self.casts[key] = out
+        return self.casts[key]
 
+    def is_float(self, n) -> bool:
+        return any(self.dtype.get(i) in (F32, F16) or self.cur.get(i) in (F32, F16) for i in n.input if i)
+
+    def add(self, n, target: int) -> None:
+        """Retype `n`'s inputs and attributes to `target`, append it, record its outputs' dtypes."""
+        is_float = self.is_float(n)
+        if is_float and n.op_type != "Cast":
+            for k, i in enumerate(n.input):
+                if i and (n.op_type, k) not in _TYPED_INPUTS:
+                    n.input[k] = self.as_type(i, target)
+        for a in n.attribute:  # ConstantOfShape-like value attributes follow the node
+            if a.name == "value" and a.t.data_type == F32 and target == F16 and is_float:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+        self.nodes.append(n)
+        for o in n.output:
+            if not o:
+                continue
+            if n.op_type == "Cast":
+                self.cur[o] = next(a.i for a in n.attribute if a.name == "to")
+            elif self.dtype.get(o) in (F32, F16) and is_float:
+                self.cur[o] = target
+            else:
+                self.cur[o] = self.dtype.get(o)
+
+
+def to_fp16(model: onnx.ModelProto, *, block_ops=FP32_OPS, keep_io_types: bool = True) -> onnx.ModelProto:
+    """The fp16 graph of an fp32 `model` (module docstring)."""
+    m = copy.deepcopy(model)
+    g = m.graph
+    del g.value_info[:]
+    block = set(block_ops)
+    dtype = _declared_types(model)
+    r = _Retyper(g, _constants_to_initializers(g, dtype), dtype)
     region: set[str] = set()   # tensors of the fp32 linear-algebra region
     for n in list(g.node):
-        in_region = any(i in region for i in n.input if i and i not in inits)
+        in_region = any(i in region for i in n.input if i and i not in r.inits)
         if n.op_type in block or n.op_type == "Cast":
             target = F32
         elif n.op_type in FP16_ANCHORS:
@@ -108,33 +148,16 @@ def to_fp16(model: onnx.ModelProto, *, block_ops=FP32_OPS, keep_io_types: bool =
             target = F32 if in_region else F16
         if n.op_type in STICKY_FP32 or (target == F32 and in_region and n.op_type not in block):
             region.update(o for o in n.output if o)
-        is_float = any(dtype.get(i) in (F32, F16) or cur.get(i) in (F32, F16) for i in n.input if i)
-        if is_float and n.op_type != "Cast":
-            for k, i in enumerate(n.input):
-                if i and (n.op_type, k) not in _TYPED_INPUTS:
-                    n.input[k] = as_type(i, target)
-        for a in n.attribute:  # ConstantOfShape-like value attributes follow the node
-            if a.name == "value" and a.t.data_type == F32 and target == F16 and is_float:
-                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
-        new_nodes.append(n)
-        for o in n.output:
-            if not o:
-                continue
-            if n.op_type == "Cast":
-                cur[o] = next(a.i for a in n.attribute if a.name == "to")
-            elif dtype.get(o) in (F32, F16) and is_float:
-                cur[o] = target
-            else:
-                cur[o] = dtype.get(o)
+        r.add(n, target)
     for v in g.output:  # graph outputs back to fp32
-        if cur.get(v.name) == F16 and keep_io_types:
+        if r.cur.get(v.name) == F16 and keep_io_types:
             inner = v.name + "__fp16out"
-            for n in new_nodes:
+            for n in r.nodes:
                 n.output[:] = [inner if o == v.name else o for o in n.output]
                 n.input[:] = [inner if i == v.name else i for i in n.input]
-            new_nodes.append(helper.make_node("Cast", [inner], [v.name], to=F32, name=v.name + "__to32"))
+            r.nodes.append(helper.make_node("Cast", [inner], [v.name], to=F32, name=v.name + "__to32"))
     del g.node[:]
-    g.node.extend(new_nodes)
+    g.node.extend(r.nodes)
     used = {i for n in g.node for i in n.input}
     keep = [t for t in g.initializer if t.name in used]
     del g.initializer[:]

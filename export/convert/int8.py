@@ -1,14 +1,22 @@
 """Static int8 quantisation of a cleaned fp32 graph for ONNX Runtime CPU, with a keep-in-float policy.
 
 Format: QDQ (QuantizeLinear/DequantizeLinear pairs around each quantised op), uint8 activations, int8 per-channel
-symmetric weights (U8S8), percentile calibration. Why: ONNX Runtime fuses DQ → Conv → Q into QLinearConv, which
-runs on MLAS's u8×s8 kernels (the VNNI / AVX2 path on x86 CPUs; s8 activations take a slower path there);
-per-channel weights cost nothing at run time and are the accurate choice for convs whose filters differ in
-scale; QDQ keeps the graph portable (TensorRT reads explicit-quantisation QDQ graphs; the QOperator format is
+symmetric weights (U8S8) on 7 bits (|q| <= 64, see below), percentile calibration. Why: ONNX Runtime fuses
+DQ → Conv → Q into QLinearConv, which runs on MLAS's u8×s8 kernels (the VNNI / AVX2 path on x86 CPUs; s8
+activations take a slower path there); per-channel weights cost nothing at run time and are the accurate choice
+for convs whose filters differ in scale; QDQ keeps the graph portable (TensorRT reads explicit-quantisation QDQ graphs; the QOperator format is
 ORT-only) and lets ORT itself choose what to fuse. Calibration: the 99.999th percentile of each activation's
 histogram. Measured with this module's recipes at 512², PSNR vs fp32 per photo (astronaut, coffee, chelsea,
 rocket): demo stylizer minmax 33.8 dB on the worst photo, entropy the same, percentile 35.9 (44–46 on the others);
-imported Johnson-style graph minmax 30.4–30.6, percentile 32.3–32.6.
+imported Johnson-style graph minmax 30.4–30.6, percentile 32.3–32.6 (those with 8-bit weights, on a VNNI machine).
+
+Why 7-bit weights (``reduce_range``): on x86 CPUs with AVX2 but no VNNI (e.g. this project's AMD EPYC CI machine),
+MLAS's u8×s8 kernel adds pairs of uint8×int8 products in int16 (vpmaddubsw), which saturates once a pair passes
+32767 (255·127·2 = 64770 can); VNNI machines accumulate in int32 and do not. The same 8-bit-weight graph gave
+the two-level WCT test bundle 43.2 dB vs fp32 with ONNX Runtime's fusions off (the QDQ arithmetic) and 28.5 dB
+(max error 79 grey levels) with QLinearConv on the EPYC; weights limited to |q| ≤ 64 keep every pair under
+255·64·2 = 32640, so the fused result equals the QDQ arithmetic on every CPU: 42.5 dB there, fused or not
+(tiny stylizer: 39.8 → 39.7 dB). A bundle is built once and run on any machine, so this is not a per-CPU choice.
 
 What stays in floating point comes from the family recipe (recipes.py) as node names and op types; on top of
 that two post-passes make the float islands cheap and exact:
@@ -49,10 +57,12 @@ class Int8Recipe:
     float_bypass: bool = True
     hoist: bool = True
     input_exact: tuple[str, ...] = ()             # graph inputs that hold integers 0..255: scale 1, zero point 0
+    reduce_range: bool = True                     # 7-bit weights: no int16 saturation on AVX2 without VNNI (above)
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        return (f"QDQ U8S8 {'per-channel' if self.per_channel else 'per-tensor'} {self.method}; ops "
+        return (f"QDQ U8S8{' (7-bit weights)' if self.reduce_range else ''} "
+                f"{'per-channel' if self.per_channel else 'per-tensor'} {self.method}; ops "
                 f"{'+'.join(self.op_types)}; {len(self.exclude)} node(s) kept float"
                 + ("; float bypass" if self.float_bypass else "") + ("; uint8 data movement" if self.hoist else ""))
 
@@ -103,7 +113,7 @@ def quantize(model: onnx.ModelProto, feeds: list[dict], recipe: Int8Recipe) -> o
             with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their progress
                 quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ,
                                 op_types_to_quantize=list(recipe.op_types), per_channel=recipe.per_channel,
-                                reduce_range=False, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                reduce_range=recipe.reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 nodes_to_exclude=exclude, calibrate_method=method, extra_options=extra)
         finally:
             logging.getLogger().setLevel(level)

@@ -35,7 +35,7 @@ def conversion_lineage(parent, precision: str, io: str, options: dict, passes: d
                                          passes={k: list(v) for k, v in passes.items()}, calibration=list(calibration)))
 
 
-def import_lineage(source: Path, options: dict, passes: dict) -> Lineage:
-    return Lineage(precision="fp32", source_model=SourceModel(file=source.name, sha256=sha256_file(source)),
+def import_lineage(source: Path, options: dict, passes: dict, precision: str = "fp32") -> Lineage:
+    return Lineage(precision=precision, source_model=SourceModel(file=source.name, sha256=sha256_file(source)),
                    conversion=Conversion(tool="styleforge import-onnx", versions=tool_versions(), options=dict(options),
                                          passes={k: list(v) for k, v in passes.items()}))

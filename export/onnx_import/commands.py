@@ -6,12 +6,15 @@ def register(cli) -> None:
     from ...runtime.interfaces import interfaces_with
 
     p = cli.command("import-onnx", help="wrap an ONNX image model StyleForge did not train as a bundle",
-                    description="Say what the graph cannot: its interface, value range, layout, size multiple, which "
-                                "input/output are the image, inputs held fixed and a style-vector input. Golden cases "
+                    description="Say what the graph cannot: its interface, value range, layout, colour order, normalisation, "
+                                "size multiple or scale, which input/output are the image, inputs held fixed and a "
+                                "style-vector input. A graph of one fixed H×W runs any image (stylize/translate "
+                                "--fit tiles|resize). Golden cases "
                                 "are the original graph's outputs on ONNX Runtime (reference 'imported'); convert, "
                                 "validate, stylize, translate, generate and bench then work on it (docs/deploy.md).")
     p.add_argument("model", help="MODEL.onnx")
-    p.add_argument("--interface", required=True, choices=interfaces_with(lambda s: s.import_names))
+    p.add_argument("--interface", default=None, choices=interfaces_with(lambda s: s.import_names),
+                   help="what the graph is (not needed with --style-encoder)")
     p.add_argument("--out", required=True, help="bundle path to write, NAME.sfbundle")
     p.add_argument("--range", default="0,255", choices=["0,255", "0,1", "-1,1"], dest="value_range",
                    help="value range of the graph's images (input and output)")
@@ -24,9 +27,31 @@ def register(cli) -> None:
     p.add_argument("--style-vector", default=None, metavar="NAME",
                    help="an extra input that selects or blends styles ([S] or [batch, S]); fed from "
                         "stylize --style-index K (one-hot) or --style-weights a,b,… (a blend)")
+    p.add_argument("--color-order", choices=["RGB", "BGR"], default="RGB", help="channel order of the graph's images")
+    p.add_argument("--normalize", choices=["imagenet"], default=None,
+                   help="the input is normalised per channel with ImageNet's mean/std (on --range 0,1)")
+    p.add_argument("--mean", type=_floats, default=None, metavar="A,B,C",
+                   help="explicit per-channel mean subtracted after --range (graph channel order; with --std)")
+    p.add_argument("--std", type=_floats, default=None, metavar="A,B,C", help="explicit per-channel std (with --mean)")
+    p.add_argument("--scale", type=int, default=None, metavar="K",
+                   help="output H, W = input × K (super-resolution); default: read from the graph")
+    p.add_argument("--style-encoder", default=None, metavar="PREDICT.onnx",
+                   help="a two-graph arbitrary-style model (Magenta): the style predictor; MODEL is the transformer")
+    p.add_argument("--style-input", default=None, metavar="NAME", help="the transformer's style-vector input")
+    p.add_argument("--style-size", type=int, default=256, metavar="PX",
+                   help="side the style image is resized to for the predictor (default 256)")
     p.add_argument("--name", default=None, help="model name (default: from --out)")
     p.add_argument("--no-validate", action="store_true")
     p.set_defaults(func=run_import)
+
+
+def _floats(text: str) -> list[float]:
+    import argparse
+
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers separated by commas") from None
 
 
 def run_import(args) -> int:
@@ -48,7 +73,10 @@ def run_import(args) -> int:
         out, report = import_onnx(args.model, args.out, interface=args.interface, value_range=args.value_range,
                                   layout=args.layout, multiple_of=args.multiple_of, input_name=args.input,
                                   output_name=args.output, consts=consts, style_vector=args.style_vector, name=args.name,
-                                  validate=not args.no_validate)
+                                  validate=not args.no_validate, color_order=args.color_order,
+                                  normalize=args.normalize, mean=args.mean, std=args.std, scale=args.scale,
+                                  style_encoder=args.style_encoder, style_input=args.style_input,
+                                  style_size=args.style_size)
     except ExportValidationError as e:  # nothing replaced --out: show what failed, then the one line
         print(format_report(e.report))
         print(f"styleforge: error: {e}", file=sys.stderr)

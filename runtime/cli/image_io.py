@@ -76,6 +76,9 @@ def add_any_size_arguments(p) -> None:
     g.add_argument("--stats-pixels", type=int, default=None, metavar="N",
                    help="pixels of the downscaled pass that gives the tiles their shared normalisation statistics "
                         "(default 1048576)")
+    g.add_argument("--fit", choices=["tiles", "resize"], default=None,
+                   help="a graph of one fixed size (import-onnx): run other sizes in overlapping windows of its size "
+                        "(tiles, default) or resized to it and back (resize); runtime/fixed_size.py")
     g.add_argument("--exact-stats", action="store_true",
                    help="full-resolution statistics over tiles, layer by layer: untiled-identical, ~one tiled pass "
                         "per norm layer")
@@ -137,7 +140,9 @@ def open_for_images(args, command: str):
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
     # `stylize b h.png --out h.png` would replace the photo (also a video, or the --style image); an input folder
     # may be --out (the outputs get names no input has)
-    files = [i for i in [*args.inputs, getattr(args, "style", None)] if i is not None and not Path(i).is_dir()]
+    styles = getattr(args, "style", None) or []  # stylize --style may be given several times
+    styles = [styles] if isinstance(styles, str) else list(styles)
+    files = [i for i in [*args.inputs, *styles] if i is not None and not Path(i).is_dir()]
     check_not_input(args.out, files, nested=False)
     from . import backend_options
 

@@ -28,8 +28,10 @@ def register(cli) -> None:
                         "e.g. import-onnx --style-vector)")
     p.add_argument("--preserve-color", choices=["luminance", "histogram"], default=None,
                    help="keep the content's colours: luminance-only transfer, or Reinhard colour statistics")
-    p.add_argument("--style", default=None, help="style image, for bundles that take one at run time (WCT)")
-    p.add_argument("--alpha", type=float, default=None, help="style strength in [0, 1] (WCT bundles)")
+    p.add_argument("--style", action="append", default=None,
+                   help="style image, for bundles that take one at run time (WCT, arbitrary-style); arbitrary-style "
+                        "bundles take several, blended by --style-weights")
+    p.add_argument("--alpha", type=float, default=None, help="style strength in [0, 1] (WCT and arbitrary-style bundles)")
     p.add_argument("--photo-smooth", choices=["fast", "exact"], default=None, help="PhotoWCT smoothing (WCT bundles)")
     add_any_size_arguments(p)
     p.set_defaults(func=run_stylize)
@@ -40,11 +42,14 @@ def run_stylize(args) -> int:
     from ..images import load_image, save_image
 
     model, inputs, outs, several, video = open_for_images(args, "stylize")
+    if args.style and len(args.style) > 1 and not getattr(model, "blends_styles", False):
+        raise StyleForgeError(f"{args.bundle}: several --style images blend only in arbitrary-style bundles")
+    style = args.style[0] if args.style and len(args.style) == 1 else args.style
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
     extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),
-                               ("preserve_color", args.preserve_color),
-                               ("style", args.style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
+                               ("preserve_color", args.preserve_color), ("fit", args.fit),
+                               ("style", style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
              if v is not None}
     if video:
         if hasattr(model, "stylize_batch"):  # one graph run per frame batch where the interface has one

@@ -35,7 +35,7 @@ def run_translate(args) -> int:
     images = [load_image(src, max_side=args.max_side, check=lambda w, h, src=src: check(w, h, str(src)))
               for src in inputs]  # every input checked before any output
     results = [model.translate_tiled(img, reverse=args.reverse, **tiling) if (tiling := tiling_options(args, model, role, img))
-               else model.translate([img], reverse=args.reverse)[0] for img in images]
+               else model.translate([img], reverse=args.reverse, fit=args.fit)[0] for img in images]
     for src, dst, res in zip(inputs, outs, results):
         save_image(dst, res)
         print(f"{src} -> {dst}")

@@ -143,6 +143,10 @@ class TranslatorModel(RuntimeModel):
             raise StyleForgeError(f"expected an N×3×H×W image batch, got shape {list(x.shape)}")
         role = self._role(reverse)
         io_in, io_out = self._io(role)
+        sc = self.manifest.size_constraints
+        if sc.fixed_size or sc.scale != 1:  # windows / a larger output: through the uint8 path
+            u8 = np.clip(np.rint(x), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            return np.stack(self.translate(list(u8), reverse=reverse)).transpose(0, 3, 1, 2).astype(np.float32)
         if io_in.is_uint8 or io_in.layout != "NCHW" or io_in.lo or io_in.hi != 255.0 or io_out.is_uint8 \
                 or io_out.layout != "NCHW" or io_out.lo or io_out.hi != 255.0:
             # a graph with its own I/O convention: through the uint8 path (rounds the input to grey levels)
@@ -155,19 +159,29 @@ class TranslatorModel(RuntimeModel):
         y = self.run(feeds, role=role)["translated"]
         return np.ascontiguousarray(y[:, :, :h, :w])
 
-    def translate(self, images, *, reverse: bool = False) -> list[np.ndarray]:
-        """List of H×W×3 uint8 images (sizes may differ) → list of translated images, same sizes."""
+    def translate(self, images, *, reverse: bool = False, fit: str | None = None) -> list[np.ndarray]:
+        """List of H×W×3 uint8 images (sizes may differ) → list of translated images, same sizes (× the graph's
+        scale). `fit`: how a fixed-size graph takes other sizes, ``tiles`` (default) or ``resize``."""
         out = []
         _, io_out = self._io(self._role(reverse))
+        sc = self.manifest.size_constraints
         for img in images:
             a = as_rgb_array(img)  # refuses sides under MIN_SIDE
-            y, crop = self._translate_u8(a[None], reverse)
-            out.append(io_out.decode(y, crop)[0])
+            if sc.fixed_size:  # runtime/fixed_size.py
+                from ..fixed_size import run_any_size
+
+                batch = self.bundle.graph(self._role(reverse)).input("image").shape[0]
+                out.append(run_any_size(lambda b: io_out.to_unit255(self._translate_u8(b, reverse)[0]), a,
+                                        tuple(sc.fixed_size), fit or "tiles", scale=sc.scale,
+                                        batch=batch if isinstance(batch, int) and batch > 0 else None))
+                continue
+            y, (h, w) = self._translate_u8(a[None], reverse)
+            out.append(io_out.decode(y, (h * sc.scale, w * sc.scale))[0])
         return out
 
     def translate_tiled(self, image, *, reverse: bool = False, **tiling) -> np.ndarray:
         """Translate an image of any size in tiles with flat memory (runtime/tiling.py)."""
         return self.tiled(self._role(reverse), **tiling)(as_rgb_array(image))
 
-    def __call__(self, image, *, reverse: bool = False) -> np.ndarray:
-        return self.translate([image], reverse=reverse)[0]
+    def __call__(self, image, *, reverse: bool = False, fit: str | None = None) -> np.ndarray:
+        return self.translate([image], reverse=reverse, fit=fit)[0]
