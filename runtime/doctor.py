@@ -101,14 +101,18 @@ def bundle_report(path) -> dict:
     """Per graph: which runner ``auto`` picks (and why not the ones before); per engine: does it load here."""
     from .backends import AUTO_ORDER, runners
     from .backends.engines import engine_matches
+    from .tuning import tuned_choice
     from .bundle import open_bundle
 
     bundle = open_bundle(path)
     table = runners()
+    tuned, _, tuning_note = tuned_choice(bundle)
     graphs = []
     for role in bundle.graphs:
         verdicts = {n: table[n].supports(bundle, role) for n in table}
         auto = next((n for n in AUTO_ORDER if verdicts[n]), None)
+        if tuned and tuned in verdicts and verdicts[tuned]:
+            auto = tuned
         graphs.append({"role": role, "auto": auto,
                        "runners": {n: {"ok": v.ok, "why": v.why} for n, v in verdicts.items()}})
     engines = []
@@ -123,7 +127,12 @@ def bundle_report(path) -> dict:
             v = engine_matches(e, trt_version=here["tensorrt"], cc=here["cc"], gpu=here["gpu"])
             row.update(matches=v.ok, why=v.why)
         engines.append(row)
-    return {"bundle": str(path), "model": bundle.name, "graphs": graphs, "engines": engines}
+    tuning = None
+    if bundle.manifest.tuning is not None:
+        rec = bundle.manifest.tuning
+        tuning = {"runner": rec.runner, "options": rec.options, "host": rec.host.cpu, "used": tuned is not None,
+                  "why": tuning_note}
+    return {"bundle": str(path), "model": bundle.name, "graphs": graphs, "engines": engines, "tuning": tuning}
 
 
 def _engine_environment() -> dict:
@@ -168,6 +177,10 @@ def format_doctor(report: dict) -> str:
             for n, v in gr["runners"].items():
                 if not v["ok"]:
                     lines.append(f"    {n}: no — {v['why']}")
+        t = b.get("tuning")
+        if t:
+            lines.append(f"  tuning: {t['runner']} {t['options']} — " + ("used by auto on this host" if t["used"] else
+                         f"made for another host, auto falls back to its rule ({t['why']})"))
         if not b["engines"]:
             lines.append("  engines: none (styleforge engine build BUNDLE)")
         for e in b["engines"]:

@@ -115,7 +115,7 @@ def runtime_contender(path: str, backend: str, threads: int | None) -> Contender
     interface = m.model.interface
     io = m.lineage.io if m.lineage is not None else "float-nchw"
     c = Contender(bundle=str(path), precision=m.precision, backend=backend, interface=interface, io=io)
-    if backend != "ort-cpu" and backend != "auto":
+    if backend not in ("ort-cpu", "auto", "openvino"):
         c.gpu = _gpu_name()
     try:
         model = load(path, backend=backend, threads=threads)

@@ -123,9 +123,11 @@ def _fp16_note(bundle, runner, role: str, feeds: dict, notes: dict) -> str:
     return notes[role]
 
 
-def _profile(bundle, names: list[str]) -> str:
-    """The tolerance profile for outputs of these runners: the loosest of theirs (cpu-fp32 only if all are)."""
-    profiles = [profile_name(n, bundle.manifest.precision) for n in names]
+def _profile(bundle, runners: list) -> str:
+    """The tolerance profile for outputs of these runners (or runner names): the loosest of theirs (cpu-fp32 only
+    if all are); a runner computing in bf16 (``precision_used``) gets the bf16 profile."""
+    profiles = [profile_name(r, bundle.manifest.precision) if isinstance(r, str) else
+                profile_name(r.name, bundle.manifest.precision, getattr(r, "precision_used", None)) for r in runners]
     return next((p for p in profiles if p != "cpu-fp32"), "cpu-fp32")
 
 
@@ -165,7 +167,7 @@ def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = Non
                               "inputs": {k: list(v.shape) for k, v in feeds.items()}, "outputs": [],
                               "error": str(e), "passed": False})
                 continue
-            profile = _profile(bundle, [a.name] + ([b.name] if b is not None else []))
+            profile = _profile(bundle, [a] + ([b] if b is not None else []))
             outs = []
             for name, exp in expected.items():
                 tol = tolerances.for_output(name, None if b is not None else case.tolerance, profile)
@@ -183,8 +185,8 @@ def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = Non
         if run_b is not None:
             run_b.close()
     ran = [c for c in cases if c["passed"] is not None]
-    names = sorted({c["runner"] for c in ran}) or [backend]
-    profile = _profile(bundle, names + ([run_b.name(r) for r in run_b.runners] if run_b is not None else []))
+    used = list(run_a.runners.values()) or [backend]
+    profile = _profile(bundle, used + (list(run_b.runners.values()) if run_b is not None else []))
     report = {
         "bundle": str(path),
         "model": bundle.name,

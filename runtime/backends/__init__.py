@@ -22,7 +22,9 @@ log = logging.getLogger("styleforge.runtime.backends")
 
 #: What ``auto`` tries, best first. ``ort-trt`` is opt-in: it compiles TensorRT engines inside ONNX Runtime
 #: on first use (minutes) — build engines ahead with ``styleforge engine build`` and ``auto`` uses them.
-AUTO_ORDER = ("tensorrt", "ort-cuda", "ort-cpu")
+#: ``openvino`` comes after ``ort-cpu``: on fp32 graphs it measured no faster here (docs/deploy.md "OpenVINO"); a
+#: bundle's ``tuning`` record (``styleforge tune``) names the runner measured fastest on its host instead.
+AUTO_ORDER = ("tensorrt", "ort-cuda", "ort-cpu", "openvino")
 
 
 class Session(Protocol):
@@ -45,7 +47,7 @@ def register_runner(cls: type[Runner]) -> type[Runner]:
 
 def runners() -> dict[str, type[Runner]]:
     """Every runner class by name (imports the runner modules; they import their libraries lazily)."""
-    from . import ort, tensorrt  # noqa: F401  (register themselves)
+    from . import openvino, ort, tensorrt  # noqa: F401  (register themselves)
 
     return RUNNERS
 
@@ -117,7 +119,13 @@ def open_session(bundle, role: str, backend: str = "auto", **options) -> Runner:
         runner.selection = Selection(backend, backend, role)
         log.info("%s", runner.selection.describe())
         return runner
-    skipped: dict[str, str] = {}
+    from ..tuning import open_tuned
+
+    tuned, why = open_tuned(bundle, role, options)  # a `styleforge tune` record measured on this host wins
+    if tuned is not None:
+        log.info("%s", tuned.selection.describe())
+        return tuned
+    skipped: dict[str, str] = {} if bundle.manifest.tuning is None else {"tuning": why}
     for cand in AUTO_ORDER:
         cls = runner_class(cand)
         verdict = cls.supports(bundle, role)

@@ -90,7 +90,7 @@ def build_cli() -> CLI:
     return cli
 
 
-BACKEND_HELP = ("auto | ort-cpu | ort-cuda | ort-trt | tensorrt (auto: the best runner that supports the graph here; "
+BACKEND_HELP = ("auto | ort-cpu | openvino | ort-cuda | ort-trt | tensorrt (auto: the best runner that supports the graph here; "
                 "-v says which and why; `styleforge doctor` lists them)")
 
 

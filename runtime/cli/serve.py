@@ -27,7 +27,7 @@ def register(cli) -> None:
                    help="waiting requests per model before answering 503 (default 64)")
     p.add_argument("--workers", type=positive_int, default=1, help="inference threads: batches run at once (default 1)")
     p.add_argument("--ort-threads", type=positive_int, default=None, help="intra-op threads per ONNX Runtime session")
-    p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    p.add_argument("--backend", default="auto", help="auto | ort-cpu | openvino | ort-cuda | tensorrt")
     p.add_argument("--max-body-mb", type=float, default=32.0, help="request body limit in MiB (413 above; default 32)")
     p.add_argument("--max-pixels", type=positive_int, default=16_000_000,
                    help="pixels per image at most, checked before decoding (413 above; default 16000000)")
