@@ -78,8 +78,9 @@ class _Search:
         except StyleForgeError as e:
             row.note = "; ".join(filter(None, [row.note, f"cannot run: {e}"]))
             return
+        worst = float(worst)
         row.psnr = round(worst, 2) if worst != float("inf") else None
-        row.meets_floor = worst >= min_psnr
+        row.meets_floor = bool(worst >= min_psnr)
         if row.meets_floor:
             self.models[i] = model
         else:

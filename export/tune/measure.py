@@ -85,7 +85,8 @@ def timed_call(model, interface: str, size: tuple[int, int]):
 
 
 def interleaved_medians(calls: dict, runs: int, warmup: int, deadline: float, progress=None) -> dict:
-    """{key: median seconds} of `calls` ({key: callable}), run round-robin `runs` times after `warmup` rounds;
+    """{key: median seconds} of `calls` ({key: callable}), run round-robin `runs` times after `warmup` rounds (each
+    timed call right after an untimed one of the same key);
     stops early at `deadline` (time.monotonic()) keeping the rounds done (a key with no timed run is left out)."""
     for _ in range(warmup):
         for f in calls.values():
@@ -96,6 +97,7 @@ def interleaved_medians(calls: dict, runs: int, warmup: int, deadline: float, pr
         if time.monotonic() > deadline and i > 0:
             break
         for k, f in calls.items():
+            f()  # untimed: the previous candidate's idle threads (spinning pools) settle on someone else's time
             s = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - s)

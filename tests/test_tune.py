@@ -1,0 +1,112 @@
+"""``styleforge tune`` on a tiny stylizer: a typed tuning record is written with the whole table; ``auto`` honours it
+on this host and falls back to its rule (saying why, and ``doctor`` too) on another; the budget stops the search;
+the record parses strictly and an untuned manifest stays as older runtimes read it."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'styleforge[openvino]')")
+
+from styleforge.runtime.errors import StyleForgeError  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.stylizer.trainer import train_stylizer
+
+    d = tmp_path_factory.mktemp("tune")
+    ckpt = train_stylizer(["sample:mosaic"], d / "run", steps=2, size=32, batch=1, width_mult=0.125, progress=False)
+    return export_checkpoint(ckpt, d / "tiny.sfbundle")
+
+
+@pytest.fixture(scope="module")
+def tuned(tiny, tmp_path_factory):
+    """Tuned among OpenVINO candidates only, so that the record names a runner auto's own rule would not pick."""
+    from styleforge.export.tune.api import tune_bundle
+
+    out = tmp_path_factory.mktemp("tuned") / "tiny-tuned.sfbundle"
+    lines: list[str] = []
+    path, record = tune_bundle(tiny, out, min_psnr=20.0, sizes=[(32, 32)], budget_s=300, runs=2, runners=["openvino"],
+                               variants=(("fp32", None), ("int8", None)), log=lines.append)
+    return path, record, lines
+
+
+def test_record_is_written_with_host_winner_and_table(tuned):
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.tuning import host_info
+
+    path, record, lines = tuned
+    m = open_bundle(path).manifest
+    assert m.tuning == record and record.runner == "openvino" and record.host == host_info()
+    assert [r.precision for r in record.table] == ["fp32", "fp32", "int8"]  # f32 and bf16 hints on fp32, f32 on int8
+    timed = [r for r in record.table if r.meets_floor and r.median_ms]
+    win = min(timed, key=lambda r: r.median_ms["32x32"])
+    assert (win.options, win.precision) == (record.options, record.variant) and m.precision == record.variant.split("-")[0]
+    assert any("ETA" in ln for ln in lines)
+
+
+def test_auto_honours_the_record_on_this_host(tuned):
+    from styleforge.runtime.model import load
+
+    path, record, _ = tuned
+    runner = load(path).session("stylize")
+    assert runner.name == "openvino" and runner.hint == record.options["hint"]
+    assert "tuning record" in runner.selection.describe()
+
+
+def test_host_mismatch_falls_back_and_doctor_says_so(tuned, tmp_path):
+    import shutil
+
+    from styleforge.runtime.bundle import update_bundle
+    from styleforge.runtime.doctor import doctor, format_doctor
+    from styleforge.runtime.model import load
+
+    path = tmp_path / "elsewhere.sfbundle"
+    shutil.copytree(tuned[0], path)
+
+    def move(m):
+        m.tuning.host.cpu = "Some Other CPU"
+
+    update_bundle(path, patch=move)
+    runner = load(path).session("stylize")
+    assert runner.name == "ort-cpu"  # auto's own rule
+    assert "tuned on 'Some Other CPU'" in runner.selection.skipped["tuning"]
+    text = format_doctor(doctor(path))
+    assert "made for another host" in text and "Some Other CPU" in text
+
+
+def test_budget_stops_the_search(tiny, tmp_path):
+    from styleforge.export.tune.api import tune_bundle
+
+    with pytest.raises(StyleForgeError, match="within the budget"):
+        tune_bundle(tiny, tmp_path / "t.sfbundle", sizes=[(32, 32)], budget_s=0.001, runners=["ort-cpu"],
+                    variants=(("fp32", None),), log=lambda m: None)
+    assert not (tmp_path / "t.sfbundle").exists()
+
+
+def test_record_parses_strictly_and_untuned_manifests_omit_it(tuned, tiny):
+    from styleforge.runtime.manifest import BundleError, TuningRecord, from_dict, to_dict
+
+    record = tuned[1]
+    assert from_dict(TuningRecord, json.loads(json.dumps(to_dict(record))), "tuning") == record
+    with pytest.raises(BundleError, match="unknown field tuning.host.socket"):
+        from_dict(TuningRecord, {**to_dict(record), "host": {**to_dict(record.host), "socket": 1}}, "tuning")
+    assert "tuning" not in json.loads((tiny / "manifest.json").read_text())
+
+
+def test_cli_sizes_and_refusals(tiny, tmp_path, cli):
+    from styleforge.export.tune.commands import parse_sizes
+
+    assert parse_sizes("256,512x384") == [(256, 256), (512, 384)]
+    with pytest.raises(StyleForgeError, match="not N or HxW"):
+        parse_sizes("big")
+    (tmp_path / "notabundle").mkdir()
+    r = cli("tune", str(tiny), "--out", str(tmp_path / "notabundle"))
+    assert r.returncode != 0 and "is not a bundle" in r.stderr and "Traceback" not in r.stderr
