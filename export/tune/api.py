@@ -27,7 +27,7 @@ def _size_key(size) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def _variants(src: Path, work: Path, variants, log) -> dict[str, Path | str]:
+def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512) -> dict[str, Path | str]:
     """{variant name: bundle path, or the reason it could not be made}."""
     from ..convert.api import convert_bundle
 
@@ -37,7 +37,7 @@ def _variants(src: Path, work: Path, variants, log) -> dict[str, Path | str]:
         log(f"converting: {name}")
         try:
             path, _ = convert_bundle(src, work / f"{name}.sfbundle", precision=precision, calibration=list(CALIBRATION),
-                                     calibration_method=method, validate=False)
+                                     calibration_size=calibration_size, calibration_method=method, validate=False)
             out[name] = Path(path)
         except StyleForgeError as e:
             out[name] = f"convert failed: {e}"
@@ -89,7 +89,7 @@ class _Search:
 
 def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), threads: int | None = None,
                 budget_s: float = 600.0, runs: int = 7, warmup: int = 1, runners: list[str] | None = None,
-                variants=VARIANTS, log=print) -> tuple[Path, TuningRecord]:
+                variants=VARIANTS, calibration_size: int = 512, log=print) -> tuple[Path, TuningRecord]:
     """Measure every candidate and write the fastest meeting `min_psnr` to `out` (see the module docstring)."""
     from ...runtime.atomic import atomic_dir
     from ...runtime.model import load
@@ -105,7 +105,7 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
     runners = runners or host_runners()
     search = _Search(src, budget_s, log)
     with tempfile.TemporaryDirectory(prefix="styleforge-tune-") as tmp:
-        paths = _variants(src, Path(tmp), variants, log)
+        paths = _variants(src, Path(tmp), variants, log, calibration_size)
         args = photo_inputs(interface)
         ref_model = load(paths.get("fp32") if not isinstance(paths.get("fp32"), str) else src, backend="ort-cpu")
         refs = [ref_model(*a) for a in args]
@@ -122,7 +122,7 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
             medians = interleaved_medians(calls, runs, warmup, search.deadline, log)
             for i, sec in medians.items():
                 search.rows[i].median_ms[_size_key(size)] = round(sec * 1e3, 2)
-        timed = [i for i in search.models if len(search.rows[i].median_ms) == len(sizes)]
+        timed = [i for i in search.models if len(search.rows[i].median_ms) == len(sizes) and not cands[i].stand_in]
         if not timed:
             raise StyleForgeError(f"tune: no candidate met the {min_psnr:g} dB floor and was timed within the budget "
                                   "(lower --min-psnr or raise --budget-s)")

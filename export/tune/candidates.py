@@ -22,6 +22,8 @@ class Candidate:
     runner: str
     options: dict = field(default_factory=dict)
     note: str = ""
+    #: measured, but not a real choice: what it asks for is not what runs (bf16 on a CPU without native bf16)
+    stand_in: bool = False
 
     @property
     def variant(self) -> str:
@@ -30,6 +32,9 @@ class Candidate:
     def label(self) -> str:
         opts = " ".join(f"{k}={v}" for k, v in self.options.items())
         return f"{self.variant} on {self.runner}" + (f" ({opts})" if opts else "")
+
+
+STAND_IN = "bf16 requested; this CPU has no native bf16, OpenVINO computes f32 (measured, never the winner)"
 
 
 def runner_options(runner: str, precision: str, threads: int | None) -> list[tuple[dict, str]]:
@@ -43,7 +48,7 @@ def runner_options(runner: str, precision: str, threads: int | None) -> list[tup
         out = [({**base, "hint": "latency", "precision": "f32"}, "")]
         if precision == "fp32":
             out.append(({**base, "hint": "latency", "precision": "bf16"},
-                        "" if native_bf16() else "bf16 requested; this CPU has no native bf16, OpenVINO computes f32"))
+                        "" if native_bf16() else STAND_IN))
         return out
     return [(dict(base), "")]
 
@@ -58,7 +63,8 @@ def candidates(runners: list[str], threads: int | None, variants=VARIANTS) -> li
             else:
                 note = ""
             for opts, why in runner_options(runner, precision, threads):
-                out.append(Candidate(precision, method, runner, opts, "; ".join(filter(None, [note, why]))))
+                out.append(Candidate(precision, method, runner, opts, "; ".join(filter(None, [note, why])),
+                                     stand_in=why == STAND_IN))
     return out
 
 
