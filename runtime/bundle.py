@@ -52,7 +52,13 @@ class Bundle:
         """The runtime interface that runs it (stylizer, wct, generator, translator, graph)."""
         return self.manifest.model.interface
 
-    family = interface  # the name before the typed manifest; kept for callers of the 0.1 API
+    @property
+    def family(self) -> str:
+        """Deprecated name of :attr:`interface` (a *family* is the training package: ``manifest.model.family``)."""
+        import warnings
+
+        warnings.warn("Bundle.family is deprecated; use Bundle.interface", DeprecationWarning, stacklevel=2)
+        return self.interface
 
     @property
     def method(self) -> str:
@@ -90,6 +96,15 @@ class Bundle:
         inputs = {k: data[f"input.{k}"] for k in case.inputs}
         outputs = {k: data[f"output.{k}"] for k in case.outputs}
         return inputs, outputs
+
+    def graph_bytes(self, role: str) -> bytes:
+        """The ONNX bytes of graph `role`: the one place a runner reads a graph to build a session. A graph with
+        external data names its files relative to :meth:`graph_dir` (runners tell ONNX Runtime that folder)."""
+        return self.file(self.graph(role).file).read_bytes()
+
+    def graph_dir(self, role: str) -> Path:
+        """The folder graph `role`'s external-data paths are relative to."""
+        return self.file(self.graph(role).file).parent
 
 
 def inside(root: Path, rel: str) -> Path:

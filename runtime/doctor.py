@@ -98,23 +98,26 @@ def runner_report() -> list[dict]:
 
 
 def bundle_report(path) -> dict:
-    """Per graph: which runner ``auto`` picks (and why not the ones before); per engine: does it load here."""
-    from .backends import AUTO_ORDER, runners
+    """Per graph: which runner ``auto`` picks (and why not the others: the one selection function), the
+    verdict of every runner of the runtime, and nodes ``ort-cuda`` would place on the CPU; per engine: does it
+    load here. Reference runners (torch-eager, torch-cuda) are left out: asking them would import torch."""
+    from .backends import select_runner
     from .backends.engines import engine_matches
-    from .tuning import tuned_choice
     from .bundle import open_bundle
 
     bundle = open_bundle(path)
-    table = runners()
-    tuned, _, tuning_note = tuned_choice(bundle)
     graphs = []
     for role in bundle.graphs:
-        verdicts = {n: table[n].supports(bundle, role) for n in table}
-        auto = next((n for n in AUTO_ORDER if verdicts[n]), None)
-        if tuned and tuned in verdicts and verdicts[tuned]:
-            auto = tuned
-        graphs.append({"role": role, "auto": auto,
-                       "runners": {n: {"ok": v.ok, "why": v.why} for n, v in verdicts.items()}})
+        sel = select_runner("auto", bundle, role, every=True)
+        verdicts = {n: {"ok": n in sel.candidates, "why": sel.skipped.get(n, "")} for n in sel.candidates + list(sel.skipped)}
+        for n, cls in _bundle_runners().items():
+            if n not in verdicts:
+                v = cls.supports(bundle, role)
+                verdicts[n] = {"ok": v.ok, "why": v.why}
+        row = {"role": role, "auto": sel.chosen, "runners": verdicts}
+        if verdicts.get("ort-cuda", {}).get("ok"):
+            row["ort_cuda_cpu_nodes"] = _cpu_nodes(bundle, role)
+        graphs.append(row)
     engines = []
     here = _engine_environment()
     for e in bundle.manifest.engines:
@@ -127,12 +130,40 @@ def bundle_report(path) -> dict:
             v = engine_matches(e, trt_version=here["tensorrt"], cc=here["cc"], gpu=here["gpu"])
             row.update(matches=v.ok, why=v.why)
         engines.append(row)
-    tuning = None
-    if bundle.manifest.tuning is not None:
-        rec = bundle.manifest.tuning
-        tuning = {"runner": rec.runner, "options": rec.options, "host": rec.host.cpu, "used": tuned is not None,
-                  "why": tuning_note}
-    return {"bundle": str(path), "model": bundle.name, "graphs": graphs, "engines": engines, "tuning": tuning}
+    return {"bundle": str(path), "model": bundle.name, "graphs": graphs, "engines": engines, "tuning": _tuning(bundle)}
+
+
+def _tuning(bundle) -> dict | None:
+    """The bundle's tuning record as doctor shows it: winner, host, and whether ``auto`` uses it here (and why not)."""
+    from .tuning import tuned_choice
+
+    rec = bundle.manifest.tuning
+    if rec is None:
+        return None
+    name, _, note = tuned_choice(bundle)
+    return {"runner": rec.runner, "options": rec.options, "variant": rec.variant, "host": rec.host.cpu,
+            "used": name is not None, "why": note}
+
+
+def _bundle_runners() -> dict:
+    from .backends import runners
+
+    return {n: cls for n, cls in runners().items() if not cls.reference}
+
+
+def _cpu_nodes(bundle, role: str):
+    """The nodes ``ort-cuda`` places on the CPU for this graph (a session is created to know), or the error."""
+    from .backends import open_session
+    from .errors import StyleForgeError
+
+    try:
+        runner = open_session(bundle, role, "ort-cuda")
+    except StyleForgeError as e:
+        return f"cannot tell: {e}"
+    try:
+        return runner.cpu_nodes
+    finally:
+        runner.deactivate()
 
 
 def _engine_environment() -> dict:
@@ -174,13 +205,18 @@ def format_doctor(report: dict) -> str:
         lines.append(f"bundle {b['bundle']} ({b['model']}):")
         for gr in b["graphs"]:
             lines.append(f"  graph {gr['role']!r}: auto picks {gr['auto'] or 'nothing'}")
+            cpu = gr.get("ort_cuda_cpu_nodes")
+            if cpu:
+                lines.append(f"    ort-cuda places {len(cpu)} node(s) on the CPU: {', '.join(cpu)}"
+                             if isinstance(cpu, list) else f"    ort-cuda: {cpu}")
             for n, v in gr["runners"].items():
                 if not v["ok"]:
                     lines.append(f"    {n}: no — {v['why']}")
         t = b.get("tuning")
         if t:
-            lines.append(f"  tuning: {t['runner']} {t['options']} — " + ("used by auto on this host" if t["used"] else
-                         f"made for another host, auto falls back to its rule ({t['why']})"))
+            lines.append(f"  tuning: {t['variant']} on {t['runner']} {t['options']} — " + (
+                "used by auto on this host" if t["used"] else
+                f"made for another host, auto falls back to its rule ({t['why']})"))
         if not b["engines"]:
             lines.append("  engines: none (styleforge engine build BUNDLE)")
         for e in b["engines"]:

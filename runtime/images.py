@@ -15,21 +15,33 @@ from .errors import ImageError, StyleForgeError
 MAX_PIXELS = 64_000_000
 #: Smallest side we accept; below this no model has anything to work with.
 MIN_SIDE = 8
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+#: the formats decoded at all (runtime/image_guard.py: PNG, JPEG, WebP, BMP, TIFF, GIF) by their usual suffixes
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+
+
+def _grey_uint8(img: Image.Image) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float greyscale image → uint8, without float64 temporaries: 16-bit levels
+    round to the nearest of 256 in integer arithmetic (x / 257, half up: exact, as 257 is odd), floats in float32."""
+    a = np.asarray(img)
+    if img.mode.startswith("I;16") or (img.mode == "I" and a.max(initial=0) > 255):
+        wide = np.clip(a, 0, 65535).astype(np.uint32) if a.dtype.kind == "i" else a.astype(np.uint32)
+        wide += 128
+        wide //= 257
+        return wide.astype(np.uint8)
+    if img.mode == "I":
+        return np.clip(a, 0, 255).astype(np.uint8)
+    f = a.astype(np.float32)  # float images: assume [0, 1] unless clearly in [0, 255]
+    if f.max(initial=0) <= 1.0:
+        f *= np.float32(255.0)
+    np.rint(f, out=f)
+    np.clip(f, 0, 255, out=f)
+    return f.astype(np.uint8)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Convert every Pillow mode we meet (L, LA, P, RGBA, CMYK, I;16, I, F, 1) to 8-bit RGB."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        if img.mode.startswith("I;16"):
-            a = a / 257.0
-        elif img.mode == "I":
-            hi = 65535.0 if a.max(initial=0) > 255 else 255.0
-            a = a * (255.0 / hi)
-        else:  # float images: assume [0, 1] unless clearly in [0, 255]
-            a = a * (255.0 if a.max(initial=0) <= 1.0 else 1.0)
-        img = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), mode="L")
+        img = Image.fromarray(_grey_uint8(img), mode="L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -45,20 +57,34 @@ def check_size(w: int, h: int, what: str) -> None:
         raise ImageError(f"{what}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
 
 
-def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.ndarray:
+def fitted_size(w: int, h: int, max_side: int | None) -> tuple[int, int]:
+    """(W, H) after :func:`load_image`'s `max_side` downsizing (aspect kept)."""
+    if max_side is None or max(w, h) <= max_side:
+        return w, h
+    scale = max_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def load_image(path: str | os.PathLike, *, max_side: int | None = None, check=None) -> np.ndarray:
     """Read an image file as an H×W×3 uint8 RGB array, honouring EXIF orientation.
 
-    Raises ImageError naming the file for: missing, empty, not an image, truncated,
-    absurd dimensions. `max_side` downsizes (aspect kept) so the longer side fits.
+    Raises ImageError naming the file for: missing, empty, not an accepted format (runtime/image_guard.py: by its
+    signature, before Pillow sees it), truncated, absurd dimensions. `max_side` downsizes (aspect kept) so the
+    longer side fits. `check(width, height)` (the size after `max_side`) runs on the header alone, before any
+    decoding: the command line's work budget (runtime/budget.py) refuses there.
     """
+    from .image_guard import open_image
+
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: file is empty (0 bytes)")
     try:
-        with Image.open(path) as img:
+        with open_image(path, str(path)) as img:
             check_size(*img.size, str(path))
+            if check is not None:
+                check(*fitted_size(*img.size, max_side))
             img.load()
             img = ImageOps.exif_transpose(img)
             img = _to_rgb(img)
@@ -66,14 +92,12 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> np.nd
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not a readable image file") from None
-    except Image.DecompressionBombError as e:
+    except Image.DecompressionBombError:
         raise ImageError(f"{path}: image dimensions are over the {MAX_PIXELS:,}-pixel limit (refused as a decompression bomb)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{path}: corrupt or truncated image ({e})") from None
     if max_side is not None and max(img.size) > max_side:
-        scale = max_side / max(img.size)
-        size = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
-        img = img.resize(size, Image.Resampling.LANCZOS)
+        img = img.resize(fitted_size(*img.size, max_side), Image.Resampling.LANCZOS)
     return np.asarray(img, dtype=np.uint8).copy()
 
 

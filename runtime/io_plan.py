@@ -141,12 +141,20 @@ def spatial_size(io: ImageIO, x: np.ndarray) -> tuple[int, int]:
     return tuple(x.shape[2:4]) if io.layout == "NCHW" else tuple(x.shape[1:3])  # type: ignore[return-value]
 
 
+def padded_size(h: int, w: int, multiple: int, min_side: int = 1) -> tuple[int, int]:
+    """(H, W) that :func:`pad_batch` pads an h×w image to: each side up to a multiple of `multiple`, at least
+    `min_side` (rounded up to the multiple). runtime/budget.py counts a request's work with it."""
+    def side(n: int) -> int:
+        return max(-(-n // multiple) * multiple, -(-min_side // multiple) * multiple)
+
+    return side(h), side(w)
+
+
 def pad_batch(batch: np.ndarray, multiple: int, min_side: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
     """Reflect-pad an N×H×W×C batch at the bottom and right up to a multiple of `multiple` (at least
     `min_side`); edge-pad where a side is too small to reflect. Returns the batch and (H, W) to crop back to."""
     h, w = batch.shape[1:3]
-    th = max(-(-h // multiple) * multiple, -(-min_side // multiple) * multiple)
-    tw = max(-(-w // multiple) * multiple, -(-min_side // multiple) * multiple)
+    th, tw = padded_size(h, w, multiple, min_side)
     ph, pw = th - h, tw - w
     if ph or pw:
         mode = "reflect" if (ph < h and pw < w) else "edge"

@@ -1,5 +1,6 @@
-"""``styleforge bench``: latency of bundles on runtime backends, against PyTorch, in one run (numpy + onnxruntime;
-torch only for the PyTorch rows, through ``styleforge.export.core.eager_bench``).
+"""``styleforge bench``: latency of bundles on runners, against PyTorch, in one run (numpy + onnxruntime; torch
+only for the PyTorch rows: the ``torch-eager``/``torch-cuda`` runners, registered lazily, and WCT's reference
+pipeline from ``styleforge.export.core.eager_bench``).
 
     from styleforge.runtime.latency import benchmark, format_bench
     report = benchmark(["demo.sfbundle", "demo-int8.sfbundle"], sizes="256,512", threads=2)
@@ -7,9 +8,12 @@ torch only for the PyTorch rows, through ``styleforge.export.core.eager_bench``)
 
 What is timed is the interface call a user makes, pre- and post-processing included (``model(image)`` for
 stylizers and translators, ``model.generate(z)`` for generators, the content path with cached style statistics
-for WCT), on the same H×W×3 uint8 input for every row; the PyTorch rows time the exported module on the same
-pixels (``torch-eager``; ``torch-exact``, the PytorchWCT-style pipeline with one encoder per level and fp64 eigh,
-for WCT bundles; ``torch-cuda`` when asked). Contenders are timed interleaved — every round runs each of them
+for WCT), on the same H×W×3 uint8 input for every row. Every row is a runner behind the same interface call,
+the PyTorch ones included (``torch-eager``, ``torch-cuda``: runners whose ``reference`` flag says they run the
+source model, so they run on the first bundle only). The default PyTorch row is the first bundle's reference
+(:func:`reference_contenders`: the ``torch-eager`` runner, or for WCT bundles ``torch-exact``, the
+PytorchWCT-style pipeline with one encoder per level and fp64 eigh — a reference pipeline, not a runner).
+Contenders are timed interleaved — every round runs each of them
 twice and keeps the second (the first after a switch pays for the previous contender's spinning thread pool and
 cold caches) — so load changes hit them alike. ``psnr_db`` compares each row's output image with the first
 bundle's on the same input.
@@ -26,10 +30,7 @@ import numpy as np
 
 from .errors import StyleForgeError
 from .images import parse_sizes
-
-#: backends ``bench`` understands besides the runtime runners
-TORCH_BACKENDS = ("torch-eager", "torch-cuda")
-
+from .interfaces import interface_spec
 
 def latency_stats(seconds: list[float], batch: int = 1) -> dict:
     """Summary of per-run latencies (milliseconds) and throughput (images/s, from the median)."""
@@ -97,6 +98,7 @@ class Contender:
     make: Callable | None = None        # (inputs: dict) -> (callable returning an H×W×3 uint8 image)
     error: str | None = None
     gpu: str | None = None
+    reference: bool = False             # runs the source model (PyTorch), not a bundle graph
     extra: dict = field(default_factory=dict)
 
 
@@ -106,40 +108,73 @@ def bench_case_inputs(interface: str, size: tuple[int, int]) -> dict:
     return {"image": bench_image(h, w), "style": bench_image(256, 256, "mosaic"), "seed": 0, "size": size}
 
 
-def runtime_contender(path: str, backend: str, threads: int | None) -> Contender:
-    """A bundle on a runtime backend (a row per size), or the reason it cannot run here."""
+def runtime_contender(path: str, backend: str, threads: int | None, **options) -> Contender:
+    """A bundle on a runner (a row per size), or the reason it cannot run here. `options` go to the runner."""
+    from .backends import runner_class
     from .bundle import read_manifest
     from .model import load
 
     m = read_manifest(path)
     interface = m.model.interface
     io = m.lineage.io if m.lineage is not None else "float-nchw"
-    c = Contender(bundle=str(path), precision=m.precision, backend=backend, interface=interface, io=io)
-    if backend not in ("ort-cpu", "auto", "openvino"):
+    try:
+        cls = runner_class(backend) if backend != "auto" else None
+    except StyleForgeError as e:
+        return Contender(bundle=str(path), precision=m.precision, backend=backend, interface=interface, io=io,
+                         error=str(e))
+    precision = (cls.precision if cls is not None else None) or m.precision
+    c = Contender(bundle=str(path), precision=precision, backend=backend, interface=interface, io=io,
+                  reference=cls is not None and cls.reference)
+    if cls is not None and cls.device != "cpu":
         c.gpu = _gpu_name()
     try:
-        model = load(path, backend=backend, threads=threads)
-        model.session(m.graphs[0].role if interface != "wct" else "stylize")  # fail now, not in the timing loop
+        model = load(path, backend=backend, threads=threads, **options)
+        model.session(model.spec.role(m))  # fail now, not in the timing loop
     except StyleForgeError as e:
         c.error = str(e)
         return c
 
     def make(inputs):
-        if interface in ("stylizer", "translator"):
-            img = inputs["image"]
-            return lambda: model(img)
-        if interface == "generator":
-            z = model.latents([inputs["seed"]])
-            return lambda: model.generate(z)[0]
-        if interface == "wct":
-            stats = model.style_stats(inputs["style"])
-            alpha = model._alpha(1.0)
-            img = inputs["image"]
-            return lambda: model.stylize_array(img, stats, alpha)
-        raise StyleForgeError(f"bench: interface {interface!r} has no image call to time")
+        return model.spec.bench_call(model, inputs)
 
     c.make = make
     return c
+
+
+def reference_contenders(bundle: str, threads: int | None, checkpoint=None) -> list[Contender]:
+    """The default PyTorch row of a bench: export's choice (``eager_bench.reference_contenders``), or, where
+    torch/export are not installed, the first reference runner's row saying what is missing."""
+    from .backends import runners
+
+    try:
+        from ..export.core.eager_bench import reference_contenders as export_reference
+    except ImportError:
+        first = next(n for n, cls in runners().items() if cls.reference)
+        return [runtime_contender(bundle, first, threads)]
+    return export_reference(bundle, threads=threads, checkpoint=checkpoint)
+
+
+def bench_contenders(bundles: list[str], backends: list[str], *, threads, with_torch: bool, checkpoint,
+                     source: str | None, options: dict) -> list[Contender]:
+    """Every (bundle, runner) row family: runners over every bundle, reference runners (``reference``) over the
+    first only, then the default reference row when `with_torch` (skipped without a source checkpoint, unless
+    a reference runner was asked for by name)."""
+    from .backends import runner_class
+
+    def is_reference(name: str) -> bool:
+        try:
+            return name != "auto" and runner_class(name).reference
+        except StyleForgeError:
+            return False
+
+    opts = {**options, **({"checkpoint": checkpoint} if checkpoint else {})}
+    out = [runtime_contender(b, backend, threads, **options) for b in bundles for backend in backends
+           if not is_reference(backend)]
+    refs = [runtime_contender(bundles[0], backend, threads, **opts) for backend in backends if is_reference(backend)]
+    if with_torch and (checkpoint or source):
+        refs = [c for c in reference_contenders(bundles[0], threads, checkpoint)
+                if c.backend not in {r.backend for r in refs}] + refs
+    return out + refs
 
 
 def _gpu_name() -> str | None:
@@ -152,14 +187,11 @@ def _gpu_name() -> str | None:
 
 
 def _size_for(interface: str, manifest, size):
-    if interface == "generator":
-        r = int(manifest.model.config.resolution)
-        return (r, r)
-    return size
+    return interface_spec(interface).bench_size(manifest, size)
 
 
 def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=("ort-cpu",), runs: int = 10,
-              warmup: int = 2, with_torch: bool = True, checkpoint=None) -> dict:
+              warmup: int = 2, with_torch: bool = True, checkpoint=None, options: dict | None = None) -> dict:
     """Every bundle × backend × size, plus the PyTorch rows (see the module docstring). Returns {"rows": [...], …}."""
     from .bundle import read_manifest
 
@@ -177,33 +209,12 @@ def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=
         if m.model.interface != interface:
             raise StyleForgeError(f"bench compares bundles of one interface: {bundles[0]} is {interface}, {b} is "
                                   f"{m.model.interface}")
-    contenders: list[Contender] = []
-    for b in bundles:
-        for backend in backends:
-            if backend in TORCH_BACKENDS:
-                continue
-            contenders.append(runtime_contender(b, backend, threads))
-    asked = [b for b in backends if b in TORCH_BACKENDS]
-    torch_backends = list(asked)
-    if with_torch and "torch-eager" not in torch_backends:
-        torch_backends.insert(0, "torch-eager")
-    if torch_backends and not (checkpoint or first.source_checkpoint):
-        # a bundle not made from a StyleForge checkpoint (imported, or exported before it was recorded): no
-        # PyTorch rows, except a row saying why for those asked for by name
-        contenders += [Contender(bundles[0], "fp32", tb, interface, error="the bundle names no source checkpoint "
-                                 "(pass --checkpoint)") for tb in asked]
-    elif torch_backends:
-        try:
-            from ..export.core.eager_bench import torch_contenders
-        except ImportError as e:
-            contenders += [Contender(bundles[0], "fp32", tb, interface, error=f"torch is not importable ({e})")
-                           for tb in torch_backends]
-        else:
-            contenders += torch_contenders(bundles[0], torch_backends, threads=threads, checkpoint=checkpoint)
+    contenders = bench_contenders(bundles, backends, threads=threads, with_torch=with_torch, checkpoint=checkpoint,
+                                  source=first.source_checkpoint, options=options or {})
     rows = []
     for size in sizes:
         sz = _size_for(interface, first, size)
-        if interface == "generator" and any(r["size"] == f"{sz[0]}x{sz[1]}" for r in rows):
+        if interface_spec(interface).bench_fixed_size() and any(r["size"] == f"{sz[0]}x{sz[1]}" for r in rows):
             continue  # one fixed size
         inputs = bench_case_inputs(interface, sz)
         fns, errors = {}, {}
@@ -220,7 +231,7 @@ def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=
         for k, c in enumerate(contenders):
             row = {"bundle": c.bundle, "precision": c.precision, "backend": c.backend, "size": f"{sz[0]}x{sz[1]}",
                    "median_ms": None, "p90_ms": None, "psnr_db": None, "interface": c.interface, "io": c.io,
-                   "gpu": c.gpu, "threads": threads, **c.extra}
+                   "gpu": c.gpu, "threads": threads, "reference": c.reference, **c.extra}
             if k in errors:
                 row["error"] = errors[k]
             else:
@@ -288,7 +299,7 @@ def plot_bench(report: dict, path) -> None:
             continue
         h, w = (int(v) for v in r["size"].split("x"))
         label = f"{Path(r['bundle']).name.removesuffix('.sfbundle')} ({r['precision']}, {r['backend']})" \
-            if not r["backend"].startswith("torch") else r["backend"]
+            if not r.get("reference") else r["backend"]
         lines.setdefault(label, []).append((h * w / 1e6, r["median_ms"], r["size"]))
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for label, pts in lines.items():

@@ -3,8 +3,11 @@
 ``manifest.json`` is parsed into these dataclasses by :func:`parse_manifest` and written from them by
 :func:`manifest_to_json`; both check it (:meth:`Manifest.check`). Unknown fields, missing fields,
 wrong types and a newer ``schema_version`` are refused with one line naming the field. The model's
-``config`` is typed per runtime interface: each interface module registers its config dataclass
-(``@register_interface("stylizer", config=StylizerConfig)`` in runtime/model.py). Torch-free.
+``config`` is typed per runtime interface: each interface's spec names its config dataclass
+(:class:`~styleforge.runtime.interfaces.InterfaceSpec` ``.config``, found by :func:`find_interface`). Torch-free.
+
+Vocabulary (``model``): *family* is the training package (gan, image2image), *method* the trainer (dcgan, pix2pix),
+*interface* what the runtime offers (stylizer, translator, generator, wct).
 
 Schema history: 1 (untyped; family fields scattered at the top level) → 2 (this module) → 3 (the manifest
 carries ``manifest_sha256``, the sha256 of its own canonical JSON: :func:`manifest_digest`; a bundle's
@@ -23,14 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BundleError
+from .interfaces import GraphConfig, find_interface, interface_specs  # noqa: F401  (GraphConfig: re-exported)
 
 SCHEMA_VERSION = 3
 #: the first schema whose manifests must carry ``manifest_sha256``
 DIGEST_SINCE = 3
 MANIFEST = "manifest.json"
 DIGEST_FIELD = "manifest_sha256"
-#: runtime interfaces known without importing their modules (the registry adds the rest)
-INTERFACE_CONFIGS: dict[str, type] = {}
 
 
 # --- the pieces -------------------------------------------------------------------------------------
@@ -317,19 +319,15 @@ class ValidationRecord:
 
 @dataclass
 class ModelInfo:
-    """Who the model is: its bundle name, training method and family, and the runtime interface that runs it."""
+    """Who the model is: its bundle name, its *method* (the trainer), its *family* (the training package) and
+    the runtime *interface* that runs it."""
 
     name: str
-    method: str        # dcgan, pix2pix, stylizer, wct, … (or "imported")
-    family: str        # training family package: stylizer, wct, gan, image2image, …
-    interface: str     # runtime interface: stylizer, wct, generator, translator, graph
-    config: Any = None  # the interface's config dataclass (parsed through INTERFACE_CONFIGS)
+    method: str        # the trainer: dcgan, pix2pix, stylizer, wct, … (or "imported")
+    family: str        # the training package: stylizer, wct, gan, image2image, …
+    interface: str     # what the runtime offers: stylizer, wct, generator, translator, graph
+    config: Any = None  # the interface's config dataclass (its spec's ``config``)
     step: int | None = None  # training step of the checkpoint it came from
-
-
-@dataclass
-class GraphConfig:
-    """Config of the bare ``graph`` interface: nothing beyond the graphs."""
 
 
 @dataclass
@@ -413,7 +411,8 @@ class Manifest:
             if e.hardware_compatibility not in HARDWARE_COMPATIBILITY or e.contexts < 1:
                 raise BundleError(f"{where}: engine {e.file}: hardware_compatibility must be one of "
                                   f"{', '.join(HARDWARE_COMPATIBILITY)} and contexts at least 1")
-        want = INTERFACE_CONFIGS.get(self.model.interface)
+        spec = find_interface(self.model.interface)
+        want = spec.config if spec is not None else None
         if want is not None and not isinstance(self.model.config, want):
             raise BundleError(f"{where}: model.config is not a {want.__name__} (interface {self.model.interface})")
         if self.lineage is not None and self.lineage.precision != self.precision:
@@ -519,12 +518,6 @@ def to_dict(obj):
 
 # --- the manifest as a whole ----------------------------------------------------------------------
 
-def _ensure_interfaces() -> None:
-    from .model import _import_families  # registers every interface's config class
-
-    _import_families()
-
-
 def parse_manifest(data: dict, where: str = MANIFEST) -> Manifest:
     """A typed, checked Manifest from the parsed JSON of ``manifest.json``."""
     if not isinstance(data, dict):
@@ -537,14 +530,13 @@ def parse_manifest(data: dict, where: str = MANIFEST) -> Manifest:
                           f"({SCHEMA_VERSION}); upgrade styleforge")
     if version < 2:
         data = upgrade_v1(data, where)
-    _ensure_interfaces()
     manifest = from_dict(Manifest, data, "", where)
     interface = manifest.model.interface
-    config_cls = INTERFACE_CONFIGS.get(interface)
-    if config_cls is None:
+    spec = find_interface(interface)
+    if spec is None:
         raise BundleError(f"{where}: unknown runtime interface {interface!r} (this runtime has: "
-                          f"{', '.join(sorted(INTERFACE_CONFIGS))}); upgrade styleforge")
-    manifest.model.config = from_dict(config_cls, manifest.model.config or {}, "model.config", where)
+                          f"{', '.join(sorted(interface_specs()))}); upgrade styleforge")
+    manifest.model.config = from_dict(spec.config, manifest.model.config or {}, "model.config", where)
     return manifest.check(where)
 
 
@@ -578,36 +570,24 @@ def manifest_to_json(manifest: Manifest) -> str:
 
 # --- schema 1 → 2 -------------------------------------------------------------------------------------
 
-_V1_INTERFACE_FAMILY = {"stylizer": "stylizer", "wct": "wct", "generator": "gan", "translator": "image2image", "graph": "graph"}
-
-
 def _tolerance(d) -> dict:
     return {k: d[k] for k in ("max_abs", "mean_abs", "p99_abs", "min_cosine", "min_psnr") if k in d and d[k] is not None}
 
 
 def upgrade_v1(old: dict, where: str = MANIFEST) -> dict:
-    """A schema-1 manifest (before the typed contract) as schema 2, in memory."""
+    """A schema-1 manifest (before the typed contract) as the current schema, in memory: the one upgrade path
+    (schema 1 named the interface ``model.family``; each interface's spec upgrades its own config fields)."""
     try:
         d = json.loads(json.dumps(old))
         d.pop(DIGEST_FIELD, None)  # schema 1 had none; the upgraded manifest is another text
         model = d.pop("model")
         interface = model.get("family", "graph")
         cfg = dict(model.get("config") or {})
-        method = {"stylizer": "stylizer", "wct": "wct", "graph": "graph"}.get(interface)
         step = d.pop("step", None) if "step" in d else cfg.pop("step", None)
-        if interface == "stylizer":
-            cfg = {"num_styles": int(d.pop("num_styles", cfg.get("num_styles", 1))), "styles": d.pop("styles", None),
-                   "network": cfg.pop("model", "transformer_net"),
-                   "network_config": {k: v for k, v in cfg.items() if k != "num_styles"},
-                   "batch_dynamic": bool(d.pop("batch_dynamic", True))}
-        elif interface == "wct":
-            w = dict(d.pop("wct", {}))
-            w.pop("ns_vs_exact_tolerances", None)
-            cfg = w
-        elif interface == "generator":
-            method = cfg.pop("gan_family", None) or "generator"
-        elif interface == "translator":
-            method = cfg.pop("method", None) or "translator"
+        spec = find_interface(interface)
+        if spec is None:
+            raise ValueError(f"unknown interface {interface!r}")
+        method, cfg = spec.upgrade_v1(cfg, d)
         tol = d.pop("tolerances", {})
         basis = d.pop("tolerance_basis", "") or tol.get("basis", "")
         default = tol.get("default", tol)
@@ -624,8 +604,19 @@ def upgrade_v1(old: dict, where: str = MANIFEST) -> dict:
                                  "note": sc.get("note", sc.get("rule", ""))}
         d["training"] = d.pop("training", {}) or {}
         d["model"] = {"name": model.get("name", "model"), "method": method, "interface": interface,
-                      "family": _V1_INTERFACE_FAMILY.get(interface, interface), "config": cfg, "step": step}
+                      "family": spec.legacy_family or interface, "config": cfg, "step": step}
         d["schema_version"] = SCHEMA_VERSION
         return d
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise BundleError(f"{where}: a schema-1 manifest this runtime cannot upgrade ({e})") from None
+
+
+def __getattr__(name: str):
+    """``INTERFACE_CONFIGS`` (the table this module kept before the interface specs), with a warning."""
+    if name == "INTERFACE_CONFIGS":
+        import warnings
+
+        warnings.warn("manifest.INTERFACE_CONFIGS is deprecated; use runtime.interfaces.interface_spec(name).config",
+                      DeprecationWarning, stacklevel=2)
+        return {n: s.config for n, s in interface_specs().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """Runtime models: a loaded bundle plus the pre/post-processing of its runtime interface.
 
 Each interface (``stylizer``, ``wct``, ``generator``, ``translator`` …) is a module of
-runtime/families/ that registers a :class:`RuntimeModel` subclass and its manifest config dataclass
-with ``@register_interface(name, config=ConfigClass)``; ``load`` picks the one the manifest's
+runtime/families/ that registers a :class:`RuntimeModel` subclass with its interface spec
+(``@register_interface(SpecInstance)``, runtime/interfaces.py); ``load`` picks the one the manifest's
 ``model.interface`` names.
 """
 from __future__ import annotations
@@ -14,22 +14,9 @@ import numpy as np
 from .backends import open_session
 from .bundle import Bundle, open_bundle
 from .errors import unknown_name
-from .manifest import INTERFACE_CONFIGS, GraphConfig
+from .interfaces import InterfaceSpec, find_interface, interface_specs, load_interfaces, register_interface
 
-#: interface name -> RuntimeModel subclass
-INTERFACES: dict[str, type["RuntimeModel"]] = {}
-FAMILIES = INTERFACES  # the 0.1 name
-
-
-def register_interface(name: str, *, config: type = GraphConfig):
-    """Class decorator: this RuntimeModel runs bundles whose ``model.interface`` is `name`; `config` is the
-    dataclass of their ``model.config``."""
-    def deco(cls):
-        INTERFACES[name] = cls
-        INTERFACE_CONFIGS[name] = config
-        cls.interface = cls.family = name
-        return cls
-    return deco
+__all__ = ["RuntimeModel", "load", "register_interface"]
 
 
 class RuntimeModel:
@@ -45,7 +32,9 @@ class RuntimeModel:
     calls (the WCT style-statistics cache) is guarded by its own lock.
     """
 
-    interface = family = "base"
+    interface = "graph"
+    #: the interface's spec (runtime/interfaces.py), set by ``register_interface``
+    spec: InterfaceSpec
 
     def __init__(self, bundle: Bundle, backend: str = "auto", **options):
         self.bundle = bundle
@@ -53,6 +42,14 @@ class RuntimeModel:
         self.options = options
         self._sessions: dict[str, object] = {}
         self._sessions_lock = threading.Lock()
+
+    @property
+    def family(self) -> str:
+        """Deprecated name of :attr:`interface` (a *family* is a training package; this is the interface)."""
+        import warnings
+
+        warnings.warn("RuntimeModel.family is deprecated; use RuntimeModel.interface", DeprecationWarning, stacklevel=2)
+        return self.interface
 
     @property
     def manifest(self):
@@ -99,15 +96,7 @@ class RuntimeModel:
         return f"{m.model.name} ({m.model.method} → {m.model.interface}, {m.precision}, opset {m.opset})"
 
 
-register_interface("graph")(RuntimeModel)  # a bare graph bundle: raw ``run`` only, no image handling
-register_family = register_interface  # the 0.1 name
-
-
-def _import_families() -> None:
-    """Import the modules that register runtime interfaces (a package scan; lazy: no cost until load())."""
-    from .discovery import import_children
-
-    import_children(f"{__package__}.families")
+register_interface(InterfaceSpec())(RuntimeModel)  # a bare graph bundle: raw ``run`` only, no image handling
 
 
 def load(path, backend: str = "auto", *, verify: bool = True, **options) -> RuntimeModel:
@@ -117,8 +106,23 @@ def load(path, backend: str = "auto", *, verify: bool = True, **options) -> Runt
     (``threads=N`` for ONNX Runtime). The bundle's hashes are checked unless ``verify=False``.
     """
     bundle = open_bundle(path, verify=verify)
-    _import_families()
-    cls = INTERFACES.get(bundle.interface)
-    if cls is None:
-        raise unknown_name("runtime interface in bundle", bundle.interface, INTERFACES)
-    return cls(bundle, backend=backend, **options)
+    spec = find_interface(bundle.interface)
+    if spec is None:
+        raise unknown_name("runtime interface in bundle", bundle.interface, interface_specs())
+    return spec.model(bundle, backend=backend, **options)
+
+
+def __getattr__(name: str):
+    """The names this module had before the interface specs (runtime/interfaces.py), with a warning."""
+    import warnings
+
+    if name in ("INTERFACES", "FAMILIES"):
+        warnings.warn(f"styleforge.runtime.model.{name} is deprecated; use styleforge.runtime.interfaces."
+                      "interface_specs()", DeprecationWarning, stacklevel=2)
+        return {n: s.model for n, s in interface_specs().items()}
+    if name == "register_family":
+        warnings.warn("register_family is deprecated; use register_interface", DeprecationWarning, stacklevel=2)
+        return register_interface
+    if name == "_import_families":
+        return load_interfaces
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ def validation_table(report: dict) -> Table:
     versus = f" vs {report['against']}" if report.get("against") else ""
     skipped = f" ({report['skipped']} case(s) skipped)" if report.get("skipped") else ""
     t = Table(["case", "output", "max_abs", "mean_abs", "p99_abs", "cosine", "psnr", "result"],
-              title=f"{report['model']} ({report['family']}) on {runs_on}{versus}, tolerance profile "
+              title=f"{report['model']} ({report.get('interface', report['family'])}) on {runs_on}{versus}, tolerance profile "
                     f"{report.get('tolerance_profile', 'cpu-fp32')}",
               footer=("PASS" if report["passed"] else "FAIL" + (f": {report['error']}" if "error" in report else ""))
               + skipped)

@@ -74,23 +74,17 @@ def tuned_choice(bundle) -> tuple[str | None, dict, str]:
     return record.runner, dict(record.options), f"tuning record ({record.time}, {record.tool})"
 
 
-def open_tuned(bundle, role: str, options: dict):
-    """An active runner for graph `role` as the tuning record says (record options under the caller's explicit
-    ones), or (None, why) when there is no usable record or its runner cannot run this graph here."""
-    from .backends import Selection, runner_class
-    from .errors import StyleForgeError
 
-    name, tuned, note = tuned_choice(bundle)
+def tuned_order(bundle, names: list[str]) -> tuple[list[str], dict, str]:
+    """``auto``'s runner order for `bundle`: the tuning record's runner first on a matching host, with its options
+    and a note; otherwise `names` unchanged, no options, and why the record was not used ("" without one)."""
+    from .backends import runners
+
+    name, options, note = tuned_choice(bundle)
+    if bundle.manifest.tuning is None:
+        return names, {}, ""
     if name is None:
-        return None, note
-    try:
-        cls = runner_class(name)
-    except StyleForgeError as e:
-        return None, f"tuning record names runner {name!r}: {e}"
-    verdict = cls.supports(bundle, role)
-    if not verdict:
-        return None, f"tuned runner {name} cannot run here: {verdict.why}"
-    merged = {**tuned, **{k: v for k, v in options.items() if v is not None}}
-    runner = cls(bundle, role, **merged).activate()
-    runner.selection = Selection("auto", name, role, {"rule": f"chosen by the {note}"})
-    return runner, note
+        return names, {}, note
+    if name not in runners():
+        return names, {}, f"tuning record not used: it names runner {name!r}, which this runtime does not have"
+    return [name] + [n for n in names if n != name], options, f"chosen by the {note}"

@@ -18,6 +18,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .bundle import open_bundle, update_bundle
+from .backends.base import RunResult
 from .errors import StyleForgeError
 from .io_plan import fixed_feeds
 from .manifest import Tolerance, ValidationRecord, profile_name
@@ -70,8 +71,9 @@ def _output_range(graph, name: str) -> float:
 
 
 class RunnerSet:
-    """One runner per graph role for a backend name, opened on first use; a role it cannot run is remembered
-    with the reason (so its cases are skipped, not failed)."""
+    """One runner per graph role for a backend name, opened on first use through the one selection function
+    (:func:`~styleforge.runtime.backends.select_runner`); a role it cannot run is remembered with the reason (so
+    its cases are skipped, not failed)."""
 
     def __init__(self, bundle, backend: str, options: dict):
         self.bundle, self.backend, self.options = bundle, backend, options
@@ -80,17 +82,16 @@ class RunnerSet:
 
     def get(self, role: str):
         """The runner for `role`, or None (reason in ``unsupported[role]``)."""
-        from .backends import open_session, runner_class
+        from .backends import open_session, select_runner
 
         if role in self.runners or role in self.unsupported:
             return self.runners.get(role)
-        if self.backend != "auto":
-            verdict = runner_class(self.backend).supports(self.bundle, role)
-            if not verdict:
-                self.unsupported[role] = verdict.why
-                return None
+        sel = select_runner(self.backend, self.bundle, role, options=self.options)
+        if not sel.ok:
+            self.unsupported[role] = sel.skipped.get(self.backend) or sel.why_not()
+            return None
         try:
-            self.runners[role] = open_session(self.bundle, role, self.backend, **self.options)
+            self.runners[role] = open_session(self.bundle, role, self.backend, selection=sel, **self.options)
         except StyleForgeError as e:
             if self.backend != "auto":
                 raise
@@ -101,6 +102,10 @@ class RunnerSet:
     def name(self, role: str) -> str:
         r = self.runners.get(role)
         return r.name if r is not None else self.backend
+
+    def notes(self) -> dict:
+        """``{role: runner notes}`` for the runners that have something to say (e.g. nodes placed on the CPU)."""
+        return {role: n for role, r in self.runners.items() if (n := r.notes())}
 
     def close(self) -> None:
         for r in self.runners.values():
@@ -125,79 +130,73 @@ def _fp16_note(bundle, runner, role: str, feeds: dict, notes: dict) -> str:
 
 def _profile(bundle, runners: list) -> str:
     """The tolerance profile for outputs of these runners (or runner names): the loosest of theirs (cpu-fp32 only
-    if all are); a runner computing in bf16 (``precision_used``) gets the bf16 profile."""
+    if all are); a runner computing in bf16 (``precision_used``, OpenVINO's effective hint) gets the bf16 profile."""
     profiles = [profile_name(r, bundle.manifest.precision) if isinstance(r, str) else
                 profile_name(r.name, bundle.manifest.precision, getattr(r, "precision_used", None)) for r in runners]
     return next((p for p in profiles if p != "cpu-fp32"), "cpu-fp32")
 
 
-def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = None, record: bool = False,
-                    write_report: bool | None = None, **options) -> dict:
-    """Run every golden case on runner `backend` and compare with the stored reference outputs, or with
-    runner `against` on the same inputs; returns the report (``report["passed"]``). `options` go to the
-    runners (``threads=N`` …). ``record=True`` stores the report in the bundle (``write_report`` is its 0.1 name)."""
-    if write_report is not None:
-        record = bool(write_report)
-    bundle = open_bundle(path)
-    tolerances = bundle.tolerances
-    run_a = RunnerSet(bundle, backend, options)
-    run_b = RunnerSet(bundle, against, options) if against else None
-    cases = []
-    fp16_notes: dict[str, str] = {}
+def _skipped_case(case, why: str) -> dict:
+    return {"case": case.name, "graph": case.graph, "reference": case.reference, "skipped": why, "outputs": [],
+            "passed": None}
+
+
+def _compare_outputs(bundle, case, graph, got: RunResult, expected: dict, reference: RunResult | None,
+                     profile: str) -> list[dict]:
+    """Per output: metrics against the expected arrays and the tolerance of `profile` (the one these runners get)."""
+    outs = []
+    for name, exp in expected.items():
+        tol = bundle.tolerances.for_output(name, None if reference is not None else case.tolerance, profile)
+        m = compare(got.outputs[name], exp, _output_range(graph, name))
+        failed = check(m, tol)
+        outs.append({"output": name, "shape": list(exp.shape), **m,
+                     "tolerance": {k: v for k, v in asdict(tol).items() if v is not None},
+                     "tolerance_profile": profile, "failed": failed, "passed": not failed})
+    return outs
+
+
+def validate_case(bundle, case, run_a: RunnerSet, run_b: RunnerSet | None, fp16_notes: dict) -> dict:
+    """One golden case on runner set A, compared with the stored outputs or with runner set B."""
+    graph = bundle.graph(case.graph)
+    a = run_a.get(case.graph)
+    b = run_b.get(case.graph) if run_b is not None and a is not None else None
+    if a is None or (run_b is not None and b is None):
+        return _skipped_case(case, run_a.unsupported.get(case.graph) or (run_b.unsupported.get(case.graph) if run_b else ""))
+    feeds, expected = bundle.golden_arrays(case)
+    feeds = {**fixed_feeds(bundle, graph), **feeds}  # inputs held fixed (import-onnx --const)
+    note = _fp16_note(bundle, a, case.graph, feeds, fp16_notes)
+    shapes = {k: list(v.shape) for k, v in feeds.items()}
     try:
-        for case in bundle.golden:
-            graph = bundle.graph(case.graph)
-            a = run_a.get(case.graph)
-            b = run_b.get(case.graph) if run_b is not None and a is not None else None
-            if a is None or (run_b is not None and b is None):
-                why = run_a.unsupported.get(case.graph) or (run_b.unsupported.get(case.graph) if run_b else "")
-                cases.append({"case": case.name, "graph": case.graph, "reference": case.reference, "skipped": why,
-                              "outputs": [], "passed": None})
-                continue
-            feeds, expected = bundle.golden_arrays(case)
-            feeds = {**fixed_feeds(bundle, graph), **feeds}  # inputs held fixed (import-onnx --const)
-            note = _fp16_note(bundle, a, case.graph, feeds, fp16_notes)
-            try:
-                got = a.run(feeds)
-                seconds = a.last_inference_time
-                if b is not None:
-                    expected = {k: v for k, v in b.run(feeds).items() if k in expected}
-            except StyleForgeError as e:  # the graph refused its own golden inputs: a failed case, not a crash
-                cases.append({"case": case.name, "graph": case.graph, "reference": case.reference, "runner": a.name,
-                              "inputs": {k: list(v.shape) for k, v in feeds.items()}, "outputs": [],
-                              "error": str(e), "passed": False})
-                continue
-            profile = _profile(bundle, [a] + ([b] if b is not None else []))
-            outs = []
-            for name, exp in expected.items():
-                tol = tolerances.for_output(name, None if b is not None else case.tolerance, profile)
-                m = compare(got[name], exp, _output_range(graph, name))
-                failed = check(m, tol)
-                outs.append({"output": name, "shape": list(exp.shape), **m,
-                             "tolerance": {k: v for k, v in asdict(tol).items() if v is not None},
-                             "tolerance_profile": profile, "failed": failed, "passed": not failed})
-            cases.append({"case": case.name, "graph": case.graph, **({"note": note} if note else {}),
-                          "reference": b.name if b is not None else case.reference, "runner": a.name, "seconds": seconds,
-                          "inputs": {k: list(v.shape) for k, v in feeds.items()}, "outputs": outs,
-                          "passed": all(o["passed"] for o in outs)})
-    finally:
-        run_a.close()
-        if run_b is not None:
-            run_b.close()
+        got = a.infer(feeds)
+        ref = b.infer(feeds) if b is not None else None
+    except StyleForgeError as e:  # the graph refused its own golden inputs: a failed case, not a crash
+        return {"case": case.name, "graph": case.graph, "reference": case.reference, "runner": a.name,
+                "inputs": shapes, "outputs": [], "error": str(e), "passed": False}
+    if ref is not None:
+        expected = {k: v for k, v in ref.outputs.items() if k in expected}
+    outs = _compare_outputs(bundle, case, graph, got, expected, ref, _profile(bundle, [a] + ([b] if b is not None else [])))
+    return {"case": case.name, "graph": case.graph, **({"note": note} if note else {}),
+            "reference": ref.runner if ref is not None else case.reference, "runner": got.runner,
+            "seconds": got.seconds, "inputs": shapes, "outputs": outs, "passed": all(o["passed"] for o in outs)}
+
+
+def _report(path, bundle, backend: str, against, run_a: RunnerSet, run_b, cases: list, fp16_notes: dict) -> dict:
     ran = [c for c in cases if c["passed"] is not None]
-    used = list(run_a.runners.values()) or [backend]
+    used = [r for r in run_a.runners.values() if any(c.get("runner") == r.name for c in ran)] or [backend]
     profile = _profile(bundle, used + (list(run_b.runners.values()) if run_b is not None else []))
+    notes = {**(run_b.notes() if run_b is not None else {}), **run_a.notes()}
     report = {
         "bundle": str(path),
         "model": bundle.name,
-        "family": bundle.interface,
+        "interface": bundle.interface, "family": bundle.manifest.model.family,
         "method": bundle.method,
         "backend": backend,
         "runners": {role: r.selection.to_dict() if r.selection else {"chosen": r.name} for role, r in run_a.runners.items()},
         "against": against,
         "tolerance_profile": profile,
-        "tolerance_basis": tolerances.profile(profile).basis,
+        "tolerance_basis": bundle.tolerances.profile(profile).basis,
         "providers": sorted({p for r in run_a.runners.values() for p in r.providers}) or [backend],
+        **({"runner_notes": notes} if notes else {}),
         "cases": cases,
         "skipped": len(cases) - len(ran),
         **({"fp16_fallbacks": fp16_notes} if any(fp16_notes.values()) else {}),
@@ -209,6 +208,28 @@ def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = Non
     elif not ran:
         why = {**run_a.unsupported, **(run_b.unsupported if run_b else {})}
         report["error"] = "no case could run: " + "; ".join(f"{k}: {v}" for k, v in why.items())
+    return report
+
+
+def validate_bundle(path, backend: str = "ort-cpu", *, against: str | None = None, record: bool = False,
+                    write_report: bool | None = None, **options) -> dict:
+    """Run every golden case on runner `backend` and compare with the stored reference outputs, or with
+    runner `against` on the same inputs; returns the report (``report["passed"]``). `options` go to the
+    runners (``threads=N`` …). ``record=True`` stores the report in the bundle (``write_report`` is its 0.1 name).
+    Notes the runners make (``ort-cuda``'s nodes placed on the CPU) are in ``report["runner_notes"]``."""
+    if write_report is not None:
+        record = bool(write_report)
+    bundle = open_bundle(path)
+    run_a = RunnerSet(bundle, backend, options)
+    run_b = RunnerSet(bundle, against, options) if against else None
+    fp16_notes: dict[str, str] = {}
+    try:
+        cases = [validate_case(bundle, case, run_a, run_b, fp16_notes) for case in bundle.golden]
+    finally:
+        run_a.close()
+        if run_b is not None:
+            run_b.close()
+    report = _report(path, bundle, backend, against, run_a, run_b, cases, fp16_notes)
     if record:
         record_report(path, report)
     return report

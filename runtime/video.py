@@ -92,13 +92,8 @@ def _add_audio(video_only: Path, source: Path, dst: Path, fallback_codec: str) -
     return fallback_codec
 
 
-def process_video(src, dst, fn, *, batch: int = 8, smoothing: float = 0.0, quality: float = 8, progress: bool = True,
-                  copy_audio: bool = True) -> dict:
-    """Apply ``fn(list of H×W×3 uint8) → list of H×W×3 uint8`` to every frame of `src`; write `dst`.
-
-    Returns frames, size, fps, audio mode and the seconds spent decoding, in `fn` and encoding."""
-    imageio_ffmpeg = _imageio_ffmpeg()
-    src, dst = Path(src), Path(dst)
+def _check_video_args(dst: Path, smoothing: float, batch: int) -> str:
+    """Refuse an output suffix with no codec, a smoothing outside [0, 1) or a batch below 1; returns the suffix."""
     suffix = dst.suffix.lower()
     if suffix not in CODECS:
         raise StyleForgeError(f"--out {dst}: a video output must end in one of {', '.join(sorted(CODECS))}")
@@ -106,27 +101,63 @@ def process_video(src, dst, fn, *, batch: int = 8, smoothing: float = 0.0, quali
         raise StyleForgeError(f"--smoothing {smoothing}: must be in [0, 1)")
     if batch < 1:
         raise StyleForgeError(f"--batch {batch}: must be at least 1")
+    return suffix
+
+
+def _progress_bar(total: int | None, name: str):
+    """A tqdm frame counter on stderr, or None where tqdm is not installed (the runtime does not need it)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="frame", desc=name, file=sys.stderr, dynamic_ncols=True)
+
+
+def _frame_writer(imageio_ffmpeg, path: Path, size: tuple[int, int], fps, vcodec: str, quality: float):
+    """imageio-ffmpeg's frame writer for `path`, with the codec's fast settings."""
+    w, h = size
+    speed = ["-row-mt", "1", "-deadline", "realtime", "-cpu-used", "8"] if vcodec == "libvpx-vp9" else ["-preset", "veryfast"]
+    # yuv420p needs even sides; macro_block_size=1: the default 16 silently rescales other sizes
+    return imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec=vcodec,
+                                       pix_fmt_out="yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p",
+                                       quality=quality, macro_block_size=1, output_params=speed, ffmpeg_log_level="error")
+
+
+def _next_frames(reader, hw: tuple[int, int], batch: int) -> list[np.ndarray]:
+    """Up to `batch` decoded H×W×3 uint8 frames from `reader` (empty at the end)."""
+    frames = []
+    for raw in reader:
+        frames.append(np.frombuffer(raw, np.uint8).reshape(*hw, 3))
+        if len(frames) == batch:
+            break
+    return frames
+
+
+def _smooth(out: np.ndarray, previous: np.ndarray | None, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exponential smoothing over frames: (the uint8 frame to write, the float running average to carry on)."""
+    cur = out.astype(np.float32)
+    previous = cur if previous is None else (1 - smoothing) * cur + smoothing * previous
+    return np.clip(np.rint(previous), 0, 255).astype(np.uint8), previous
+
+
+def process_video(src, dst, fn, *, batch: int = 8, smoothing: float = 0.0, quality: float = 8, progress: bool = True,
+                  copy_audio: bool = True) -> dict:
+    """Apply ``fn(list of H×W×3 uint8) → list of H×W×3 uint8`` to every frame of `src`; write `dst`.
+
+    Returns frames, size, fps, audio mode and the seconds spent decoding, in `fn` and encoding."""
+    imageio_ffmpeg = _imageio_ffmpeg()
+    src, dst = Path(src), Path(dst)
+    suffix = _check_video_args(dst, smoothing, batch)
     meta = probe(src)
     vcodec, audio_fallback = CODECS[suffix]
     w, h = meta["size"]
     fps = meta["fps_exact"]
     total = int(round(meta["duration"] * float(fps))) if meta.get("duration") else None
-    bar = None
-    if progress:
-        try:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="frame", desc=src.name, file=sys.stderr, dynamic_ncols=True)
-        except ImportError:
-            pass
+    bar = _progress_bar(total, src.name) if progress else None
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.stem}.", suffix=".tmp", dir=dst.parent))
     video_only = tmp / ("video" + suffix)
-    speed = ["-row-mt", "1", "-deadline", "realtime", "-cpu-used", "8"] if vcodec == "libvpx-vp9" else ["-preset", "veryfast"]
-    # yuv420p needs even sides; macro_block_size=1: the default 16 silently rescales other sizes
-    writer = imageio_ffmpeg.write_frames(str(video_only), (w, h), fps=fps, codec=vcodec,
-                                         pix_fmt_out="yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p",
-                                         quality=quality, macro_block_size=1, output_params=speed, ffmpeg_log_level="error")
+    writer = _frame_writer(imageio_ffmpeg, video_only, (w, h), fps, vcodec, quality)
     reader = imageio_ffmpeg.read_frames(str(src))
     seconds = {"decode": 0.0, "model": 0.0, "encode": 0.0}
     frames_done, previous = 0, None
@@ -135,11 +166,7 @@ def process_video(src, dst, fn, *, batch: int = 8, smoothing: float = 0.0, quali
         writer.send(None)
         while True:
             t0 = time.perf_counter()
-            frames = []
-            for raw in reader:
-                frames.append(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
-                if len(frames) == batch:
-                    break
+            frames = _next_frames(reader, (h, w), batch)
             seconds["decode"] += time.perf_counter() - t0
             if not frames:
                 break
@@ -149,9 +176,7 @@ def process_video(src, dst, fn, *, batch: int = 8, smoothing: float = 0.0, quali
             t0 = time.perf_counter()
             for out in outs:
                 if smoothing > 0:
-                    cur = out.astype(np.float32)
-                    previous = cur if previous is None else (1 - smoothing) * cur + smoothing * previous
-                    out = np.clip(np.rint(previous), 0, 255).astype(np.uint8)
+                    out, previous = _smooth(out, previous, smoothing)
                 writer.send(np.ascontiguousarray(out))
             seconds["encode"] += time.perf_counter() - t0
             frames_done += len(frames)

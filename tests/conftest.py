@@ -2,30 +2,17 @@
 
 Runtime tests (marker ``runtime``) also run in a bare virtual environment with the runtime alone (numpy, Pillow,
 onnxruntime; no torch, no onnx): ``.ci/run``'s second step. The first step (the full suite) leaves the bundles
-they need in ``$STYLEFORGE_CI_BUNDLES`` (:func:`leave_for_ci`); tests/helpers.py copies them from there when it
-cannot build them.
+they need in ``$STYLEFORGE_CI_BUNDLES`` (:func:`helpers.leave_for_ci`); tests/helpers.py copies them from there
+when it cannot build them. Helpers that test modules import (``run_cli``, ``leave_for_ci``) live in tests/helpers.py,
+a normal module; this file only holds fixtures, which pytest hands to the tests that name them.
 """
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from helpers import CI_BUNDLES, leave_for_ci, run_cli
+
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-#: where the full suite leaves bundles for the runtime-only CI step (unset: nothing is left)
-CI_BUNDLES = os.environ.get("STYLEFORGE_CI_BUNDLES")
-
-
-def leave_for_ci(bundle, name: str) -> None:
-    """Copy `bundle` to ``$STYLEFORGE_CI_BUNDLES/NAME`` (when set) for the runtime-only CI step."""
-    if not CI_BUNDLES:
-        return
-    dst = Path(CI_BUNDLES) / name
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(bundle, dst)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,18 +32,9 @@ def _scale_bundles_for_ci(tmp_path_factory):
     yield
 
 
-def run_cli(*args, env=None, check=False, timeout=600):
-    """Run `python -m styleforge.runtime.cli ARGS` in a subprocess; returns CompletedProcess."""
-    e = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    p = subprocess.run([sys.executable, "-m", "styleforge.runtime.cli", *map(str, args)], capture_output=True,
-                       text=True, env=e, timeout=timeout)
-    if check and p.returncode != 0:
-        raise AssertionError(f"styleforge {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return p
-
-
 @pytest.fixture
 def cli():
+    """:func:`helpers.run_cli`: ``cli("export", …, check=True)`` runs ``styleforge`` in a subprocess."""
     return run_cli
 
 

@@ -4,7 +4,7 @@ COMMON = ["--seed", "3", "--no-progress"]
 
 
 def _gan(family, *extra):
-    return lambda out: ["train", "gan", "--family", family, "--out", f"{out}/{family}", "--steps", "3", "--batch", "8",
+    return lambda out: ["train", "gan", "--method", family, "--out", f"{out}/{family}", "--steps", "3", "--batch", "8",
                         "--resolution", "8", "--width-mult", "0.125", "--nz", "8", *extra, *COMMON]
 
 
@@ -22,8 +22,8 @@ RUNS = {
     "wgan": _gan("wgan", "--n-critic", "2"),
     "wgan-gp": _gan("wgan-gp", "--n-critic", "2"),  # gradient penalty: interpolation weights drawn globally
     "pgan": _gan("pgan", "--n-critic", "1"),      # minibatch stddev over groups of 4: strided shards keep them
-    "cyclegan": lambda out: ["train", "gan", "--family", "cyclegan", "--out", f"{out}/cyclegan", "--steps", "2",
+    "cyclegan": lambda out: ["train", "gan", "--method", "cyclegan", "--out", f"{out}/cyclegan", "--steps", "2",
                              "--batch", "2", "--resolution", "24", "--width-mult", "0.0625", "--n-blocks", "1", *COMMON],
-    "pix2pix": lambda out: ["train", "gan", "--family", "pix2pix", "--out", f"{out}/pix2pix", "--steps", "2",
+    "pix2pix": lambda out: ["train", "gan", "--method", "pix2pix", "--out", f"{out}/pix2pix", "--steps", "2",
                             "--batch", "2", "--resolution", "32", "--width-mult", "0.0625", *COMMON],
 }

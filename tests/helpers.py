@@ -1,16 +1,42 @@
 """Test helpers that need no torch: a hand-made ONNX graph and a bundle around it.
 
 Building the graph needs the ``onnx`` package; without it (the runtime-only CI step) the bundles are copied
-from ``$STYLEFORGE_CI_BUNDLES``, where the full suite left them (tests/conftest.py).
+from ``$STYLEFORGE_CI_BUNDLES``, where the full suite left them (:func:`leave_for_ci`). Also the helpers test
+modules import (:func:`run_cli`): test modules import this module, never conftest.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+
+#: where the full suite leaves bundles for the runtime-only CI step (unset: nothing is left)
+CI_BUNDLES = os.environ.get("STYLEFORGE_CI_BUNDLES")
+
+
+def leave_for_ci(bundle, name: str) -> None:
+    """Copy `bundle` to ``$STYLEFORGE_CI_BUNDLES/NAME`` (when set) for the runtime-only CI step."""
+    if not CI_BUNDLES:
+        return
+    dst = Path(CI_BUNDLES) / name
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(bundle, dst)
+
+
+def run_cli(*args, env=None, check=False, timeout=600):
+    """Run `python -m styleforge.runtime.cli ARGS` in a subprocess; returns CompletedProcess."""
+    e = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    p = subprocess.run([sys.executable, "-m", "styleforge.runtime.cli", *map(str, args)], capture_output=True,
+                       text=True, env=e, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"styleforge {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
 
 #: the (interface, factor) bundles the runtime tests use, left for the runtime-only CI step
 SCALE_VARIANTS = (("graph", 0.5), ("stylizer", 0.5))
@@ -54,9 +80,9 @@ def write_scale_bundle(path: Path, interface: str = "graph", factor: float = 0.5
         return Path(path)
     from styleforge.export.core.bundle_writer import BundleWriter
     from styleforge.runtime.manifest import GraphConfig
-    from styleforge.runtime.model import _import_families
+    from styleforge.runtime.interfaces import load_interfaces
 
-    _import_families()
+    load_interfaces()
     if interface == "stylizer":
         from styleforge.runtime.families.stylizer import StylizerConfig as Config
     else:

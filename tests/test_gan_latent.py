@@ -1,4 +1,4 @@
-"""GAN latent families (dcgan, wgan, wgan-gp, cgan, pgan): train 2 steps, resume, export, ORT vs
+"""GAN latent methods (dcgan, wgan, wgan-gp, cgan, pgan): train 2 steps, resume, export, ORT vs
 PyTorch at unseen batch sizes; generate/latent CLI; Fréchet distance; offline eval; registry errors."""
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
-FAMILIES = ["dcgan", "wgan", "wgan-gp", "cgan", "pgan"]
+METHODS = ["dcgan", "wgan", "wgan-gp", "cgan", "pgan"]
 TINY = {"resolution": 8, "batch": 4, "width_mult": 0.0625, "nz": 8}
 
 
-def _train(family, out, steps, resume=False, **extra):
+def _train(method, out, steps, resume=False, **extra):
     from styleforge.train.gan import get_trainer_class
 
-    cls = get_trainer_class(family)
+    cls = get_trainer_class(method)
     t = cls(out, {**TINY, **extra}, steps=steps, seed=0, resume=resume, checkpoint_every=2, preview_every=1)
     t.progress = False
     return t, t.fit()
@@ -24,45 +24,45 @@ def _train(family, out, steps, resume=False, **extra):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """family -> (run dir, bundle path); each trained 2 steps, resumed to 3, exported."""
+    """method -> (run dir, bundle path); each trained 2 steps, resumed to 3, exported."""
     from styleforge.export.core.api import export_checkpoint
 
     out = {}
-    for fam in FAMILIES:
-        d = tmp_path_factory.mktemp(fam.replace("-", ""))
-        extra = {"projection": True} if fam == "cgan" else {}
-        t, _ = _train(fam, d / "run", 2, **extra)
+    for method in METHODS:
+        d = tmp_path_factory.mktemp(method.replace("-", ""))
+        extra = {"projection": True} if method == "cgan" else {}
+        t, _ = _train(method, d / "run", 2, **extra)
         assert t.step == 2 and len(t.history) == 2
         assert all(np.isfinite(v) for h in t.history for k, v in h.items())
-        t2, ckpt = _train(fam, d / "run", 3, resume=True, **extra)
+        t2, ckpt = _train(method, d / "run", 3, resume=True, **extra)
         assert t2.history[:2] == t.history, "resume lost the loss history"
         assert t2.step == 3 and ckpt.name == "step-0000003"
         # the same 3 steps without an interruption: step for step the same losses, the same weights
-        t3, straight = _train(fam, d / "straight", 3, **extra)
+        t3, straight = _train(method, d / "straight", 3, **extra)
         assert len(t3.history) == 3
         for a, b in zip(t3.history, t2.history):
-            assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in a), (fam, a, b)
+            assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in a), (method, a, b)
         from styleforge.train.core.checkpoint import load_weights
 
         wa, wb = load_weights(straight), load_weights(ckpt)
-        assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), fam
-        assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --sample-every"
-        out[fam] = (d / "run", export_checkpoint(d / "run", d / f"{fam}.sfbundle"))
+        assert wa.keys() == wb.keys() and all(float((wa[k] - wb[k]).abs().max()) <= 1e-5 for k in wa), method
+        assert (d / "run" / "previews" / "step-0000001.png").is_file(), "no preview grid from --preview-every"
+        out[method] = (d / "run", export_checkpoint(d / "run", d / f"{method}.sfbundle"))
     return out
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_train_resume_export_matches_pytorch(runs, family):
+@pytest.mark.parametrize("method", METHODS)
+def test_train_resume_export_matches_pytorch(runs, method):
     import torch
 
     from styleforge.runtime.model import load
     from styleforge.runtime.validation import validate_bundle
     from styleforge.train.core.checkpoint import load_modules, read_config
 
-    run, bundle = runs[family]
+    run, bundle = runs[method]
     cfg = read_config(run)
-    assert cfg["family"] == "generator" and cfg["gan_family"] == family and cfg["step"] == 3
-    if family == "pgan":
+    assert (cfg["family"], cfg["method"], cfg["interface"], cfg["step"]) == ("gan", method, "generator", 3)
+    if method == "pgan":
         assert cfg["train"]["fade_steps"] == 1  # 2-step run: one step per phase, kept on resume
     assert validate_bundle(bundle, write_report=False)["passed"]
     g = load_modules(run, attrs=["g_ema"])[0]["g_ema"]
@@ -105,14 +105,69 @@ def test_checkpoints_keep_the_cuda_random_streams(tmp_path, monkeypatch):
     assert sorted(restored) == [0, 1] and all(torch.equal(restored[i], streams[i]) for i in (0, 1))
 
 
-def test_unknown_family_lists_names(tmp_path):
+def test_unknown_method_lists_names(tmp_path):
     from styleforge.runtime.errors import StyleForgeError
     from styleforge.train.gan import get_trainer_class
 
     with pytest.raises(StyleForgeError, match="dcgan, pgan.*wgan, wgan-gp"):
         get_trainer_class("stylegan")
-    p = run_cli("train", "gan", "--family", "stylegan", "--out", tmp_path / "r")
+    p = run_cli("train", "gan", "--method", "stylegan", "--out", tmp_path / "r")
     assert p.returncode == 2 and "choose one of: cgan" in p.stderr
+
+
+def _write_old_config(ckpt, **old) -> None:
+    """Rewrite a checkpoint's config.json in the layout before family/method/interface (one "family" key)."""
+    path = ckpt / "config.json"
+    cfg = json.loads(path.read_text())
+    for k in ("family", "method", "interface"):
+        cfg.pop(k)
+    path.write_text(json.dumps({**cfg, **old}))
+
+
+def test_old_checkpoint_config_is_read_in_todays_words_and_exports(runs, tmp_path):
+    """A checkpoint written before the vocabulary ({"family": "generator", "gan_family": "dcgan"}) is upgraded in
+    memory when read (the file is left as it was), matched to its exporter and exported as before."""
+    import shutil
+
+    from styleforge.export.core.api import export_checkpoint
+    from styleforge.train.core.checkpoint import read_config, resolve_checkpoint, upgrade_config
+
+    ckpt = tmp_path / "old"
+    shutil.copytree(resolve_checkpoint(runs["dcgan"][0]), ckpt)
+    _write_old_config(ckpt, family="generator", gan_family="dcgan", train={"family": "dcgan", "nz": 8})
+    before = (ckpt / "config.json").read_text()
+    cfg = read_config(ckpt)
+    assert (cfg["family"], cfg["method"], cfg["interface"]) == ("gan", "dcgan", "generator")
+    assert "gan_family" not in cfg and cfg["train"] == {"nz": 8}
+    assert (ckpt / "config.json").read_text() == before
+    assert upgrade_config(cfg) is cfg  # a config in today's words is left alone
+    bundle = export_checkpoint(ckpt, tmp_path / "old.sfbundle")
+    m = json.loads((bundle / "manifest.json").read_text())["model"]
+    assert (m["family"], m["method"], m["interface"]) == ("gan", "dcgan", "generator")
+    old_i2i = upgrade_config({"family": "cyclegan", "models": {}})
+    assert (old_i2i["family"], old_i2i["method"], old_i2i["interface"]) == ("image2image", "cyclegan", "translator")
+    from styleforge.runtime.errors import StyleForgeError
+
+    with pytest.raises(StyleForgeError, match="unknown checkpoint family 'hologram'"):
+        upgrade_config({"family": "hologram"})
+
+
+def test_method_flag_and_its_old_name(tmp_path, capsys):
+    """``train gan --method NAME`` trains NAME; ``--family NAME`` (the old name) does the same with a one-line note;
+    neither given: a one-line error."""
+    from styleforge.runtime.cli import main
+    from styleforge.train.core.checkpoint import read_config
+
+    tiny = ["--steps", "1", "--resolution", "8", "--batch", "2", "--width-mult", "0.0625", "--nz", "8", "--no-progress"]
+    assert main(["train", "gan", "--method", "wgan", "--out", str(tmp_path / "m"), *tiny]) == 0
+    assert "old name" not in capsys.readouterr().err
+    assert read_config(tmp_path / "m")["method"] == "wgan"
+    assert main(["train", "gan", "--family", "dcgan", "--out", str(tmp_path / "f"), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert "note: --family is an old name of --method; use --method dcgan" in err
+    assert read_config(tmp_path / "f")["method"] == "dcgan"
+    p = run_cli("train", "gan", "--out", tmp_path / "none", "--steps", "1")
+    assert p.returncode != 0 and "--method: give one of" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_generate_and_latent_cli(runs, tmp_path):
@@ -249,7 +304,7 @@ def test_eval_gan_labels_are_checked(runs, capsys):
 def test_frechet_distance():
     from scipy import linalg
 
-    from styleforge.runtime.frechet import feature_stats, frechet_distance, frechet_distance_features
+    from styleforge.train.gan.frechet import feature_stats, frechet_distance, frechet_distance_features
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
@@ -318,10 +373,10 @@ def test_train_on_cuda_and_export(tmp_path):
     from styleforge.export.core.api import export_checkpoint
     from styleforge.runtime.validation import validate_bundle
 
-    for fam in ("wgan-gp", "pgan", "cgan"):
-        t, _ = _train(fam, tmp_path / fam, 2, device="cuda")
+    for method in ("wgan-gp", "pgan", "cgan"):
+        t, _ = _train(method, tmp_path / method, 2, device="cuda")
         assert next(t.g.parameters()).is_cuda and all(np.isfinite(v) for h in t.history for v in h.values())
-        assert validate_bundle(export_checkpoint(tmp_path / fam, tmp_path / f"{fam}.sfbundle"), write_report=False)["passed"]
+        assert validate_bundle(export_checkpoint(tmp_path / method, tmp_path / f"{method}.sfbundle"), write_report=False)["passed"]
 
 
 def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, capsys):
@@ -334,7 +389,7 @@ def test_pgan_checkpoint_before_the_last_growth_phase_exports(tmp_path, capsys):
     from styleforge.train.core.checkpoint import load_modules
 
     run = tmp_path / "pg"
-    assert main(["train", "gan", "--family", "pgan", "--out", str(run), "--steps", "2", "--resolution", "16",
+    assert main(["train", "gan", "--method", "pgan", "--out", str(run), "--steps", "2", "--resolution", "16",
                  "--width-mult", "0.25", "--batch", "2", "--no-progress"]) == 0
     capsys.readouterr()
     assert main(["export", str(run), "--out", str(tmp_path / "pg.sfbundle")]) == 0

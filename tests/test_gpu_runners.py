@@ -242,7 +242,7 @@ def test_compatible_engines_load_on_other_gpus_and_later_tensorrt(gpu_stubs, sca
     x = np.full((1, 3, 8, 8), 100.0, np.float32)
     monkeypatch.setenv("STYLEFORGE_STUB_CUDA_CC", "9.0")
     gpu_stubs(cuda="sim", engines=True, version="10.17.0.5")
-    s = open_session(open_bundle(path), "stylize", "auto")
+    s = open_session(open_bundle(path), "stylize", "auto", allow_engine_host_code=True)  # issue 20: opt-in by name
     assert s.name == "tensorrt" and s.trt_runtime.engine_host_code_allowed
     np.testing.assert_array_equal(s.run({"image": x})["stylized"], _expected(x))
     monkeypatch.setenv("STYLEFORGE_STUB_CUDA_CC", "7.5")

@@ -64,10 +64,14 @@ def test_pix2pix_trains_and_resumes(p2p_run):
     out, t = p2p_run
     assert [h["step"] for h in t.history] == [1, 2]
     for h in t.history:
-        assert set(h) == {"step", *Pix2PixTrainer.loss_names}
+        assert set(h) == {"step", "G_GAN", "G_L1", "D_real", "D_fake"}
         assert all(np.isfinite(v) for v in h.values())
     assert t.netG.depth == 5 and t.netG.size_multiple == 32  # depth follows the 32-px training size
     assert (out / "previews" / "step-0000002.png").is_file()
+    from styleforge.train.core.checkpoint import read_config
+
+    cfg = read_config(out)
+    assert (cfg["family"], cfg["method"], cfg["interface"]) == ("image2image", "pix2pix", "translator")
     adam_steps = float(t.optG.state_dict()["state"][0]["step"])
     t2 = Pix2PixTrainer(out, dict(P2P_OPTS), steps=3, checkpoint_every=1, progress=False, resume=True)
     assert t2.try_resume() and t2.step == 2 and len(t2.history) == 2

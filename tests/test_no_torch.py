@@ -90,7 +90,7 @@ def test_commands_that_need_an_extra_say_which_in_one_line(tmp_path):
         from styleforge.runtime.cli import main
         out = {{}}
         for argv in (["train", "stylizer", "--style", "sample:mosaic", "--out", {str(tmp_path / "r")!r}],
-                     ["train", "gan", "--family", "dcgan", "--out", {str(tmp_path / "g")!r}],
+                     ["train", "gan", "--method", "dcgan", "--out", {str(tmp_path / "g")!r}],
                      ["samples", "--out", {str(tmp_path / "s")!r}],
                      ["demo", "--out", {str(tmp_path / "d")!r}]):
             err = io.StringIO()

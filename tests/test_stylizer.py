@@ -4,7 +4,6 @@ The tiny 2-style model is trained and exported once per session (width ×0.125, 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -21,39 +20,25 @@ from styleforge.runtime.errors import StyleForgeError  # noqa: E402
 TINY = dict(size=32, batch=2, width_mult=0.125, progress=False)
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Tiny tensors: one thread is faster, far faster when the 2 cores are shared, and the
-    resume test compares runs that must use the same thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+# one torch thread for the whole module (conftest.py): faster for tiny tensors on the shared cores, and the resume
+# test compares runs that must use the same thread count
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    with one_thread():
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, torch_one_thread):
     from styleforge.train.stylizer.trainer import train_stylizer
 
     run = tmp_path_factory.mktemp("stylizer") / "run"
-    with one_thread():  # session fixtures start before the module's autouse fixture
-        ckpt = train_stylizer(["sample:mosaic", "sample:waves"], run, steps=4, checkpoint_every=2, **TINY)
+    ckpt = train_stylizer(["sample:mosaic", "sample:waves"], run, steps=4, checkpoint_every=2, **TINY)
     return run, ckpt
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny_bundle(tiny_run):
     from styleforge.export.core.api import export_checkpoint
 
-    from conftest import leave_for_ci
+    from helpers import leave_for_ci
 
     run, ckpt = tiny_run
     bundle = export_checkpoint(ckpt, run.parent / "tiny.sfbundle")
@@ -102,7 +87,7 @@ def test_trainer_writes_history_config_previews(tiny_run):
     for h in state["history"]:
         assert set(h) >= {"content", "style", "tv", "total"}
         assert abs(h["total"] - (h["content"] + h["style"] + h["tv"])) <= 1e-3 * h["total"]
-    assert config["family"] == "stylizer" and config["num_styles"] == 2
+    assert config["family"] == config["method"] == config["interface"] == "stylizer" and config["num_styles"] == 2
     assert config["loss_network"] == "random(seed=0)"
     assert config["models"]["net"]["config"]["num_styles"] == 2
     assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.is_dir()) == ["step-0000002", "step-0000004"]

@@ -194,7 +194,7 @@ def test_guided_filter_and_exact_smoothing():
 
 @pytest.fixture(scope="module")
 def wct_bundle(tmp_path_factory):
-    from conftest import run_cli
+    from helpers import run_cli
 
     d = tmp_path_factory.mktemp("wct")
     for level in (1, 2):

@@ -102,9 +102,9 @@ def write_norm_translator(path: Path) -> Path:
 
 def _writer(name, method, family, interface, config):
     from styleforge.export.core.bundle_writer import BundleWriter
-    from styleforge.runtime.model import _import_families
+    from styleforge.runtime.interfaces import load_interfaces
 
-    _import_families()
+    load_interfaces()
     return BundleWriter(name=name, method=method, family=family, interface=interface, config=config, loss_network="none")
 
 

@@ -15,14 +15,13 @@ import numpy as np
 
 from ...runtime.bundle import open_bundle
 from ...runtime.errors import StyleForgeError
+from ...runtime.interfaces import interface_spec
 from ...runtime.io_plan import image_io
 from ...runtime.manifest import GoldenCase, GraphSpec, SizeConstraints
 from .io_uint8 import image_tensors
 
 PRECISIONS = ("fp32", "fp16", "int8")
 IOS = ("float-nchw", "uint8-nhwc")
-#: interfaces whose graphs int8 quantises, and which of their roles (None: every role)
-INT8_ROLES = {"wct": ("stylize", "stylize_pair")}
 _ANNOTATED = ("layout", "range", "color_order", "description", "value_file", "purpose")
 
 
@@ -91,9 +90,9 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
     if m.lineage is not None and m.lineage.io == "uint8-nhwc":
         raise StyleForgeError(f"{src}: its graphs already take uint8 NHWC; convert its float parent instead")
     interface = m.model.interface
-    int8_roles = INT8_ROLES.get(interface)
+    ispec = interface_spec(interface)  # which roles int8 quantises, what calibration needs
     images, records = load_calibration(list(calibration), calibration_size) if calibration else ([], [])
-    if precision == "int8" and interface != "generator" and not images:
+    if precision == "int8" and ispec.calibration_needs_images and not images:
         raise StyleForgeError("--precision int8 needs calibration images: --calibration IMAGE|FOLDER|sample:NAME "
                               "(several photos like the ones it will see)")
     uint8 = io == "uint8-nhwc"
@@ -130,9 +129,9 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                 fp16_ops[g.role] = fp16_op_types(model)
                 p.append("fp16 (explicit Casts; fp32: " + ", ".join(o for o in FP32_OPS if o.startswith(("Instance", "Reduce", "MatMul")))
                          + ", …; graph I/O fp32)")
-            elif precision == "int8" and (int8_roles is None or g.role in int8_roles):
-                if interface == "wct" and stats is None:
-                    stats = open_session(parent, "encode_style", "ort-cpu")
+            elif precision == "int8" and ispec.quantises(g.role):
+                if ispec.calibration_helper_role and stats is None:
+                    stats = open_session(parent, ispec.calibration_helper_role, "ort-cpu")
                 feeds = calibration_feeds(parent, g.role, images, stats)
                 log(f"{g.role}: int8 ({len(feeds)} calibration inputs)")
                 model, recipe, pre = prepare_int8(ensure_node_names(model), interface, g.role, feeds, multiple)
@@ -142,8 +141,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
                 model = quantize(model, feeds, recipe)
                 p += pre + [recipe.describe()]
             elif precision == "int8":
-                p.append("kept fp32 (" + ("statistics graph: runs once per style, cached" if interface == "wct" else
-                                          "not quantised for this interface") + ")")
+                p.append(f"kept fp32 ({ispec.int8_kept_note})")
                 fp32_outputs |= {t.name for t in g.outputs}
             if uint8 and (ins or outs):
                 model = wrap_uint8_nhwc(model, list(ins.values()), list(outs.values()), multiple_of=multiple if ins else 1)

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
+from ...runtime.families.generator import GENERATOR_CALIBRATION_SAMPLES
+from ...runtime.interfaces import interface_spec
 from ...runtime.manifest import CalibrationImage
 
 #: side of the square the calibration images are resized to (the size the int8 targets are measured at)
 DEFAULT_SIZE = 512
-#: latents per generator calibration (seeds 0..N-1)
-GENERATOR_SAMPLES = 32
+#: latents per generator calibration (seeds 0..N-1; the generator interface's spec makes them)
+GENERATOR_SAMPLES = GENERATOR_CALIBRATION_SAMPLES
 
 
 def load_calibration(specs: list[str], size: int = DEFAULT_SIZE) -> tuple[list[np.ndarray], list[CalibrationImage]]:
@@ -57,34 +59,12 @@ def calibration_feeds(bundle, role: str, images: list[np.ndarray], stats_runner=
 
     graph = bundle.graph(role)
     fixed = fixed_feeds(bundle, graph)
-    interface = bundle.manifest.model.interface
-    if interface == "generator":
-        nz = int(bundle.manifest.model.config.nz)
-        n_classes = int(bundle.manifest.model.config.n_classes or 0)
-        feeds = []
-        for s in range(GENERATOR_SAMPLES):
-            f = {"z": np.random.default_rng(s).standard_normal((1, nz)).astype(np.float32), **fixed}
-            if graph.input("label") is not None:
-                f["label"] = np.array([s % max(1, n_classes)], np.int64)
-            if graph.input("unit_scale") is not None:
-                f["unit_scale"] = np.ones(graph.input("unit_scale").shape[0], np.float32)
-            feeds.append(f)
-        return feeds
-    if not images:
+    spec = interface_spec(bundle.manifest.model.interface)
+    if spec.calibration_needs_images and not images:
         raise StyleForgeError("int8 needs calibration images: --calibration IMAGE|FOLDER|sample:NAME (several)")
-    if interface == "wct":
-        n = len(images)
-        levels = len(bundle.manifest.model.config.levels)
-        feeds = []
-        for i, img in enumerate(images):
-            style = images[(i + 1) % n]
-            f = {"content": _encode(bundle, role, "content", img), "alpha": np.ones(levels, np.float32)}
-            if graph.input("style") is not None:
-                f["style"] = _encode(bundle, role, "style", style)
-            else:
-                f.update(stats_runner.run({"style": _encode(bundle, "encode_style", "style", style)}))
-            feeds.append(f)
-        return feeds
+    own = spec.calibration_feeds(bundle, graph, images, fixed, stats_runner)  # the interface's own feeds, if any
+    if own is not None:
+        return own
     image_name = "image" if graph.input("image") is not None else graph.inputs[0].name
     feeds = []
     for img in images:

@@ -10,47 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from ...runtime.interfaces import interface_spec
 from ...runtime.manifest import Tolerance, TolerancePolicy, ToleranceProfile
 
-#: fp16 graphs vs PyTorch fp32 on the golden cases. ONNX Runtime CPU runs most fp16 ops in fp32 (validation says
-#: which), so fp16 *arithmetic* was measured with the PyTorch module in half precision on the CPU, norms included
-#: (pessimistic: the graph keeps norms and linear algebra fp32); the limits sit 3-5× above the worst of both.
-FP16_IMAGE = {
-    "stylizer": Tolerance(max_abs=4.0, mean_abs=0.4, p99_abs=1.5, min_cosine=0.99999, min_psnr=55.0),
-    "translator": Tolerance(max_abs=2.0, mean_abs=0.2, p99_abs=1.0, min_cosine=0.99999, min_psnr=60.0),
-    "generator": Tolerance(max_abs=0.5, mean_abs=0.1, p99_abs=0.3, min_cosine=0.99999, min_psnr=65.0),
-    "wct": Tolerance(max_abs=32.0, mean_abs=2.0, p99_abs=10.0, min_cosine=0.9995, min_psnr=40.0),
-}
-FP16_BASIS = {
-    "stylizer": "fp16 vs PyTorch fp32 (export/convert/profiles.py): module in half precision (CPU) max 0.96 mean 0.099 "
-                "p99 0.385 PSNR>=65.8 (width 0.125, 4 steps), max 0.34 PSNR>=73.3 (demo, width 0.5); the fp16 graph on "
-                "ORT CPU max<=0.20 PSNR>=77.8; limits 3-5x above",
-    "translator": "fp16 vs PyTorch fp32: pix2pix (tiny) module in half precision max 0.18 mean 0.033 p99 0.118 PSNR>=75.5, "
-                  "graph on ORT CPU max 0.056; limits ~10x above (CycleGAN's norms not measured separately)",
-    "generator": "fp16 vs PyTorch fp32: DCGAN (tiny) module in half precision max 0.064 mean 0.026 PSNR>=78.5, graph on "
-                 "ORT CPU max 0.0008; limits 5-8x above",
-    "wct": "fp16 vs PyTorch fp32 NS pipeline, graph on ORT CPU (linear algebra fp32; weights fp16): see docs/deploy.md "
-           "(five-level and two-level bundles); limits ~5x above to cover fp16 arithmetic on GPUs (5x the CPU error on "
-           "the stylizer)",
-}
-
-#: int8 graphs (the interface's recipe, recipes.py) vs PyTorch fp32 on the golden cases, ONNX Runtime CPU.
-INT8_IMAGE = {
-    "stylizer": Tolerance(max_abs=64.0, mean_abs=3.0, p99_abs=16.0, min_cosine=0.9995, min_psnr=34.0),
-    "translator": Tolerance(max_abs=32.0, mean_abs=2.5, p99_abs=12.0, min_cosine=0.9995, min_psnr=36.0),
-    "generator": Tolerance(max_abs=8.0, mean_abs=1.0, p99_abs=4.0, min_cosine=0.9995, min_psnr=45.0),
-    "wct": Tolerance(max_abs=64.0, mean_abs=4.0, p99_abs=20.0, min_cosine=0.998, min_psnr=32.0),
-}
-INT8_BASIS = {
-    "stylizer": "int8 vs PyTorch fp32 (golden cases, ORT CPU): width 0.125 / 4 steps max 27.3 mean 1.80 p99 9.24 "
-                "PSNR>=39.8 cos>=0.9999; demo width 0.5 max 7.0 mean 0.72 p99 3.25 PSNR>=47.6; imported Johnson-style "
-                "test graph mean 0.62 PSNR>=49.2; limits: mean and PSNR ~1.7x / 6 dB beyond the worst, max not binding",
-    "translator": "int8 vs PyTorch fp32: pix2pix (tiny) max 6.97 mean 0.93 p99 3.79 PSNR>=46.2; limits 2.5-4x / 10 dB",
-    "generator": "int8 vs PyTorch fp32: DCGAN (tiny) max 0.73 mean 0.10 p99 0.71 PSNR>=63.5; limits ~10x / 18 dB",
-    "wct": "int8 (coarsest level's decoder only) vs PyTorch fp32 NS pipeline: two-level tiny bundle max 22.1 mean 2.2 "
-           "p99 9.7 PSNR>=37.9 cos>=0.9991; five-level bundle as fp32 (its level-5 decoder runs at 1/16 of the "
-           "golden sizes); limits ~2x / 6 dB beyond the worst",
-}
+#: The image-output limits of fp16 and int8 graphs vs PyTorch fp32 on the golden cases live with each interface
+#: (its spec's ``convert_limits``, runtime/families/), each beside the measurement it rests on; fp16 *arithmetic* was
+#: measured with the PyTorch module in half precision on the CPU, norms included (pessimistic: the graph keeps norms
+#: and linear algebra fp32), since ONNX Runtime CPU runs most fp16 ops in fp32; limits sit 3-5x above the worst.
 #: non-image outputs (WCT statistics, generator activations) of fp16 graphs: their fp32 limits × this
 FP16_OTHER_FACTOR = 50.0
 #: non-image outputs of int8 graphs (generator activations): only their direction is checked. Measured: tiny DCGAN
@@ -136,9 +102,7 @@ def converted_policy(parent: TolerancePolicy, interface: str, precision: str, im
     profiles = {name: profile(p.default, p.per_output, p.basis) for name, p in parent.profiles.items()}
     base = profile(parent.default, parent.per_output, parent.basis)
     if precision in ("fp16", "int8"):
-        image = (FP16_IMAGE if precision == "fp16" else INT8_IMAGE).get(interface, (FP16_IMAGE if precision == "fp16"
-                                                                                   else INT8_IMAGE)["translator"])
-        basis = (FP16_BASIS if precision == "fp16" else INT8_BASIS).get(interface, "")
+        image, basis = interface_spec(interface).precision_limits(precision)
         per = {}
         for name, t in parent.per_output.items():
             if name in image_outputs:

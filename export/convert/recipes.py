@@ -19,6 +19,7 @@ import re
 
 import onnx
 
+from ...runtime.interfaces import interface_spec
 from .equalize import equalize_conv_in
 from .int8 import Int8Recipe, conv_names, output_convs
 from .s2d import rewrite_thin_convs
@@ -44,14 +45,15 @@ def prepare_int8(model: onnx.ModelProto, interface: str, role: str, feeds: list[
     """(model after the pre-quantisation passes, the recipe to quantise it with, passes run)."""
     passes: list[str] = []
     recipe = Int8Recipe()
-    if interface == "wct":
+    kind = interface_spec(interface).int8_recipe
+    if kind == "wct-decoder":
         recipe.op_types = WCT_OPS
         levels = {int(m.group(1)) for n in model.graph.node if (m := WCT_DECODER.search(n.name))}
         keep = f"/decoders.{max(levels)}/" if levels else None
         recipe.exclude = tuple(n.name for n in model.graph.node if keep is None or keep not in n.name)
         passes.append(f"int8 blocks: decoder of level {max(levels)}" if levels else "int8 blocks: none found")
         return model, recipe, passes
-    if interface == "stylizer":
+    if kind == "image-s2d":
         r = s2d_block(multiple)
         if r:
             model, done = rewrite_thin_convs(model, r=r)
@@ -60,7 +62,7 @@ def prepare_int8(model: onnx.ModelProto, interface: str, role: str, feeds: list[
     model, eq = equalize_conv_in(model, feeds)
     if eq:
         passes.append(f"equalize_conv_instancenorm×{len(eq)}")
-    keep_down = STYLIZER_FLOAT_DOWN if interface == "stylizer" else 1
+    keep_down = STYLIZER_FLOAT_DOWN if kind == "image-s2d" else 1
     recipe.op_types = recipe.op_types + ("ConvTranspose",)
     recipe.exclude = tuple(conv_names(model)[:keep_down]) + tuple(output_convs(model))
     return model, recipe, passes

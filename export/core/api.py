@@ -18,7 +18,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, **options) -> Pat
     ``exporter="dynamo"`` exports through torch.export instead of the TorchScript tracer (onnx_export.py)."""
     from .onnx_export import use_exporter
 
-    export, _family, ckpt = find_exporter(checkpoint)
+    export, _method, ckpt = find_exporter(checkpoint)
     if isinstance(options.get("golden_sizes"), str):
         options["golden_sizes"] = parse_sizes(options["golden_sizes"], flag="--golden-sizes", min_side=1, square=False)
     with use_exporter(options.pop("exporter", None) or "torchscript"):

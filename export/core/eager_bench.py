@@ -1,8 +1,8 @@
-"""The PyTorch rows of ``styleforge bench`` (runtime/latency.py): the bundle's exported module through
-:class:`TorchRunner` (``torch-eager`` on the CPU, ``torch-cuda`` on a GPU), fed the same pixels as the runtime
-rows (padded to the bundle's multiple, float NCHW in [0, 255] as the fp32 graph takes them), and for WCT bundles
-``torch-exact``: the PytorchWCT-style pipeline (train/wct/pipeline.py in ``exact`` mode: one encoder pass per
-level, eigh in float64), with the style statistics computed once, as the runtime caches them."""
+"""The default PyTorch row of ``styleforge bench`` (runtime/latency.py): the ``torch-eager`` runner
+(export/core/torch_backend.py) behind the same interface call as every other row, and for WCT bundles
+``torch-exact`` instead: the PytorchWCT-style reference pipeline (train/wct/pipeline.py in ``exact`` mode: one
+encoder pass per level, eigh in float64), with the style statistics computed once, as the runtime caches them.
+``torch-exact`` is a reference pipeline, not a runner: it has no graph to mirror."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
+from ...runtime.interfaces import interface_spec
 from ...runtime.io_plan import pad_batch
-from ...runtime.latency import Contender
+from ...runtime.latency import Contender, runtime_contender
 
 
 def eager_checkpoint(bundle, checkpoint=None) -> Path:
@@ -33,51 +34,6 @@ def _to_u8(y: np.ndarray, crop) -> np.ndarray:
     return np.clip(np.rint(y[0, :, :h, :w].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
 
 
-def _runner_contender(bundle, backend: str, threads, checkpoint) -> Contender:
-    from ...runtime.bundle import read_manifest
-    from .torch_runner import TorchRunner
-
-    m = read_manifest(bundle)
-    interface = m.model.interface
-    c = Contender(bundle=str(bundle), precision="fp32", backend=backend, interface=interface)
-    device = "cuda" if backend == "torch-cuda" else "cpu"
-    role = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}.get(interface)
-    if role is None:
-        c.error = f"no PyTorch row for interface {interface}"
-        return c
-    try:
-        runner = TorchRunner(checkpoint or bundle, device=device, threads=threads, role=role)
-    except StyleForgeError as e:
-        c.error = str(e)
-        return c
-    if device == "cuda":
-        from ...runtime.doctor import gpu
-
-        c.gpu = gpu().get("name")
-    c.backend = runner.name
-    multiple = max(1, int(m.size_constraints.multiple_of))
-    if m.lineage is not None and m.lineage.io == "uint8-nhwc":
-        multiple = max(multiple, int(m.size_constraints.min_side))
-
-    def make(inputs):
-        if interface == "generator":
-            nz = int(m.model.config.nz)
-            z = np.random.default_rng(inputs["seed"]).standard_normal((1, nz)).astype(np.float32)
-            feeds = {"z": z}
-            if "label" in runner.input_names:
-                feeds["label"] = np.zeros(1, np.int64)
-            return lambda: _to_u8(runner.run(feeds)["image"], (10 ** 6, 10 ** 6))
-        batch, crop = pad_batch(inputs["image"][None], multiple, multiple)
-        feeds = {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)}
-        if "style_index" in runner.input_names:
-            feeds["style_index"] = np.zeros(1, np.int64)
-        out = runner.output_names[0]
-        return lambda: _to_u8(runner.run(feeds)[out], crop)
-
-    c.make = make
-    return c
-
-
 def _wct_exact_contender(bundle, threads, checkpoint) -> Contender:
     import torch
 
@@ -85,7 +41,7 @@ def _wct_exact_contender(bundle, threads, checkpoint) -> Contender:
     from ...train.wct.pipeline import load_pipeline
 
     m = read_manifest(bundle)
-    c = Contender(bundle=str(bundle), precision="fp32", backend="torch-exact", interface="wct")
+    c = Contender(bundle=str(bundle), precision="fp32", backend="torch-exact", interface="wct", reference=True)
     if threads:
         torch.set_num_threads(int(threads))
     try:
@@ -115,16 +71,12 @@ def _wct_exact_contender(bundle, threads, checkpoint) -> Contender:
     return c
 
 
-def torch_contenders(bundle, backends, *, threads=None, checkpoint=None) -> list[Contender]:
-    """The PyTorch rows for `bundle` (the first bundle of a bench): one per torch backend (``torch-eager``,
-    ``torch-cuda``); WCT bundles get ``torch-exact`` instead of ``torch-eager``."""
+def reference_contenders(bundle, *, threads=None, checkpoint=None) -> list[Contender]:
+    """The PyTorch reference rows for `bundle` (the first bundle of a bench): the ``torch-eager`` runner; WCT
+    bundles get ``torch-exact`` instead."""
     from ...runtime.bundle import read_manifest
 
     interface = read_manifest(bundle).model.interface
-    out = []
-    for b in backends:
-        if interface == "wct" and b == "torch-eager":
-            out.append(_wct_exact_contender(bundle, threads, checkpoint))
-        else:
-            out.append(_runner_contender(bundle, b, threads, checkpoint))
-    return out
+    if interface_spec(interface).eager_bench == "exact":
+        return [_wct_exact_contender(bundle, threads, checkpoint)]
+    return [runtime_contender(str(bundle), "torch-eager", threads, **({"checkpoint": checkpoint} if checkpoint else {}))]

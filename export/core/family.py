@@ -1,7 +1,9 @@
 """How an exporter declares itself: ``EXPORTER = ExportFamily(...)`` in ``export/<family>/__init__.py``,
 found by a package scan (:func:`export_families`). ``styleforge export PATH`` asks each declared
 ``detect`` hook first (inputs that are not one checkpoint, e.g. a WCT folder of level runs), then
-matches the checkpoint config's ``family`` against each exporter's ``checkpoint_families``."""
+matches the checkpoint config's ``family`` (the training package, ``train/<family>``) with the exporter's
+``name`` (``export/<family>``) and its ``method`` with the exporter's ``methods``. Old checkpoints are read in
+today's words (train/core/checkpoint.py, ``upgrade_config``), so they match the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,8 +25,8 @@ class TorchGraph:
 
 @dataclass(frozen=True)
 class ExportFamily:
-    name: str
-    checkpoint_families: tuple[str, ...]   # values of a checkpoint config's "family" this exporter takes
+    name: str                              # the family it exports: a checkpoint config's "family"
+    methods: tuple[str, ...]               # the methods of that family it exports: a checkpoint config's "method"
     exporter: str                          # "module:function": (checkpoint, out, **options) -> Path
     detect: str | None = None              # "module:function": Path -> bool, for folders that are not one checkpoint
     #: "module:function": (checkpoint or folder) -> {role: TorchGraph}, the PyTorch modules behind each graph
@@ -45,22 +47,24 @@ def export_families() -> dict[str, ExportFamily]:
 
 
 def find_family(path: str | Path) -> tuple[ExportFamily, str, Path]:
-    """(export family, checkpoint family, path to hand it) for a checkpoint, run folder or detected folder."""
+    """(export family, checkpoint method, path to hand it) for a checkpoint, run folder or detected folder."""
     from ...train.core.checkpoint import read_config, resolve_checkpoint
 
     families = export_families()
     for fam in families.values():
         if fam.detect and fam.resolve(fam.detect)(Path(path)):
-            return fam, fam.checkpoint_families[0], Path(path)
+            return fam, fam.methods[0], Path(path)
     ckpt = resolve_checkpoint(path)
-    family = read_config(ckpt)["family"]
-    for fam in families.values():
-        if family in fam.checkpoint_families:
-            return fam, family, ckpt
-    raise unknown_name("model family to export", family, [f for fam in families.values() for f in fam.checkpoint_families])
+    config = read_config(ckpt)
+    fam = families.get(config["family"])
+    if fam is None:
+        raise unknown_name("model family to export", config["family"], list(families))
+    if config["method"] not in fam.methods:
+        raise unknown_name(f"{fam.name} method to export", config["method"], list(fam.methods))
+    return fam, config["method"], ckpt
 
 
 def find_exporter(path: str | Path):
-    """(exporter function, checkpoint family, path to hand it) for a checkpoint, run folder or detected folder."""
-    fam, family, source = find_family(path)
-    return fam.resolve(fam.exporter), family, source
+    """(exporter function, checkpoint method, path to hand it) for a checkpoint, run folder or detected folder."""
+    fam, method, source = find_family(path)
+    return fam.resolve(fam.exporter), method, source

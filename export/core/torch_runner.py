@@ -1,7 +1,8 @@
 """The PyTorch side of a bundle as a runner: ``TorchRunner`` rebuilds the family's PyTorch model from the
 bundle's source checkpoint (or a checkpoint you name) and runs the same feeds as the bundle's graph, with
-``.run(feeds) -> dict`` like a runtime session. On ``device="cpu"`` it is the torch-eager reference; on
-``"cuda"`` the ``torch-cuda`` runner (for ``styleforge bench`` and benchmarks/):
+``.run(feeds) -> dict`` like a runtime session. It is what the ``torch-eager`` (``device="cpu"``) and
+``torch-cuda`` runners load (export/core/torch_backend.py wraps it as a runtime Runner, with the lifecycle,
+selection and typed results of every runner); benchmarks/ also use it directly:
 
     from styleforge.export.core.torch_runner import TorchRunner
 

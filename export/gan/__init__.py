@@ -1,5 +1,5 @@
 """Latent-space GAN checkpoints (dcgan, wgan, wgan-gp, cgan, pgan) → ``generator`` bundles. docs/gan.md."""
 from ..core.family import ExportFamily
 
-EXPORTER = ExportFamily(name="gan", checkpoint_families=("generator",), exporter="exporter:export_generator",
-                        torch_graphs="exporter:torch_graphs")
+EXPORTER = ExportFamily(name="gan", methods=("dcgan", "wgan", "wgan-gp", "cgan", "pgan"),
+                        exporter="exporter:export_generator", torch_graphs="exporter:torch_graphs")

@@ -135,7 +135,7 @@ def export_generator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, 
     model_cfg = GeneratorConfig(nz=nz, n_classes=n_classes, classes=data.get("classes") if conditional else None,
                                 resolution=res, channels=int(g.channels), data=data.get("source"), generator=attr,
                                 dissect_layers=layers if dissect else [], growth=growth)
-    w = BundleWriter(name=Path(out).stem, method=config.get("gan_family") or "generator", family="gan",
+    w = BundleWriter(name=Path(out).stem, method=config["method"], family="gan",
                      interface="generator", config=model_cfg, opset=opset, step=config.get("step"))
     names_in = _input_names(conditional)
     dyn = {"z": {0: "batch"}, "image": {0: "batch"}, **({"label": {0: "batch"}} if conditional else {})} if batch_dynamic else {}

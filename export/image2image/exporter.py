@@ -44,13 +44,13 @@ DROPOUT_NOTE = ("off: exported in eval mode, so a bundle is deterministic. The p
                 "test time as noise; that variation is not reproduced.")
 
 
-def _roles(ckpt, family: str) -> list[tuple[str, str, str]]:
+def _roles(ckpt, method: str) -> list[tuple[str, str, str]]:
     """(graph role, generator attribute, direction) per graph of a pix2pix or CycleGAN checkpoint."""
-    if family == "pix2pix":
+    if method == "pix2pix":
         return [("translate", "netG", "A->B")]
-    if family == "cyclegan":
+    if method == "cyclegan":
         return [("translate", "netG_A", "A->B"), ("translate_reverse", "netG_B", "B->A")]
-    raise StyleForgeError(f"{ckpt}: family {family!r} is not an image-to-image family (pix2pix, cyclegan)")
+    raise StyleForgeError(f"{ckpt}: method {method!r} is not an image-to-image method (pix2pix, cyclegan)")
 
 
 def torch_graphs(ckpt) -> dict:
@@ -61,19 +61,19 @@ def torch_graphs(ckpt) -> dict:
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt)
     return {role: TorchGraph(signed_image_graph(modules[attr]), ["image"], ["translated"])
-            for role, attr, _ in _roles(ckpt, config["family"])}
+            for role, attr, _ in _roles(ckpt, config["method"])}
 
 
-def _domain_images(family: str, train_cfg: dict, reverse: bool) -> list[np.ndarray]:
+def _domain_images(method: str, train_cfg: dict, reverse: bool) -> list[np.ndarray]:
     """Images from the graph's input domain for golden cases (bundled images; edge maps for default pix2pix)."""
     from ...train.core.samples import PHOTOS, sample_image
 
     if not train_cfg.get("data"):
-        if family == "pix2pix":
+        if method == "pix2pix":
             from ...train.image2image.data import edge_map, _resize_short
 
             return [edge_map(_resize_short(sample_image(n), 256)) for n in PHOTOS[:2]]
-        if family == "cyclegan":
+        if method == "cyclegan":
             from ...train.image2image.data import DEFAULT_DOMAINS
 
             return [sample_image(DEFAULT_DOMAINS[1 if reverse else 0])]
@@ -105,16 +105,16 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
 
     ckpt = resolve_checkpoint(ckpt)
     modules, config = load_modules(ckpt)
-    family = config["family"]
+    method = config["method"]
     train_cfg = config.get("train", {})
-    roles = _roles(ckpt, family)
+    roles = _roles(ckpt, method)
     g0 = modules[roles[0][1]]
     multiple = int(getattr(g0, "size_multiple", config.get("size_multiple", 4)))
     res = int(train_cfg.get("resolution") or multiple)
     sizes = list(golden_sizes or default_golden_sizes(res, multiple))
     bad = [f"{h}x{w}" for h, w in sizes if h % multiple or w % multiple]
     if bad:
-        raise StyleForgeError(f"--golden-sizes {', '.join(bad)}: H and W must be multiples of {multiple} for this {family} model")
+        raise StyleForgeError(f"--golden-sizes {', '.join(bad)}: H and W must be multiples of {multiple} for this {method} model")
     if len(sizes) == 1:
         sizes = sizes * 2
     spec = config["models"][roles[0][1]]
@@ -125,11 +125,11 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
         resolution=res,
         data=config.get("data") or train_cfg.get("data"),
         value_range="graph I/O in [0, 255]; the [-1, 1] scaling of training is inside the graph",
-        dropout_at_inference=DROPOUT_NOTE if family == "pix2pix" else "none in this architecture",
+        dropout_at_inference=DROPOUT_NOTE if method == "pix2pix" else "none in this architecture",
         norm=(f"{spec.get('config', {}).get('norm', 'instance')} norm in eval mode"
               + (" (running statistics)" if spec.get("config", {}).get("norm") == "batch" else " (per-image statistics)")),
     )
-    w = BundleWriter(name=Path(out).stem, method=family, family="image2image", interface="translator", config=model_cfg,
+    w = BundleWriter(name=Path(out).stem, method=method, family="image2image", interface="translator", config=model_cfg,
                      opset=opset, step=config.get("step"))
     ann = {"image": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"},
            "translated": {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}}
@@ -137,11 +137,11 @@ def export_translator(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True,
     for k, (role, attr, direction) in enumerate(roles):
         net = signed_image_graph(modules[attr])
         h, wd = sizes[0]
-        example = torch.from_numpy(_golden_input(_domain_images(family, train_cfg, k == 1), 1, h, wd, 0))
+        example = torch.from_numpy(_golden_input(_domain_images(method, train_cfg, k == 1), 1, h, wd, 0))
         onnx_bytes = export_onnx(net, (example,), input_names=["image"], output_names=["translated"],
                                  dynamic_axes=dyn, opset=opset)
         w.add_graph(role, onnx_bytes, annotations=ann, file=f"{role}.onnx")
-        images = _domain_images(family, train_cfg, k == 1)
+        images = _domain_images(method, train_cfg, k == 1)
         for j, ((h, wd), n) in enumerate(zip(sizes[:2], (1, 2 if batch_dynamic else 1))):
             x = _golden_input(images, n, h, wd, 10 + j)
             with torch.no_grad():

@@ -20,7 +20,14 @@ from ...runtime.errors import StyleForgeError
 from ...runtime.io_plan import LAYOUTS, RANGES
 from ...runtime.manifest import Tolerance
 
-INTERFACES = {"stylizer": ("image", "stylized"), "translator": ("image", "translated"), "generator": ("z", "image")}
+
+def importable() -> list[str]:
+    """The interfaces ``import-onnx`` makes bundles of: those whose spec names canonical import tensors."""
+    from ...runtime.interfaces import interfaces_with
+
+    return interfaces_with(lambda s: s.import_names)
+
+
 #: golden sizes (rounded up to the multiple; the second is padded as the runtime pads)
 GOLDEN_SIZES = ((64, 64), (70, 90))
 GENERATOR_SEEDS = (1000, 1001, 1002)
@@ -94,12 +101,14 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
 
     from ...runtime.images import MIN_SIDE
     from ...runtime.io_plan import ImageIO, style_vector as style_vector_value
-    from ...runtime.model import _import_families
+    from ...runtime.interfaces import find_interface
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter, gpu_tf32_profile, npz_bytes
 
-    if interface not in INTERFACES:
-        raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(INTERFACES)}")
+    ispec = find_interface(interface)
+    if ispec is None or not ispec.import_names:
+        raise StyleForgeError(f"--interface {interface!r}: choose one of {', '.join(importable())}")
+    latent = ispec.main_input == "latent"
     src = Path(model_path)
     if not src.is_file():
         raise StyleForgeError(f"{src}: no such file")
@@ -119,24 +128,24 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
         if k not in [v.name for v in inputs]:
             raise StyleForgeError(f"{k!r} is not an input of the graph (it has: {', '.join(v.name for v in inputs)})")
     free = [v for v in inputs if v.name not in consts and v.name != style_vector]
-    in_canon, out_canon = INTERFACES[interface]
+    in_canon, out_canon = ispec.import_names
     floats = (TensorProto.FLOAT, TensorProto.FLOAT16)
-    if interface == "generator":
+    if latent:
         cands = [v.name for v in free if len(_dims(v)) == 2 and _elem(v) in floats]
     else:
         cands = [v.name for v in free if len(_dims(v)) == 4 and _elem(v) in floats]
-    main_in = _pick(cands, input_name, "image input" if interface != "generator" else "latent input (N×nz)", "--input")
+    main_in = _pick(cands, input_name, "image input" if not latent else "latent input (N×nz)", "--input")
     extra = [v.name for v in free if v.name != main_in]
     if extra:
         raise StyleForgeError(f"the graph has other inputs ({', '.join(extra)}): hold them fixed with --const NAME=FILE.npy"
-                              + (" or name a style-vector input with --style-vector NAME" if interface == "stylizer" else ""))
+                              + (" or name a style-vector input with --style-vector NAME" if ispec.takes_style_vector else ""))
     outs4 = [v.name for v in g.output if len(_dims(v)) == 4]
     main_out = _pick(outs4, output_name, "image output", "--output")
     in_v = next(v for v in inputs if v.name == main_in)
     out_v = next(v for v in g.output if v.name == main_out)
     in_dims, out_dims = _dims(in_v), _dims(out_v)
-    lay_in = _layout(in_dims, layout, main_in) if interface != "generator" else None
-    lay_out = _layout(out_dims, layout if interface != "generator" else layout, main_out)
+    lay_in = _layout(in_dims, layout, main_in) if not latent else None
+    lay_out = _layout(out_dims, layout, main_out)
     # extra graph outputs are dropped: the bundle's graph returns the image only
     for v in [v for v in g.output if v.name != main_out]:
         g.output.remove(v)
@@ -154,7 +163,7 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
         const_arrays[k] = np.ascontiguousarray(a.astype(want))
     num_styles = 1
     if style_vector:
-        if interface != "stylizer":
+        if not ispec.takes_style_vector:
             raise StyleForgeError("--style-vector is for stylizers")
         sv = next(v for v in inputs if v.name == style_vector)
         s = _dims(sv)[-1]
@@ -165,34 +174,16 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     rename_tensor(model, main_out, out_canon)
     data = model.SerializeToString()
 
-    _import_families()
     name = name or Path(out).name.removesuffix(".sfbundle") or src.stem
     rng_ann = [lo, hi]
     img_ann = lambda lay: {"layout": lay, "range": rng_ann, "color_order": "RGB"}  # noqa: E731
     ann = {out_canon: {**img_ann(lay_out), "description": f"{main_out} of {src.name}"}}
-    if interface == "generator":
-        from ...runtime.families.generator import GeneratorConfig
-
-        nz = in_dims[1]
-        if not isinstance(nz, int) or nz < 1:
-            raise StyleForgeError(f"{main_in}: the latent size must be fixed, got shape {in_dims}")
-        side = out_dims[2] if lay_out == "NCHW" else out_dims[1]
-        if not isinstance(side, int):
-            raise StyleForgeError(f"{main_out}: a generator's image size must be fixed, got shape {out_dims}")
-        config = GeneratorConfig(nz=nz, resolution=side, channels=3, generator="imported",
-                                 latent="z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)")
+    if latent:
         ann[in_canon] = {"description": f"{main_in} of {src.name} (latent, standard normal)"}
     else:
         ann[in_canon] = {**img_ann(lay_in), "description": f"{main_in} of {src.name}"}
-        if interface == "stylizer":
-            from ...runtime.families.stylizer import StylizerConfig
-
-            config = StylizerConfig(num_styles=num_styles, network="imported",
-                                    batch_dynamic=not isinstance(in_dims[0], int))
-        else:
-            from ...runtime.families.translator import TranslatorConfig
-
-            config = TranslatorConfig(generator="imported", value_range=f"graph I/O in [{lo:g}, {hi:g}]")
+    config = ispec.imported_config(in_dims=in_dims, out_dims=out_dims, layout=lay_out, lo=lo, hi=hi,
+                                   num_styles=num_styles, names=(main_in, main_out))
     for k in const_arrays:
         ann[k] = {"value_file": f"inputs/{k}.npy", "description": "held fixed (import-onnx --const)"}
     if style_vector:
@@ -201,7 +192,7 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
     w = BundleWriter(name=name, method="imported", family="imported", interface=interface, config=config,
                      precision=precision, opset=opset, exporter=None)
-    role = {"stylizer": "stylize", "translator": "translate", "generator": "generate"}[interface]
+    role = ispec.main_role
     spec = w.add_graph(role, data, annotations=ann, file=f"{role}.onnx")
     for k, a in const_arrays.items():
         import io
@@ -229,7 +220,7 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
 
     m = multiple_of
     cases = []
-    if interface == "generator":
+    if latent:
         fixed_side = None
         for k, seed in enumerate(GENERATOR_SEEDS[:2]):
             n = 1 if k == 0 or isinstance(in_dims[0], int) else 2
@@ -268,7 +259,7 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     w.set_tolerances(tol, basis="imported graph: the bundle's graph on ONNX Runtime CPU vs the original graph on ONNX "
                                 "Runtime CPU (same kernels; measured identical); absolute limits scaled to the range "
                                 f"[{lo:g}, {hi:g}]", profiles={"gpu-tf32": gpu_tf32_profile()})
-    if interface == "generator":
+    if latent:
         w.set_size_constraints(fixed_size=[config.resolution, config.resolution], multiple_of=1, min_side=config.resolution)
     elif fixed_side:
         w.set_size_constraints(fixed_size=list(fixed_side), multiple_of=1, min_side=min(fixed_side))

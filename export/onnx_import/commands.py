@@ -3,13 +3,15 @@ from __future__ import annotations
 
 
 def register(cli) -> None:
+    from ...runtime.interfaces import interfaces_with
+
     p = cli.command("import-onnx", help="wrap an ONNX image model StyleForge did not train as a bundle",
                     description="Say what the graph cannot: its interface, value range, layout, size multiple, which "
                                 "input/output are the image, inputs held fixed and a style-vector input. Golden cases "
                                 "are the original graph's outputs on ONNX Runtime (reference 'imported'); convert, "
                                 "validate, stylize, translate, generate and bench then work on it (docs/deploy.md).")
     p.add_argument("model", help="MODEL.onnx")
-    p.add_argument("--interface", required=True, choices=["stylizer", "translator", "generator"])
+    p.add_argument("--interface", required=True, choices=interfaces_with(lambda s: s.import_names))
     p.add_argument("--out", required=True, help="bundle path to write, NAME.sfbundle")
     p.add_argument("--range", default="0,255", choices=["0,255", "0,1", "-1,1"], dest="value_range",
                    help="value range of the graph's images (input and output)")

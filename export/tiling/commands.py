@@ -1,8 +1,7 @@
 """`styleforge tiling add BUNDLE`: give a bundle exported before tiling existed its tiling graphs."""
 from __future__ import annotations
 
-#: runtime interface → graph roles that can be tiled
-TILED_ROLES = {"stylizer": ("stylize",), "translator": ("translate", "translate_reverse")}
+#: which roles an interface tiles: its spec's ``tiled_roles`` (runtime/interfaces.py)
 
 
 def register(cli) -> None:
@@ -17,14 +16,17 @@ def add_tiling_to_bundle(path) -> list[str]:
 
     from ...runtime.bundle import open_bundle, update_bundle
     from ...runtime.errors import StyleForgeError
+    from ...runtime.interfaces import interface_spec, interfaces_with
     from ..core.bundle_writer import graph_spec
     from .graphs import _annotations, make_tiling_graphs
 
     bundle = open_bundle(path)
     m = bundle.manifest
-    roles = [r for r in TILED_ROLES.get(bundle.interface, ()) if r in bundle.graphs and m.tiling_for(r) is None]
-    if bundle.interface not in TILED_ROLES:
-        raise StyleForgeError(f"{path}: a {bundle.interface!r} bundle is not tiled (stylizer and translator bundles are)")
+    tiled = interface_spec(bundle.interface).tiled_roles
+    roles = [r for r in tiled if r in bundle.graphs and m.tiling_for(r) is None]
+    if not tiled:
+        raise StyleForgeError(f"{path}: a {bundle.interface!r} bundle is not tiled "
+                              f"({' and '.join(interfaces_with(lambda s: s.tiled_roles))} bundles are)")
     done = []
     for role in roles:
         graph = bundle.graph(role)

@@ -22,12 +22,10 @@ from pathlib import Path
 
 from ...runtime.atomic import atomic_dir
 from ...runtime.errors import StyleForgeError
+from ...runtime.interfaces import interface_spec, interfaces_with
 from .schema import ONNX_TO_TRITON, model_config_pb2, to_text
 
-#: runtime interface → [(graph role, image input or None, image output, model-name suffix)]
-GRAPHS = {"stylizer": [("stylize", "image", "stylized", "")],
-          "translator": [("translate", "image", "translated", ""), ("translate_reverse", "image", "translated", "_reverse")],
-          "generator": [("generate", None, "image", "")]}
+#: the graphs an interface's Triton models serve: its spec's ``triton_graphs`` (runtime/interfaces.py)
 
 
 @dataclass
@@ -191,11 +189,12 @@ def write_repository(bundles, out, options: RepoOptions | None = None) -> list[s
     for path in bundles:
         bundle = open_bundle(path)
         interface = bundle.interface
-        if interface not in GRAPHS:
+        graphs = interface_spec(interface).triton_graphs
+        if not graphs:
             raise StyleForgeError(f"{path}: a {interface!r} bundle cannot be written as a Triton model "
-                                  f"(supported: {', '.join(GRAPHS)})")
+                                  f"(supported: {', '.join(interfaces_with(lambda s: s.triton_graphs))})")
         multiple = int(bundle.manifest.size_constraints.multiple_of)
-        for role, image_in, image_out, suffix in GRAPHS[interface]:
+        for role, image_in, image_out, suffix in ((t.role, t.image_input, t.image_output, t.suffix) for t in graphs):
             if role not in bundle.graphs:
                 continue
             name = bundle_name(path) + suffix

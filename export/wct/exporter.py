@@ -170,31 +170,49 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
     """Export the WCT folder `ckpt` (level runs) to the bundle directory `out`; returns `out`."""
     import torch
 
-    from ...train.wct.trainer import describe_training
-    from ...train.wct.transforms import DROP_EIG, NS_ITERS
-
     if wct not in ("ns", "plugin"):
         raise StyleForgeError(f"--wct {wct!r}: choose ns or plugin")
     pipe, info = _pipeline(ckpt)
-    exact = pipe.with_mode("exact")
-    levels = pipe.levels
-    mult = pipe.size_multiple
+    levels, mult = pipe.levels, pipe.size_multiple
     sizes = golden_sizes or DEFAULT_GOLDEN_SIZES
     bad = [f"{h}x{w}" for h, w in sizes if h % mult or w % mult]
     if bad:
         raise StyleForgeError(f"--golden-sizes {','.join(bad)}: this bundle (levels {levels}) needs multiples of {mult}")
-    names = _stat_names(levels)
-    n = len(levels)
-    enc_g, sty_g, pair_g = _graph_modules(pipe)
-
+    modules = _graph_modules(pipe)
     style_side = golden_style_side(levels, mult, max(sizes[0]))
     c0, s0 = golden_pair(*sizes[0], style_hw=(style_side, style_side))
-    alpha0 = torch.full((n,), GOLDEN_ALPHA)
+    alpha0 = torch.full((len(levels),), GOLDEN_ALPHA)
     with torch.no_grad():
-        stats0 = enc_g(torch.from_numpy(s0))
+        stats0 = modules[0](torch.from_numpy(s0))
+    graphs = _export_graphs(pipe, modules, (c0, s0, alpha0, stats0), wct=wct, opset=opset, batch_dynamic=batch_dynamic)
+
+    config = _wct_config(pipe, info, ckpt, wct)
+    writer = BundleWriter(name=Path(out).stem, method="photowct" if info["photo"] else "wct", family="wct",
+                          interface="wct", config=config, loss_network=info["loss_network"], opset=opset,
+                          step=max(info["steps"].values()) if info["steps"] else None)
+    ann = _annotations(levels)
+    for role in ("encode_style", "stylize", "stylize_pair"):
+        if role in graphs:
+            writer.add_graph(role, graphs[role], annotations=ann)
+    stats_tol, config.ns_vs_exact_cases = _add_golden_cases(writer, pipe, modules, sizes, style_side,
+                                                            (s0, alpha0, stats0), wct=wct)
+    writer.set_size_constraints(multiple_of=mult, min_side=mult, padding="reflect")
+    image_tol, basis = image_tolerance(levels)
+    writer.set_tolerances(image_tol, per_output=stats_tol, basis=basis)
+    writer.set(source_checkpoint=str(Path(ckpt).resolve()))
+    return writer.write(out)
+
+
+def _export_graphs(pipe, modules, example, *, wct: str, opset: int, batch_dynamic: bool) -> dict:
+    """{role: ONNX bytes} of the three graphs, traced on the first golden case `example` = (content, style, alpha,
+    style statistics). With ``wct="plugin"``, ``stylize_pair`` is the TensorRT plugin graph instead."""
+    import torch
+
+    enc_g, sty_g, pair_g = modules
+    c0, s0, alpha0, stats0 = example
+    names = _stat_names(pipe.levels)
     batch = "batch" if batch_dynamic else None
     img_axes = {k: v for k, v in {0: batch, 2: "height", 3: "width"}.items() if v}
-
     graphs = {
         "encode_style": export_onnx(enc_g, (torch.from_numpy(s0),), input_names=["style"], output_names=names,
                                     dynamic_axes={"style": {2: "style_height", 3: "style_width"}}, opset=opset),
@@ -209,37 +227,55 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
         except ImportError:
             raise StyleForgeError("--wct plugin: the TensorRT WCT plugin emitter (styleforge.kernels.trt_plugin."
                                   "emit_wct_node) is not available in this build; export with --wct ns") from None
-        graphs.update(emit_wct_node(pipe, levels=levels, opset=opset))
+        graphs.update(emit_wct_node(pipe, levels=pipe.levels, opset=opset))
     else:
         graphs["stylize_pair"] = export_onnx(pair_g, (torch.from_numpy(c0), torch.from_numpy(s0), alpha0),
                                              input_names=["content", "style", "alpha"], output_names=["image"],
                                              dynamic_axes={"content": img_axes, "image": img_axes,
                                                            "style": {2: "style_height", 3: "style_width"}}, opset=opset)
+    return graphs
 
-    config = WCTConfig(levels=sorted(levels), levels_order=list(levels), photo=info["photo"], mode=wct, ns_iters=NS_ITERS,
-                       reg=pipe.kw["reg"], color_reg=pipe.color_reg, drop_eig=DROP_EIG,
-                       regulariser="relative ridges: whitening (Σc + reg·tr(Σc)/C·I)^(-1/2), colouring "
-                                   "Σs (Σs + color_reg·tr(Σs)/C·I)^(-1/2); scale-equivariant",
-                       training=describe_training(ckpt), decoder_steps={str(k): int(v) for k, v in info["steps"].items()},
-                       plugin_graphs=["stylize_pair"] if wct == "plugin" else [])
-    writer = BundleWriter(name=Path(out).stem, method="photowct" if info["photo"] else "wct", family="wct",
-                          interface="wct", config=config, loss_network=info["loss_network"], opset=opset,
-                          step=max(info["steps"].values()) if info["steps"] else None)
+
+def _wct_config(pipe, info: dict, ckpt, wct: str) -> WCTConfig:
+    """The bundle's ``model.config``: levels, the transform's constants and regulariser, how the decoders were
+    trained (``ns_vs_exact_cases`` is filled in with the golden cases)."""
+    from ...train.wct.trainer import describe_training
+    from ...train.wct.transforms import DROP_EIG, NS_ITERS
+
+    levels = pipe.levels
+    return WCTConfig(levels=sorted(levels), levels_order=list(levels), photo=info["photo"], mode=wct, ns_iters=NS_ITERS,
+                     reg=pipe.kw["reg"], color_reg=pipe.color_reg, drop_eig=DROP_EIG,
+                     regulariser="relative ridges: whitening (Σc + reg·tr(Σc)/C·I)^(-1/2), colouring "
+                                 "Σs (Σs + color_reg·tr(Σs)/C·I)^(-1/2); scale-equivariant",
+                     training=describe_training(ckpt), decoder_steps={str(k): int(v) for k, v in info["steps"].items()},
+                     plugin_graphs=["stylize_pair"] if wct == "plugin" else [])
+
+
+def _annotations(levels) -> dict:
+    """What each graph input and output means (layout and range of the images, the per-level statistics)."""
     img_ann = {"layout": "NCHW", "range": [0, 255], "color_order": "RGB"}
     ann = {"content": img_ann, "style": img_ann, "image": img_ann,
            "alpha": {"description": "style strength per level, coarse first (" + ", ".join(f"relu{l}_1" for l in levels) + ")"}}
     for l in levels:
         ann[f"mean{l}"] = {"description": f"style feature mean at relu{l}_1"}
         ann[f"color{l}"] = {"description": f"style colouring matrix Σs(Σs + r)^(-1/2) ≈ Σs^(1/2) at relu{l}_1 (Newton–Schulz)"}
-    for role in ("encode_style", "stylize", "stylize_pair"):
-        if role in graphs:
-            writer.add_graph(role, graphs[role], annotations=ann)
+    return ann
 
-    # golden cases
+
+def _add_golden_cases(writer, pipe, modules, sizes, style_side: int, first, *, wct: str) -> tuple[dict, list]:
+    """Golden cases (PyTorch references): the style statistics of the first case's style (`first` = (style, alpha,
+    statistics)), and per size the stylize graph, the one-shot graph and NS against the exact pipeline. Returns
+    (per-output tolerances of the statistics, the NS-vs-exact cases)."""
+    import torch
+
+    _, sty_g, pair_g = modules
+    style0, alpha0, stats0 = first
+    exact = pipe.with_mode("exact")
+    names = _stat_names(pipe.levels)
     stats_tol = {}
     with torch.no_grad():
         st = [t.numpy() for t in stats0]
-        writer.add_golden("encode_style", "encode_style", {"style": s0}, dict(zip(names, st)),
+        writer.add_golden("encode_style", "encode_style", {"style": style0}, dict(zip(names, st)),
                           "style statistics of the bundled 'mosaic' texture")
         for name, v in zip(names, st):
             scale = float(np.abs(v).max()) or 1.0
@@ -265,10 +301,4 @@ def export_wct(ckpt, out, *, opset: int = 17, batch_dynamic: bool = True, golden
                               {"image": ye}, "reference: PyTorch EXACT (eigh) pipeline, the same regularised function",
                               reference="pytorch-exact")
             exact_cases.append(f"ns_vs_exact_{h}x{w}")
-
-    config.ns_vs_exact_cases = exact_cases
-    writer.set_size_constraints(multiple_of=mult, min_side=mult, padding="reflect")
-    image_tol, basis = image_tolerance(levels)
-    writer.set_tolerances(image_tol, per_output=stats_tol, basis=basis)
-    writer.set(source_checkpoint=str(Path(ckpt).resolve()))
-    return writer.write(out)
+    return stats_tol, exact_cases

@@ -1,23 +1,41 @@
-"""What every runner is (Polygraphy's model: loaders and runners apart from the tools that use them).
+"""What every runner is (Polygraphy's shape: loaders build sessions, runners run them, tools only use runners).
 
-A runner runs ONE graph of a bundle (a role) on one backend, numpy in, numpy out. It declares:
+A **loader** builds the thing that runs one graph (role) of a bundle: an ONNX Runtime ``InferenceSession``
+(runtime/backends/ort.py ``OrtSessionLoader``), a deserialised TensorRT engine (tensorrt.py
+``TrtEngineLoader``), a PyTorch module (export/core/torch_backend.py ``TorchModuleLoader``). It is a callable
+with no arguments, so a test or an embedding app can hand a runner its own (``runner_class(n)(bundle, role,
+loader=...)``). A **runner** takes a loader and runs, numpy in, numpy out. It declares:
 
-- ``name`` (``ort-cpu``, ``ort-cuda``, ``ort-trt``, ``tensorrt``), ``needs`` (what it takes, in words, for
-  ``doctor`` and errors) and ``thread_policy`` (how concurrent ``run`` calls are handled; ``thread_doc``);
+- ``name`` (``ort-cpu``, ``ort-cuda``, ``ort-trt``, ``tensorrt``, ``torch-eager``, ``torch-cuda`` …), ``needs``
+  (what it takes, in words, for ``doctor`` and errors), ``thread_policy`` (how concurrent ``run`` calls are
+  handled; ``thread_doc``), ``auto_rank`` (its place in ``auto``, lower first; None: only by name) and
+  ``reference`` (True: it runs the source model, not the bundle's graphs; ``bench`` runs it once, on the
+  first bundle);
 - ``probe()``: can it run on this machine at all (libraries, GPU, provider really loadable), and why not;
-- ``supports(bundle, role)``: can it run this graph of this bundle (e.g. an engine for this GPU and
-  TensorRT; no custom op it cannot load), and why not;
-- a lifecycle: ``activate()`` acquires the session/engine/contexts, ``run(feeds)`` runs, ``deactivate()``
-  releases; it is also a context manager. ``last_inference_time`` is the duration of the last ``run``.
+- ``supports(bundle, role)``: can it run this graph of this bundle, and why not (one line).
 
-Tools (``open_session``/``auto``, validation, ``doctor``, ``bench``) only talk to this interface.
+Lifecycle (strict): ``activate()`` calls the loader and acquires the session/engine/contexts; ``run(feeds)``
+runs (any number of times, from any threads as ``thread_policy`` says); ``deactivate()`` releases. A second
+``activate()`` (or ``deactivate()``) is a no-op, so several owners may call it. ``run`` on a runner never
+activated activates it first (the convenience every caller of ``open_session`` had); ``run`` after
+``deactivate()`` is a StyleForgeError (a released runner does not silently re-acquire a GPU: call
+``activate()`` again). A runner is also a context manager. ``infer(feeds)`` is ``run`` returning a typed
+:class:`RunResult` (outputs, seconds, runner, role, how it was chosen).
+
+Threads: ``shared`` runners hand every thread the same session (its run is documented thread-safe),
+``context-pool`` ones check a context out per run, ``serial`` ones take a lock; activate/deactivate take the
+runner's lifecycle lock, so two threads never load the same graph twice.
+
+A new runner is one module in this package: a ``Runner`` subclass decorated with ``@register_runner``
+(runtime/backends/__init__.py finds the modules by scanning the package, runtime/discovery.py). A runner whose
+code lives outside the runtime (it needs torch) registers lazily by module path (``register_lazy``).
 """
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -50,6 +68,26 @@ THREAD_POLICIES = {
     "serial": "one run at a time (a lock)",
 }
 
+#: a loader: called once by ``activate()``, returns what the runner runs (session, engine, module)
+Loader = Callable[[], object]
+
+
+@dataclass
+class RunResult:
+    """One run of one graph: its outputs, how long the run took, which runner ran it and how it was chosen."""
+
+    outputs: dict[str, np.ndarray]
+    seconds: float | None
+    runner: str
+    role: str
+    providers: list[str] = field(default_factory=list)
+    selection: object = None     # the Selection that picked the runner (None when built directly)
+
+    def to_dict(self) -> dict:
+        """The JSON-able part (no arrays): for reports."""
+        return {"runner": self.runner, "role": self.role, "seconds": self.seconds, "providers": list(self.providers),
+                "selection": self.selection.to_dict() if self.selection is not None else None}
+
 
 class Runner:
     """Base class of every runner; subclasses set the class attributes and implement the ``_impl`` hooks."""
@@ -58,6 +96,12 @@ class Runner:
     needs: ClassVar[tuple[str, ...]] = ()
     thread_policy: ClassVar[str] = "serial"
     device: ClassVar[str] = "cpu"
+    #: place in ``auto`` (lower is tried first); None: used only when named
+    auto_rank: ClassVar[int | None] = None
+    #: runs the source model rather than the bundle's graphs (``bench`` runs it on the first bundle only)
+    reference: ClassVar[bool] = False
+    #: the precision it computes in whatever the bundle's is (None: the bundle's)
+    precision: ClassVar[str | None] = None
 
     @classmethod
     def thread_doc(cls) -> str:
@@ -73,12 +117,21 @@ class Runner:
         """Whether this runner can run graph `role` of `bundle` here (includes :meth:`probe`)."""
         return cls.probe()
 
-    def __init__(self, bundle, role: str, **options):
+    @classmethod
+    def supports_with(cls, bundle, role: str, options: dict) -> Verdict:
+        """``supports`` given the options the runner would be built with (override when an option decides,
+        e.g. the tensorrt runner's ``allow_engine_host_code``)."""
+        return cls.supports(bundle, role)
+
+    def __init__(self, bundle, role: str, *, loader: Loader | None = None, **options):
         self.bundle = bundle
         self.role = role
         self.graph = bundle.graph(role)
         self.options = options
         self.is_active = False
+        self.was_deactivated = False
+        #: builds what this runner runs (called by activate); subclasses make theirs from bundle, role, options
+        self.loader: Loader | None = loader
         self._lifecycle_lock = threading.Lock()   # activate/deactivate happen once, whatever the threads
         self._serial_lock = threading.Lock()      # thread_policy "serial": one run at a time
         self.last_inference_time: float | None = None
@@ -89,18 +142,35 @@ class Runner:
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def activate(self) -> "Runner":
+        """Load (through ``self.loader``) and acquire; a second call is a no-op."""
         if not self.is_active:
             with self._lifecycle_lock:
                 if not self.is_active:
                     self.activate_impl()
                     self.is_active = True
+                    self.was_deactivated = False
         return self
+
+    def ensure_active(self) -> None:
+        """Activate a runner never activated; refuse one that was deactivated (see the module docstring)."""
+        if not self.is_active:
+            if self.was_deactivated:
+                raise StyleForgeError(f"runner {self.name} for graph {self.role!r} was deactivated; call activate() "
+                                      "before running it again")
+            self.activate()
+
+    def load(self):
+        """What the loader builds (the session, engine or module)."""
+        if self.loader is None:
+            raise StyleForgeError(f"runner {self.name} has no loader")
+        return self.loader()
 
     def deactivate(self) -> None:
         if self.is_active:
             with self._lifecycle_lock:
                 if self.is_active:
                     self.is_active = False
+                    self.was_deactivated = True
                     self.deactivate_impl()
 
     def __enter__(self) -> "Runner":
@@ -126,8 +196,7 @@ class Runner:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the graph on named numpy inputs; returns named numpy outputs (fresh arrays, the caller owns them)."""
-        if not self.is_active:
-            self.activate()
+        self.ensure_active()
         feeds = self.check_feeds(feeds)
         t0 = time.perf_counter()
         if self.thread_policy == "serial":
@@ -140,6 +209,15 @@ class Runner:
 
     def run_impl(self, feeds: dict) -> dict:
         raise NotImplementedError
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> RunResult:
+        """``run`` with a typed result (outputs, seconds, runner, role, providers, selection)."""
+        outputs = self.run(feeds)
+        return RunResult(outputs, self.last_inference_time, self.name, self.role, list(self.providers), self.selection)
+
+    def notes(self) -> dict:
+        """What a report should say about how this runner ran (e.g. nodes ONNX Runtime placed on the CPU)."""
+        return {}
 
     @property
     def providers(self) -> list[str]:

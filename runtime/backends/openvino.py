@@ -91,6 +91,21 @@ def effective_hint(precision: str | None) -> str:
     return p
 
 
+class OvModelLoader:
+    """Loader: the graph `role` of `bundle` read by OpenVINO's ONNX frontend (an ``openvino.Model``, not compiled;
+    the runner compiles it per input shape)."""
+
+    def __init__(self, bundle, role: str):
+        self.path = bundle.file(bundle.graph(role).file)
+
+    def __call__(self):
+        try:
+            return _core().read_model(str(self.path))
+        except Exception as e:  # OpenVINO raises its own RuntimeError subclasses
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            raise BundleError(f"{self.path}: OpenVINO cannot read this graph ({lines[-1] if lines else type(e).__name__})") from None
+
+
 class _Compiled:
     """One compiled graph (one input-shape signature) and its pool of infer requests."""
 
@@ -120,6 +135,9 @@ class OpenVinoRunner(Runner):
     name = "openvino"
     needs = (f"openvino ({INSTALL})",)
     thread_policy = "context-pool"
+    #: after ort-cpu: on fp32 graphs it measured within noise of ONNX Runtime on the 2-core EPYC (docs/deploy.md);
+    #: a bundle's tuning record puts it first where `styleforge tune` measured it fastest
+    auto_rank = 95
 
     @classmethod
     def probe(cls) -> Verdict:
@@ -157,28 +175,25 @@ class OpenVinoRunner(Runner):
             raise StyleForgeError(f"openvino: hint must be one of {', '.join(HINTS)}, got {hint!r}")
         if precision is not None and precision not in PRECISIONS:
             raise StyleForgeError(f"openvino: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        self.threads, self.hint, self.precision, self.dynamic = threads, hint, precision, bool(dynamic)
+        self.threads, self.hint, self.precision_hint, self.dynamic = threads, hint, precision, bool(dynamic)
         self._model = None
         self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
         self._compile_lock = threading.Lock()
         self.effective_precision: str | None = None
+        if self.loader is None:
+            self.loader = OvModelLoader(bundle, role)
 
     def config(self) -> dict[str, str]:
         """The compile options (OpenVINO property names)."""
         cfg = {"PERFORMANCE_HINT": HINTS[self.hint]}
         if self.threads:
             cfg["INFERENCE_NUM_THREADS"] = str(int(self.threads))
-        if self.precision:
-            cfg["INFERENCE_PRECISION_HINT"] = self.precision
+        if self.precision_hint:
+            cfg["INFERENCE_PRECISION_HINT"] = self.precision_hint
         return cfg
 
     def activate_impl(self) -> None:
-        path = self.bundle.file(self.graph.file)
-        try:
-            self._model = _core().read_model(str(path))
-        except Exception as e:
-            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-            raise BundleError(f"{path}: OpenVINO cannot read this graph ({lines[-1] if lines else type(e).__name__})") from None
+        self._model = self.load()
         self.input_names = [p.get_any_name() for p in self._model.inputs]
         self.output_names = [p.get_any_name() for p in self._model.outputs]
         if self.dynamic:
@@ -226,7 +241,7 @@ class OpenVinoRunner(Runner):
         """The floating-point precision the compiled graph computes in (``f32``, ``bf16``, ``f16``)."""
         if self.effective_precision:
             return self.effective_precision
-        return effective_hint(self.precision)
+        return effective_hint(self.precision_hint)
 
     @property
     def providers(self) -> list[str]:

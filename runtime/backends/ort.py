@@ -10,7 +10,13 @@ where they are. ``ort-cpu``'s ``run`` is the plain ``session.run``.
 No silent CPU fallback: ONNX Runtime's own retry-on-CPU is disabled (``enable_fallback=0``), and a GPU
 runner checks ``session.get_providers()`` after creating the session; when its provider is not active it
 raises StyleForgeError naming the cause (the CPU build of onnxruntime, or the shared library that failed
-to load, from the loader's own message).
+to load, from the loader's own message). GPU runners also read where ONNX Runtime placed the nodes (its
+"Node placements" log at session creation, :func:`node_placement`): ``ort-trt`` on which TensorRT took no
+node is an error (a reason under ``auto``); nodes ``ort-cuda`` left on the CPU are kept in ``cpu_nodes`` and
+reported by ``doctor BUNDLE`` and validation reports (``Runner.notes()``).
+
+Sessions are built by :class:`OrtSessionLoader` from ``bundle.graph_bytes(role)`` (the one read of a graph's
+bytes; external data is looked up beside the graph file).
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ import hashlib
 import os
 import platform
 import re
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +103,99 @@ def diagnose_provider(provider: str) -> str:
             "says why)")
 
 
+PLACEMENT_HEADER = re.compile(r"(All nodes|Node\(s\)) placed on \[(\w+)\]\. Number of nodes: (\d+)")
+_STDERR_LOCK = threading.Lock()
+
+
+def parse_placement(log_text: str) -> dict[str, list[str]]:
+    """``{provider: [node, ...]}`` from ONNX Runtime's verbose "Node placements" log (a provider that got every
+    node is listed with one entry ``"all N nodes"``)."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in log_text.splitlines():
+        if "VerifyEachNodeIsAssignedToAnEp" not in line:
+            current = None
+            continue
+        m = PLACEMENT_HEADER.search(line)
+        if m:
+            current = out.setdefault(m.group(2), [])
+            if m.group(1) == "All nodes":
+                current.append(f"all {m.group(3)} nodes")
+                current = None
+        elif current is not None:
+            node = line.split("]", 1)[-1].strip()
+            if node:
+                current.append(node)
+    return out
+
+
+def _captured_stderr(fn):
+    """(fn(), what the native code wrote to stderr meanwhile); warnings and errors are written back."""
+    with _STDERR_LOCK, tempfile.TemporaryFile(mode="w+b") as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            result = fn()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode("utf-8", "replace")
+    loud = [ln for ln in text.splitlines() if not re.search(r"\[[VI]:onnxruntime", ln)]
+    if loud:
+        sys.stderr.write("\n".join(loud) + "\n")
+    return result, text
+
+
+def node_placement(create):
+    """(session, {provider: [nodes]}): `create(log_severity)` builds the session; it is built with ONNX Runtime's
+    verbose log captured to read the node placements (tests replace this function)."""
+    session, text = _captured_stderr(lambda: create(0))
+    return session, parse_placement(text)
+
+
+class OrtSessionLoader:
+    """Builds the ONNX Runtime session of one graph of a bundle (a runner's loader): from
+    ``bundle.graph_bytes(role)``, with the providers, threads, memory arena and spinning asked for."""
+
+    def __init__(self, bundle, role: str, providers, *, threads: int | None = None, mem_arena: bool = True,
+                 spinning: bool = False, log_level: int = 3, placement: bool = False):
+        self.bundle, self.role, self.providers = bundle, role, providers
+        self.threads, self.mem_arena, self.spinning = threads, bool(mem_arena), bool(spinning)
+        self.log_level, self.placement = int(log_level), bool(placement)
+
+    def options(self, log_level: int):
+        ort = _ort()
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = log_level
+        opts.enable_cpu_mem_arena = self.mem_arena  # off for tiling (runtime/tiling.py): the arena keeps a block per tile shape
+        if self.threads:
+            opts.intra_op_num_threads = int(self.threads)
+        # Idle intra-op threads sleep instead of spinning (ONNX Runtime spins by default). Measured on the 2-core
+        # machine at load ~4, 512², 2 threads, interleaved: demo stylizer fp32 423 → 365 ms, int8 233 → 172 ms; the
+        # other options tried (parallel execution 1.56×, no memory arena 1.19×, no memory pattern, extended instead
+        # of all optimisations) were slower or equal (docs/deploy.md). ``spinning=True`` restores ORT's default.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
+        opts.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                      str(self.bundle.graph_dir(self.role)))
+        return opts
+
+    def __call__(self):
+        """(session, placement or None)."""
+        ort = _ort()
+        data = self.bundle.graph_bytes(self.role)
+        providers = self.providers() if callable(self.providers) else self.providers
+
+        def create(level):
+            return ort.InferenceSession(data, sess_options=self.options(level), providers=providers, enable_fallback=0)
+
+        if self.placement:
+            return node_placement(create)
+        return create(self.log_level), None
+
+
 class OrtRunner(Runner):
     """Base of the ONNX Runtime runners: one InferenceSession, shared by all threads."""
 
@@ -129,39 +231,53 @@ class OrtRunner(Runner):
         self.spinning = bool(spinning)
         self.log_level = self.log_severity if log_level is None else int(log_level)
         self.session = None
+        self.run_options = None
+        self.placement: dict[str, list[str]] | None = None
+        if self.loader is None:
+            self.loader = OrtSessionLoader(bundle, role, self.provider_list, threads=threads, mem_arena=mem_arena,
+                                           spinning=spinning, log_level=self.log_level,
+                                           placement=self.provider != "CPUExecutionProvider")
 
     def provider_list(self) -> list:
         return ["CPUExecutionProvider"]
 
     def activate_impl(self) -> None:
-        ort = _ort()
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = self.log_level
-        opts.enable_cpu_mem_arena = self.mem_arena  # off for tiling (runtime/tiling.py): the arena keeps a block per tile shape
-        if self.threads:
-            opts.intra_op_num_threads = int(self.threads)
-        # Idle intra-op threads sleep instead of spinning (ONNX Runtime spins by default). Measured on the 2-core
-        # machine at load ~4, 512², 2 threads, interleaved: demo stylizer fp32 423 → 365 ms, int8 233 → 172 ms; the
-        # other options tried (parallel execution 1.56×, no memory arena 1.19×, no memory pattern, extended instead
-        # of all optimisations) were slower or equal (docs/deploy.md). ``spinning=True`` restores ORT's default.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
-        path = self.bundle.file(self.graph.file)
+        name = self.graph.file
         try:
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=self.provider_list(), enable_fallback=0)
+            session, self.placement = self.load()
+        except StyleForgeError:
+            raise
         except Exception as e:  # onnxruntime raises its own exception types
             first = (str(e).splitlines() or [type(e).__name__])[0]
             if self.provider != "CPUExecutionProvider":
-                raise StyleForgeError(f"{self.name}: onnxruntime could not create a session for {path.name} with "
+                raise StyleForgeError(f"{self.name}: onnxruntime could not create a session for {name} with "
                                       f"{self.provider} ({first}); {diagnose_provider(self.provider)}") from None
-            raise BundleError(f"{path}: onnxruntime cannot load this graph ({first})") from None
+            raise BundleError(f"{self.bundle.file(name)}: onnxruntime cannot load this graph ({first})") from None
         active = session.get_providers()
         if self.provider not in active:
             raise StyleForgeError(f"{self.name}: asked onnxruntime for {self.provider} and got {', '.join(active)} — "
                                   f"refusing to run on the CPU instead: {diagnose_provider(self.provider)}")
+        self.check_placement()
+        # runs log at the runner's level, also when the session was created verbose (to read node placements)
+        self.run_options = _ort().RunOptions()
+        self.run_options.log_severity_level = self.log_level
         self.session = session
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
+
+    def check_placement(self) -> None:
+        """Refuse or note where ONNX Runtime put the nodes (GPU runners; nothing to check on the CPU)."""
+
+    @property
+    def cpu_nodes(self) -> list[str]:
+        """Nodes ONNX Runtime placed on the CPU (GPU runners; empty when unknown)."""
+        if self.provider == "CPUExecutionProvider" or not self.placement:
+            return []
+        return list(self.placement.get("CPUExecutionProvider", []))
+
+    def notes(self) -> dict:
+        cpu = self.cpu_nodes
+        return {"cpu_nodes": cpu} if cpu else {}
 
     def deactivate_impl(self) -> None:
         self.session = None
@@ -177,8 +293,7 @@ class OrtRunner(Runner):
 
     def _run_bound(self, feeds: dict):
         """Run through a fresh IOBinding (outputs on the runner's device); returns the binding."""
-        if not self.is_active:
-            self.activate()
+        self.ensure_active()
         ort = _ort()
         io = self.session.io_binding()
         for name, value in self.check_feeds(feeds).items():
@@ -189,7 +304,7 @@ class OrtRunner(Runner):
         for name in self.output_names:
             io.bind_output(name, self.io_device, self.device_id)
         try:
-            self.session.run_with_iobinding(io)
+            self.session.run_with_iobinding(io, self.run_options)
         except Exception as e:
             raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
         return io
@@ -197,7 +312,7 @@ class OrtRunner(Runner):
     def run_impl(self, feeds: dict) -> dict:
         if self.plain_run:  # nothing to keep on a device: the plain call (~10 us less per run)
             try:
-                return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+                return dict(zip(self.output_names, self.session.run(self.output_names, feeds, self.run_options)))
             except Exception as e:
                 raise StyleForgeError(f"{self.name}: graph {self.role!r} failed: {(str(e).splitlines() or [''])[0]}") from None
         return dict(zip(self.output_names, self._run_bound(feeds).copy_outputs_to_cpu()))
@@ -208,6 +323,7 @@ class OrtCpuRunner(OrtRunner):
     """ONNX Runtime on the CPU: runs every plain ONNX graph; the reference runner."""
 
     name = "ort-cpu"
+    auto_rank = 90
 
 
 class OrtGpuRunner(OrtRunner):
@@ -243,6 +359,7 @@ class OrtCudaRunner(OrtGpuRunner):
     options by ONNX Runtime's names, e.g. ``{"use_tf32": "0", "gpu_mem_limit": str(4 << 30)}``)."""
 
     name = "ort-cuda"
+    auto_rank = 20
     provider = "CUDAExecutionProvider"
     needs = ("NVIDIA GPU + driver", "onnxruntime-gpu alone (not beside onnxruntime) with CUDA 12 / cuDNN 9 libraries "
              "(README 'GPU install')")
@@ -304,6 +421,14 @@ class OrtTensorRTRunner(OrtGpuRunner):
                 **profile_shape_options(self.bundle, self.role)}
         opts.update(self.trt_options)
         return opts
+
+    def check_placement(self) -> None:
+        """TensorRT must take at least one node: ``get_providers()`` lists it even when it took none (then all
+        ran on CUDA, which is ``ort-cuda``, not what was asked)."""
+        if self.placement and not self.placement.get(self.provider):  # empty: the log said nothing (unknown)
+            where = ", ".join(f"{p}: {len(n)}" for p, n in self.placement.items()) or "unknown"
+            raise StyleForgeError(f"{self.name}: TensorRT took no node of graph {self.role!r} (placements: {where}); "
+                                  "it would run on CUDA alone — use ort-cuda, or see ONNX Runtime's log with -v")
 
     def provider_list(self) -> list:
         _preload_gpu_libraries()

@@ -81,6 +81,46 @@ def register_plugins(plugins: list[str]) -> None:
         register_plugin()  # StyleForgeError naming TensorRT's complaint if it fails
 
 
+HOST_CODE_FLAG = "--allow-engine-host-code"
+
+
+def host_code_verdict(record, allowed: bool) -> Verdict:
+    """Whether an engine may load: a version-compatible one runs its embedded host code, so it needs the opt-in."""
+    if record.version_compatible and not allowed:
+        return Verdict.no(f"engine {record.file} is version-compatible: it runs host code from the bundle, which "
+                          f"needs {HOST_CODE_FLAG} (allow_engine_host_code=True) for bundles you trust")
+    return Verdict.yes()
+
+
+class TrtEngineLoader:
+    """Deserialises the bundle's engine for one graph (a runner's loader): picks the record that loads on this
+    GPU with this TensorRT, registers the plugins it needs, and allows engine host code only when
+    `allow_engine_host_code` and the record is version-compatible. Returns (record, runtime, engine)."""
+
+    def __init__(self, bundle, role: str, *, device_id: int | None = None, allow_engine_host_code: bool = False):
+        self.bundle, self.role, self.device_id = bundle, role, device_id
+        self.allow_engine_host_code = bool(allow_engine_host_code)
+
+    def __call__(self):
+        trt = _trt()
+        info = device_info(self.device_id)
+        record = select_engine(self.bundle.manifest, self.role, info.compute_capability, trt.__version__, info.name)
+        verdict = host_code_verdict(record, self.allow_engine_host_code)
+        if not verdict:
+            raise StyleForgeError(f"tensorrt: {verdict.why}")
+        register_plugins(engine_plugins(self.bundle.manifest, record))
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        if record.version_compatible:  # opted in above: this plan runs its embedded lean runtime
+            runtime.engine_host_code_allowed = True
+        try:
+            engine = runtime.deserialize_cuda_engine(self.bundle.file(record.file).read_bytes())
+        except Exception as e:  # TensorRT raises its own types (or, without engine support, RuntimeError)
+            raise StyleForgeError(f"{record.file}: TensorRT could not deserialise this engine ({e})") from None
+        if engine is None:
+            raise BundleError(f"{record.file}: TensorRT could not deserialise this engine (see TensorRT's log above)")
+        return record, runtime, engine
+
+
 class _Context:
     """One execution context of the pool with everything it uses alone: stream, buffers, profile, graphs."""
 
@@ -131,6 +171,7 @@ class TensorRTRunner(Runner):
     at most the engine's per-bucket copies for dynamic engines)."""
 
     name = "tensorrt"
+    auto_rank = 10
     device = "cuda"
     thread_policy = "context-pool"
     needs = ("NVIDIA GPU + driver", TRT_NEED, CUDA_PYTHON_NEED,
@@ -148,7 +189,7 @@ class TensorRTRunner(Runner):
         return Verdict.yes(f"TensorRT {trt.__version__} on {dev.why}")
 
     @classmethod
-    def supports(cls, bundle, role: str) -> Verdict:
+    def supports(cls, bundle, role: str, *, allow_engine_host_code: bool = False) -> Verdict:
         v = cls.probe()
         if not v:
             return v
@@ -157,38 +198,35 @@ class TensorRTRunner(Runner):
             record = select_engine(bundle.manifest, role, info.compute_capability, trt.__version__, info.name)
         except BundleError as e:
             return Verdict.no(str(e))
+        host = host_code_verdict(record, allow_engine_host_code)
+        if not host:
+            return host
         plugins = plugin_support(engine_plugins(bundle.manifest, record))
         if not plugins:
             return plugins
         return Verdict.yes(f"engine {record.file}")
 
+    @classmethod
+    def supports_with(cls, bundle, role: str, options: dict) -> Verdict:
+        return cls.supports(bundle, role, allow_engine_host_code=bool(options.get("allow_engine_host_code")))
+
     def __init__(self, bundle, role: str, *, device_id: int | None = None, cuda_graph: bool = False,
-                 contexts: int | None = None, threads=None, **options):
+                 contexts: int | None = None, threads=None, allow_engine_host_code: bool = False, **options):
         super().__init__(bundle, role, **options)
         self.device_id, self.cuda_graph, self.max_contexts = device_id, bool(cuda_graph), contexts
         self.engine = None
         self._contexts: list[_Context] = []
+        if self.loader is None:
+            self.loader = TrtEngineLoader(bundle, role, device_id=device_id,
+                                          allow_engine_host_code=allow_engine_host_code)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def activate_impl(self) -> None:
         trt, rt = _trt(), cudart()
         if self.device_id is not None:
             check(rt.cudaSetDevice(int(self.device_id)), f"cudaSetDevice({self.device_id})")
-        info = device_info(self.device_id)
-        self.record = record = select_engine(self.bundle.manifest, self.role, info.compute_capability, trt.__version__,
-                                             info.name)
-        register_plugins(engine_plugins(self.bundle.manifest, record))
-        self.logger = trt.Logger(trt.Logger.WARNING)
-        self.trt_runtime = trt.Runtime(self.logger)
-        if record.version_compatible:  # a version-compatible plan carries its lean runtime: trust this bundle's plan
-            self.trt_runtime.engine_host_code_allowed = True
-        try:
-            engine = self.trt_runtime.deserialize_cuda_engine(self.bundle.file(record.file).read_bytes())
-        except Exception as e:  # TensorRT raises its own types (or, without engine support, RuntimeError)
-            raise StyleForgeError(f"{record.file}: TensorRT could not deserialise this engine ({e})") from None
-        if engine is None:
-            raise BundleError(f"{record.file}: TensorRT could not deserialise this engine (see TensorRT's log above)")
-        self.engine = engine
+        record, self.trt_runtime, engine = self.load()
+        self.record, self.engine = record, engine
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         self.input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output_names = [n for n in names if n not in self.input_names]

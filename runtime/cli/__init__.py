@@ -90,14 +90,28 @@ def build_cli() -> CLI:
     return cli
 
 
-BACKEND_HELP = ("auto | ort-cpu | openvino | ort-cuda | ort-trt | tensorrt (auto: the best runner that supports the graph here; "
-                "-v says which and why; `styleforge doctor` lists them)")
+BACKEND_HELP = ("auto | ort-cpu | openvino | ort-cuda | ort-trt | tensorrt | torch-eager | torch-cuda (auto: the best runner "
+                "that supports the graph here; -v says which and why; `styleforge doctor` lists them)")
+HOST_CODE_HELP = ("let the tensorrt runner load version-compatible engines, which run host code embedded in the "
+                  "bundle (native code from whoever built it): only for bundles you trust")
+
+
+def add_host_code_argument(p) -> None:
+    """--allow-engine-host-code (issue 20: a bundle never turns engine host code on by itself)."""
+    p.add_argument("--allow-engine-host-code", action="store_true", help=HOST_CODE_HELP)
 
 
 def add_backend_arguments(p, default: str = "auto") -> None:
-    """--backend and -v/--verbose (prints which runner each graph runs on, and why the others were skipped)."""
+    """--backend, --allow-engine-host-code and -v/--verbose (prints which runner each graph runs on, and why the
+    others were skipped)."""
     p.add_argument("--backend", default=default, help=BACKEND_HELP)
+    add_host_code_argument(p)
     p.add_argument("-v", "--verbose", action="count", default=0, help="say which runner runs each graph, and why")
+
+
+def backend_options(args) -> dict:
+    """The runner options the backend arguments ask for (only those set, so defaults stay the runners')."""
+    return {"allow_engine_host_code": True} if getattr(args, "allow_engine_host_code", False) else {}
 
 
 class _Format(logging.Formatter):

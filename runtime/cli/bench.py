@@ -16,6 +16,9 @@ def register(cli) -> None:
     p.add_argument("--sizes", default="256,512", help="comma-separated sizes: 256 (square) or HxW")
     p.add_argument("--backends", default="ort-cpu",
                    help="comma-separated: ort-cpu, openvino, ort-cuda, ort-trt, tensorrt, auto, torch-eager, torch-cuda")
+    from . import add_host_code_argument
+
+    add_host_code_argument(p)
     p.add_argument("--threads", type=int, default=None, help="threads for ONNX Runtime and torch (default: each one's)")
     p.add_argument("--runs", type=int, default=10, help="timed runs per row")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
@@ -31,11 +34,13 @@ def run_bench(args) -> int:
     from ..atomic import write_text
     from ..errors import StyleForgeError
     from ..latency import benchmark, format_bench, plot_bench
+    from . import backend_options
 
     if args.json not in (None, "-") and (args.json.endswith(".sfbundle") or __import__("os").path.isdir(args.json)):
         raise StyleForgeError(f"--json {args.json}: that is a bundle; put --json after the bundles or give a .json file")
     report = benchmark(args.bundles, sizes=args.sizes, threads=args.threads, backends=args.backends, runs=args.runs,
-                       warmup=args.warmup, with_torch=not args.no_torch, checkpoint=args.checkpoint)
+                       warmup=args.warmup, with_torch=not args.no_torch, checkpoint=args.checkpoint,
+                       options=backend_options(args))
     text = json.dumps(report, indent=2) + "\n"
     if args.json == "-":
         sys.stdout.write(text)

@@ -74,12 +74,13 @@ def register(cli) -> None:
 
 
 def _load(args):
-    from ..errors import StyleForgeError
+    from ..interfaces import require_command
     from ..model import load
 
-    model = load(args.bundle, backend=args.backend)
-    if model.family != "generator":
-        raise StyleForgeError(f"{args.bundle}: a {model.family!r} bundle; this command needs a generator bundle")
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, **backend_options(args))
+    require_command(model, "generate", args.bundle)
     return model
 
 

@@ -18,6 +18,12 @@ def add_image_io_arguments(p, *, bundle_help: str = "path to NAME.sfbundle") -> 
 
     add_backend_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime")
+    from ..budget import CLI_MAX_PIXELS
+    from . import positive_int
+
+    p.add_argument("--max-pixels", type=positive_int, default=CLI_MAX_PIXELS, metavar="N",
+                   help="refuse an image whose work — pixels after padding to the bundle's size rule and tiling — is "
+                        f"over N, from its header before decoding (default {CLI_MAX_PIXELS})")
 
 
 def _output_paths(inputs, out, several: bool):
@@ -116,20 +122,37 @@ def run_video(args, frames_fn) -> int:
     return 0
 
 
-def open_for_images(args, interfaces: tuple[str, ...], command: str):
+def open_for_images(args, command: str):
     """What every image command does first: plan inputs and outputs (videos are planned by run_video), then load
-    the bundle and refuse one whose runtime interface this command does not run, naming the command that does.
-    Returns (model, inputs, outputs, several, video)."""
-    from ..errors import StyleForgeError
+    the bundle and refuse one whose runtime interface does not run `command` (its spec's ``commands``), naming the
+    command that does. Returns (model, inputs, outputs, several, video)."""
+    from ..interfaces import require_command
     from ..model import load
     from ..video import is_video
 
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
-    if model.interface not in interfaces:
-        other = {"generator": "generate", "translator": "translate", "stylizer": "stylize", "wct": "stylize"}
-        hint = other.get(model.interface)
-        raise StyleForgeError(f"{args.bundle}: a {model.interface!r} bundle; {command} needs a "
-                              f"{' or '.join({'wct': 'WCT'}.get(i, i) for i in interfaces)} bundle" + (f" (use `styleforge {hint}`)" if hint else ""))
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
+    require_command(model, command, args.bundle)
     return model, inputs, outs, several, video
+
+
+def work_check(args, model, role: str):
+    """``check(width, height)`` for :func:`~styleforge.runtime.images.load_image`: refuses (one line) an image whose
+    work under this command's tiling options is over ``--max-pixels`` (runtime/budget.py), before it is decoded."""
+    from ..budget import Budget, Geometry, plan_work
+
+    geo = Geometry.of(model.manifest, role)
+    budget = Budget(max_pixels=args.max_pixels, max_run_pixels=None)
+    tile = getattr(args, "tile", None)
+    if tile is None and (getattr(args, "exact_stats", False) or getattr(args, "stats_pixels", None)):
+        tile = 512
+
+    def check(w: int, h: int, what: str) -> None:
+        work = plan_work(h, w, geo, tile=tile, overlap=getattr(args, "tile_overlap", None),
+                         exact_stats=getattr(args, "exact_stats", False), stats_pixels=getattr(args, "stats_pixels", None))
+        budget.check(work, what, where=" (--max-pixels)")
+
+    return check

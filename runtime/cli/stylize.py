@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from .image_io import (IO_EPILOG, add_any_size_arguments, add_image_io_arguments, open_for_images, run_video,
-                       tiling_options)
+                       tiling_options, work_check)
 
 STYLIZE_EPILOG = IO_EPILOG + """ A bad input (missing, empty, not an image, truncated, absurd size) prints one
 line naming the file and the reason and writes nothing for it; with several inputs the others
@@ -39,7 +39,7 @@ def run_stylize(args) -> int:
     from ..errors import ImageError, StyleForgeError
     from ..images import load_image, save_image
 
-    model, inputs, outs, several, video = open_for_images(args, ("stylizer", "wct"), "stylize")
+    model, inputs, outs, several, video = open_for_images(args, "stylize")
     # Only options given on the command line reach the model: each family checks what applies to it
     # (WCT bundles take --style/--alpha/--photo-smooth; a feed-forward stylizer refuses them clearly).
     extra = {k: v for k, v in (("style_index", args.style_index), ("style_weights", args.style_weights),
@@ -47,21 +47,23 @@ def run_stylize(args) -> int:
                                ("style", args.style), ("alpha", args.alpha), ("photo_smooth", args.photo_smooth))
              if v is not None}
     if video:
-        if model.interface == "stylizer":
+        if hasattr(model, "stylize_batch"):  # one graph run per frame batch where the interface has one
             return run_video(args, lambda frames: model.stylize_batch(frames, **extra))
         return run_video(args, lambda frames: [model(f, **extra) for f in frames])
     failed = 0
+    check = work_check(args, model, "stylize")  # a bundle without tiling graphs for it runs untiled
     for src, dst in zip(inputs, outs):
         try:
-            image = load_image(src, max_side=args.max_side)
+            image = load_image(src, max_side=args.max_side, check=lambda w, h: check(w, h, str(src)))
         except ImageError as e:
             if not several:
                 raise
             print(f"styleforge: error: {e}", file=sys.stderr)
             failed += 1
             continue
-        tiling = tiling_options(args, model, "stylize", image) if model.interface == "stylizer" else None
-        if tiling is None and (args.tile or args.exact_stats) and model.interface != "stylizer":
+        tiles = "stylize" in model.spec.tiled_roles
+        tiling = tiling_options(args, model, "stylize", image) if tiles else None
+        if tiling is None and (args.tile or args.exact_stats) and not tiles:
             raise StyleForgeError(f"{args.bundle}: --tile is for feed-forward stylizer bundles")
         result = model.stylize_tiled(image, **extra, **tiling) if tiling else model(image, **extra)
         save_image(dst, result)

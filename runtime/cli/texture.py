@@ -32,14 +32,15 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run_texture(args) -> int:
-    from ..errors import StyleForgeError
     from ..images import save_image
+    from ..interfaces import require_command
     from ..model import load
 
     size = _size(args.size)
-    model = load(args.bundle, backend=args.backend, threads=args.threads)
-    if model.family != "wct":
-        raise StyleForgeError(f"{args.bundle}: texture needs a WCT bundle, this one is {model.family!r}")
+    from . import backend_options
+
+    model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))
+    require_command(model, "texture", args.bundle)
     img = model.texture(args.style, size=size, passes=args.passes, seed=args.seed)
     save_image(args.out, img)
     print(f"wrote {args.out} ({size[0]}x{size[1]}, {args.passes} passes)")

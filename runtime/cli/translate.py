@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .image_io import (IO_EPILOG, add_any_size_arguments, add_image_io_arguments, open_for_images, run_video,
-                       tiling_options)
+                       tiling_options, work_check)
 
 TRANSLATE_EPILOG = IO_EPILOG + """ Images of any size are accepted: each is reflect-padded to the bundle's size
 multiple (see `size_constraints` in its manifest), translated, and cropped back to its own size.
@@ -27,11 +27,13 @@ def register(cli) -> None:
 def run_translate(args) -> int:
     from ..images import load_image, save_image, to_hwc_uint8, to_nchw_float
 
-    model, inputs, outs, _, video = open_for_images(args, ("translator",), "translate")
+    model, inputs, outs, _, video = open_for_images(args, "translate")
     if video:
         return run_video(args, lambda frames: to_hwc_uint8(model.translate_raw(to_nchw_float(frames), reverse=args.reverse)))
-    images = [load_image(src, max_side=args.max_side) for src in inputs]  # every input checked before any output
     role = "translate_reverse" if args.reverse else "translate"
+    check = work_check(args, model, role)
+    images = [load_image(src, max_side=args.max_side, check=lambda w, h, src=src: check(w, h, str(src)))
+              for src in inputs]  # every input checked before any output
     results = [model.translate_tiled(img, reverse=args.reverse, **tiling) if (tiling := tiling_options(args, model, role, img))
                else model.translate([img], reverse=args.reverse)[0] for img in images]
     for src, dst, res in zip(inputs, outs, results):

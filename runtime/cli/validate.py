@@ -31,9 +31,10 @@ def register(cli) -> None:
 
 def run_validate(args) -> int:
     from ..validation import format_report, validate_bundle
+    from . import backend_options
 
     report = validate_bundle(args.bundle, backend=args.backend, against=args.against,
-                             record=args.record and not args.no_write, threads=args.threads)
+                             record=args.record and not args.no_write, threads=args.threads, **backend_options(args))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     if not report["passed"]:
         print("styleforge: validation failed", file=sys.stderr)

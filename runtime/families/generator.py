@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from ..errors import StyleForgeError
 from ..io_plan import fixed_feeds, image_io
+from ..manifest import Tolerance
+from ..interfaces import InterfaceSpec, TritonGraph
 from ..model import RuntimeModel, register_interface
 
 
@@ -67,7 +69,102 @@ class GeneratorConfig:
     growth: Growth | None = None             # progressive GANs only
 
 
-@register_interface("generator", config=GeneratorConfig)
+#: int8 calibration latents of a generator (no images needed)
+GENERATOR_CALIBRATION_SAMPLES = 32
+
+
+class GeneratorSpec(InterfaceSpec):
+    """A GAN generator: latents (and labels) in, images out; ``generate`` endpoint; one fixed size."""
+
+    name = "generator"
+    config = GeneratorConfig
+    legacy_family = "gan"
+    commands = ("generate",)
+    endpoint = "generate"
+    main_role = "generate"
+    triton_graphs = (TritonGraph("generate", None, "image"),)
+    calibration_needs_images = False
+    import_names = ("z", "image")
+    main_input = "latent"
+    #: convert's image limits per precision vs PyTorch fp32 on the golden cases (export/convert/profiles.py):
+    #: (tolerance, the measurement it rests on)
+    convert_limits = {
+        "fp16": (Tolerance(max_abs=0.5, mean_abs=0.1, p99_abs=0.3, min_cosine=0.99999, min_psnr=65.0),
+                 "fp16 vs PyTorch fp32: DCGAN (tiny) module in half precision max 0.064 mean 0.026 PSNR>=78.5, graph on "
+                 "ORT CPU max 0.0008; limits 5-8x above"),
+        "int8": (Tolerance(max_abs=8.0, mean_abs=1.0, p99_abs=4.0, min_cosine=0.9995, min_psnr=45.0),
+                 "int8 vs PyTorch fp32: DCGAN (tiny) max 0.73 mean 0.10 p99 0.71 PSNR>=63.5; limits ~10x / 18 dB"),
+    }
+
+    def upgrade_v1(self, cfg, top):
+        """Schema 1 kept the GAN method as ``gan_family`` in the config."""
+        return cfg.pop("gan_family", None) or "generator", cfg
+
+    def imported_config(self, *, in_dims, out_dims, layout, lo, hi, num_styles, names):
+        """Latent size and image side from the shapes, both of which must be fixed."""
+        nz = in_dims[1]
+        if not isinstance(nz, int) or nz < 1:
+            raise StyleForgeError(f"{names[0]}: the latent size must be fixed, got shape {in_dims}")
+        side = out_dims[2] if layout == "NCHW" else out_dims[1]
+        if not isinstance(side, int):
+            raise StyleForgeError(f"{names[1]}: a generator's image size must be fixed, got shape {out_dims}")
+        return GeneratorConfig(nz=nz, resolution=side, channels=3, generator="imported",
+                               latent="z ~ N(0, I); seed s -> numpy default_rng(s).standard_normal(nz)")
+
+    def info(self, model):
+        """Its classes (conditional GANs)."""
+        return {"n_classes": model.n_classes, "classes": list(model.config.classes or [])}
+
+    def request_options(self, query, model, int_param):
+        """``seed`` and, for a conditional GAN, ``label``."""
+        payload = {"seed": int_param("seed", 0, 0, 2**32 - 1)}
+        if model.n_classes:
+            payload["label"] = int_param("label", 0, 0, model.n_classes - 1)
+        return payload
+
+    def batch_key(self, payload):
+        """Any two requests share a run (latents of one size)."""
+        return ("latent",)
+
+    def run_batch(self, model, payloads, tiled=False):
+        """One generator run for the batch's seeds (and labels)."""
+        labels = [p["label"] for p in payloads] if model.n_classes else None
+        return model.generate(model.latents([p["seed"] for p in payloads]), labels)
+
+    def warm_up(self, model, image):
+        """One latent."""
+        self.run_batch(model, [{"seed": 0, "label": 0}])
+
+    def bench_size(self, manifest, size):
+        """Its trained resolution, whatever size is asked."""
+        r = int(manifest.model.config.resolution)
+        return (r, r)
+
+    def bench_fixed_size(self):
+        """One size only."""
+        return True
+
+    def bench_call(self, model, inputs):
+        """``generate`` on the seed's latent."""
+        z = model.latents([inputs["seed"]])
+        return lambda: model.generate(z)[0]
+
+    def calibration_feeds(self, bundle, graph, images, fixed, helper=None):
+        """Latents from seeds 0.. (no images): one per sample, labels cycling through the classes."""
+        nz = int(bundle.manifest.model.config.nz)
+        n_classes = int(bundle.manifest.model.config.n_classes or 0)
+        feeds = []
+        for s in range(GENERATOR_CALIBRATION_SAMPLES):
+            f = {"z": np.random.default_rng(s).standard_normal((1, nz)).astype(np.float32), **fixed}
+            if graph.input("label") is not None:
+                f["label"] = np.array([s % max(1, n_classes)], np.int64)
+            if graph.input("unit_scale") is not None:
+                f["unit_scale"] = np.ones(graph.input("unit_scale").shape[0], np.float32)
+            feeds.append(f)
+        return feeds
+
+
+@register_interface(GeneratorSpec())
 class GeneratorModel(RuntimeModel):
     @property
     def nz(self) -> int:

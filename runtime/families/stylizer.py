@@ -19,6 +19,8 @@ from typing import Any
 from ..errors import StyleForgeError
 from ..images import as_rgb_array
 from ..io_plan import fixed_feeds, image_io, pad_batch, style_vector, style_vector_input
+from ..manifest import Tolerance
+from ..interfaces import InterfaceSpec, TritonGraph
 from ..model import RuntimeModel, register_interface
 
 PRESERVE_COLOR = ("luminance", "histogram")
@@ -75,7 +77,81 @@ class StylizerConfig:
     batch_dynamic: bool = True
 
 
-@register_interface("stylizer", config=StylizerConfig)
+class StylizerSpec(InterfaceSpec):
+    """A feed-forward stylizer: ``stylize`` endpoint, per-image style index, tiles large images, int8 with s2d."""
+
+    name = "stylizer"
+    config = StylizerConfig
+    legacy_family = "stylizer"
+    commands = ("stylize",)
+    endpoint = "stylize"
+    main_role = "stylize"
+    tiled_roles = ("stylize",)
+    triton_graphs = (TritonGraph("stylize", "image", "stylized"),)
+    int8_recipe = "image-s2d"
+    #: convert's image limits per precision vs PyTorch fp32 on the golden cases (export/convert/profiles.py):
+    #: (tolerance, the measurement it rests on)
+    convert_limits = {
+        "fp16": (Tolerance(max_abs=4.0, mean_abs=0.4, p99_abs=1.5, min_cosine=0.99999, min_psnr=55.0),
+                 "fp16 vs PyTorch fp32 (export/convert/profiles.py): module in half precision (CPU) max 0.96 mean 0.099 "
+                 "p99 0.385 PSNR>=65.8 (width 0.125, 4 steps), max 0.34 PSNR>=73.3 (demo, width 0.5); the fp16 graph on "
+                 "ORT CPU max<=0.20 PSNR>=77.8; limits 3-5x above"),
+        "int8": (Tolerance(max_abs=64.0, mean_abs=3.0, p99_abs=16.0, min_cosine=0.9995, min_psnr=34.0),
+                 "int8 vs PyTorch fp32 (golden cases, ORT CPU): width 0.125 / 4 steps max 27.3 mean 1.80 p99 9.24 "
+                 "PSNR>=39.8 cos>=0.9999; demo width 0.5 max 7.0 mean 0.72 p99 3.25 PSNR>=47.6; imported Johnson-style "
+                 "test graph mean 0.62 PSNR>=49.2; limits: mean and PSNR ~1.7x / 6 dB beyond the worst, max not binding"),
+    }
+    import_names = ("image", "stylized")
+    takes_style_vector = True
+
+    def upgrade_v1(self, cfg, top):
+        """Schema 1 kept num_styles, styles and batch_dynamic at the top level and the network as ``model``."""
+        return "stylizer", {"num_styles": int(top.pop("num_styles", cfg.get("num_styles", 1))),
+                            "styles": top.pop("styles", None), "network": cfg.pop("model", "transformer_net"),
+                            "network_config": {k: v for k, v in cfg.items() if k != "num_styles"},
+                            "batch_dynamic": bool(top.pop("batch_dynamic", True))}
+
+    def imported_config(self, *, in_dims, out_dims, layout, lo, hi, num_styles, names):
+        """Styles from the style-vector width; batch dynamic unless the graph fixes it."""
+        return StylizerConfig(num_styles=num_styles, network="imported", batch_dynamic=not isinstance(in_dims[0], int))
+
+    def info(self, model):
+        """Its styles."""
+        return {"num_styles": model.num_styles, "styles": list(model.config.styles or [])}
+
+    def request_options(self, query, model, int_param):
+        """``style_index`` and ``preserve_color``."""
+        from ..serve.config import ApiError
+
+        pc = query.get("preserve_color") or None
+        if pc not in (None, *PRESERVE_COLOR):
+            raise ApiError(400, f"preserve_color must be luminance or histogram, got {pc[:40]!r}")
+        return {"style_index": int_param("style_index", 0, 0, model.num_styles - 1), "preserve_color": pc}
+
+    def tile_role(self, payload):
+        """Large images run ``stylize`` in tiles."""
+        return "stylize"
+
+    def run_batch(self, model, payloads, tiled=False):
+        """One ``stylize_batch`` (styles per image), colours preserved per image."""
+        if tiled:
+            p = payloads[0]
+            return [model.stylize_tiled(p["image"], style_index=p["style_index"], preserve_color=p.get("preserve_color"))]
+        outs = model.stylize_batch([p["image"] for p in payloads], style_index=[p["style_index"] for p in payloads])
+        return [preserve_colors(o, p["image"], p["preserve_color"]) if p.get("preserve_color") else o
+                for o, p in zip(outs, payloads)]
+
+    def warm_up(self, model, image):
+        """A batch of two."""
+        self.run_batch(model, [{"image": image, "style_index": 0}] * 2)
+
+    def bench_call(self, model, inputs):
+        """``model(image)``."""
+        img = inputs["image"]
+        return lambda: model(img)
+
+
+@register_interface(StylizerSpec())
 class StylizerModel(RuntimeModel):
     """A feed-forward stylizer bundle: one ``stylize`` graph, one or several styles."""
 

@@ -19,6 +19,8 @@ from typing import Any
 from ..errors import StyleForgeError
 from ..images import as_rgb_array
 from ..io_plan import fixed_feeds, image_io, pad_batch
+from ..manifest import Tolerance
+from ..interfaces import InterfaceSpec, TritonGraph
 from ..model import RuntimeModel, register_interface
 
 
@@ -36,7 +38,71 @@ class TranslatorConfig:
     norm: str = ""
 
 
-@register_interface("translator", config=TranslatorConfig)
+class TranslatorSpec(InterfaceSpec):
+    """An image-to-image translator (pix2pix, CycleGAN): ``translate`` endpoint, optional reverse graph."""
+
+    name = "translator"
+    config = TranslatorConfig
+    legacy_family = "image2image"
+    commands = ("translate",)
+    endpoint = "translate"
+    main_role = "translate"
+    tiled_roles = ("translate", "translate_reverse")
+    triton_graphs = (TritonGraph("translate", "image", "translated"),
+                     TritonGraph("translate_reverse", "image", "translated", "_reverse"))
+    import_names = ("image", "translated")
+    #: convert's image limits per precision vs PyTorch fp32 on the golden cases (export/convert/profiles.py):
+    #: (tolerance, the measurement it rests on)
+    convert_limits = {
+        "fp16": (Tolerance(max_abs=2.0, mean_abs=0.2, p99_abs=1.0, min_cosine=0.99999, min_psnr=60.0),
+                 "fp16 vs PyTorch fp32: pix2pix (tiny) module in half precision max 0.18 mean 0.033 p99 0.118 PSNR>=75.5, "
+                 "graph on ORT CPU max 0.056; limits ~10x above (CycleGAN's norms not measured separately)"),
+        "int8": (Tolerance(max_abs=32.0, mean_abs=2.5, p99_abs=12.0, min_cosine=0.9995, min_psnr=36.0),
+                 "int8 vs PyTorch fp32: pix2pix (tiny) max 6.97 mean 0.93 p99 3.79 PSNR>=46.2; limits 2.5-4x / 10 dB"),
+    }
+
+    def upgrade_v1(self, cfg, top):
+        """Schema 1 kept the method in the config."""
+        return cfg.pop("method", None) or "translator", cfg
+
+    def role(self, manifest, reverse=False):
+        """``translate_reverse`` for the backward direction."""
+        return "translate_reverse" if reverse else "translate"
+
+    def imported_config(self, *, in_dims, out_dims, layout, lo, hi, num_styles, names):
+        """One direction, its value range recorded."""
+        return TranslatorConfig(generator="imported", value_range=f"graph I/O in [{lo:g}, {hi:g}]")
+
+    def info(self, model):
+        """Whether it translates both ways."""
+        return {"reversible": model.reversible}
+
+    def tile_role(self, payload):
+        """Large images run their direction's graph in tiles."""
+        return "translate_reverse" if payload.get("reverse") else "translate"
+
+    def run_batch(self, model, payloads, tiled=False):
+        """One graph run for the batch (same size and direction: the batch key)."""
+        from ..images import to_hwc_uint8, to_nchw_float
+
+        reverse = payloads[0].get("reverse", False)
+        if tiled:
+            return [model.translate_tiled(payloads[0]["image"], reverse=reverse)]
+        return to_hwc_uint8(model.translate_raw(to_nchw_float([p["image"] for p in payloads]), reverse=reverse))
+
+    def warm_up(self, model, image):
+        """Each direction once."""
+        model.translate([image])
+        if model.reversible:
+            model.translate([image], reverse=True)
+
+    def bench_call(self, model, inputs):
+        """``model(image)``."""
+        img = inputs["image"]
+        return lambda: model(img)
+
+
+@register_interface(TranslatorSpec())
 class TranslatorModel(RuntimeModel):
     @property
     def roles(self) -> list[str]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from ..errors import StyleForgeError
 from ..images import as_rgb_array, load_image
 from ..io_plan import image_io, pad_batch
+from ..manifest import Tolerance
+from ..interfaces import InterfaceSpec
 from ..model import RuntimeModel, register_interface
 
 PHOTO_SMOOTH = (None, "fast", "exact")
@@ -61,7 +63,97 @@ class WCTConfig:
     plugin_graphs: list[str] = field(default_factory=list)
 
 
-@register_interface("wct", config=WCTConfig)
+class WCTSpec(InterfaceSpec):
+    """Universal style transfer (WCT): content and style image in; each request runs alone (its own style);
+    int8 quantises only the coarsest level's decoder; its PyTorch bench row is the exact pipeline."""
+
+    name = "wct"
+    config = WCTConfig
+    label = "WCT"
+    legacy_family = "wct"
+    commands = ("stylize", "texture")
+    endpoint = "stylize"
+    takes_style = True
+    main_role = "stylize"
+    int8_roles = ("stylize", "stylize_pair")
+    int8_kept_note = "statistics graph: runs once per style, cached"
+    calibration_helper_role = "encode_style"
+    int8_recipe = "wct-decoder"
+    eager_bench = "exact"
+    #: convert's image limits per precision vs PyTorch fp32 on the golden cases (export/convert/profiles.py):
+    #: (tolerance, the measurement it rests on)
+    convert_limits = {
+        "fp16": (Tolerance(max_abs=32.0, mean_abs=2.0, p99_abs=10.0, min_cosine=0.9995, min_psnr=40.0),
+                 "fp16 vs PyTorch fp32 NS pipeline, graph on ORT CPU (linear algebra fp32; weights fp16): see docs/deploy.md "
+                 "(five-level and two-level bundles); limits ~5x above to cover fp16 arithmetic on GPUs (5x the CPU error on "
+                 "the stylizer)"),
+        "int8": (Tolerance(max_abs=64.0, mean_abs=4.0, p99_abs=20.0, min_cosine=0.998, min_psnr=32.0),
+                 "int8 (coarsest level's decoder only) vs PyTorch fp32 NS pipeline: two-level tiny bundle max 22.1 mean 2.2 "
+                 "p99 9.7 PSNR>=37.9 cos>=0.9991; five-level bundle as fp32 (its level-5 decoder runs at 1/16 of the "
+                 "golden sizes); limits ~2x / 6 dB beyond the worst"),
+    }
+
+    def upgrade_v1(self, cfg, top):
+        """Schema 1 kept the WCT settings in a top-level ``wct`` object."""
+        w = dict(top.pop("wct", {}))
+        w.pop("ns_vs_exact_tolerances", None)
+        return "wct", w
+
+    def request_options(self, query, model, int_param):
+        """``alpha``: one number or one per level, comma-separated; its count and range are checked here, before the
+        request is queued (a bad alpha is the client's 400, not a failed run)."""
+        from ..serve.config import ApiError
+
+        text = query.get("alpha")
+        try:
+            alpha = None if not text else [float(v) for v in text.split(",")]
+            if alpha is not None:
+                model._alpha(alpha)
+        except ValueError:
+            raise ApiError(400, f"alpha must be a number or comma-separated numbers, got {text[:40]!r}") from None
+        except StyleForgeError as e:
+            raise ApiError(400, str(e)) from None
+        return {"alpha": alpha}
+
+    def runs_alone(self, payload):
+        """Always: each request carries its own style image."""
+        return True
+
+    def run_batch(self, model, payloads, tiled=False):
+        """Each request on its own style."""
+        return [model(p["image"], style=p["style"], alpha=p.get("alpha")) for p in payloads]
+
+    def warm_up(self, model, image):
+        """The image stylized by its own mirror."""
+        model(image, style=image[::-1].copy())
+
+    def bench_call(self, model, inputs):
+        """The ``stylize`` graph with the style statistics computed once (cached, as serving does)."""
+        stats = model.style_stats(inputs["style"])
+        alpha = model._alpha(1.0)
+        img = inputs["image"]
+        return lambda: model.stylize_array(img, stats, alpha)
+
+    def calibration_feeds(self, bundle, graph, images, fixed, helper=None):
+        """Each image as content with the next one as style (its statistics from `helper`, the parent's
+        ``encode_style`` session, when the graph takes statistics rather than a style image)."""
+        def encode(role, name, img):
+            return image_io(bundle.graph(role).input(name)).encode(img[None])
+
+        levels = len(bundle.manifest.model.config.levels)
+        feeds = []
+        for i, img in enumerate(images):
+            style = images[(i + 1) % len(images)]
+            f = {"content": encode(graph.role, "content", img), "alpha": np.ones(levels, np.float32)}
+            if graph.input("style") is not None:
+                f["style"] = encode(graph.role, "style", style)
+            else:
+                f.update(helper.run({"style": encode("encode_style", "style", style)}))
+            feeds.append(f)
+        return feeds
+
+
+@register_interface(WCTSpec())
 class WCTModel(RuntimeModel):
     cache_size = 16
     #: Style images are downsized so their longer side fits (statistics barely change; time does).

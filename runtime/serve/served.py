@@ -1,9 +1,11 @@
 """A bundle behind an endpoint: how its requests are keyed for batching, how a batch runs, and its warm-up.
 
-Interface → endpoint: ``stylizer`` and ``wct`` → ``stylize``, ``translator`` → ``translate``, ``generator`` →
-``generate``. What must be equal inside one graph run is the batch key: the image size (+ ``reverse`` for
-CycleGAN); per-image options ride inside a batch (a stylizer's ``style_index`` is a per-image input of its graph,
-``preserve_color`` is applied per image afterwards). WCT requests run alone: each carries its own style image.
+Each interface's spec (runtime/interfaces.py, registered in runtime/families/) answers these: its endpoint
+(``stylizer`` and ``wct`` → ``stylize``, ``translator`` → ``translate``, ``generator`` → ``generate``), its batch
+key (what must be equal inside one graph run: the image size, + ``reverse`` for CycleGAN), which requests run
+alone (WCT: each carries its own style image; any image large enough to be tiled), the batch call and the warm-up.
+Per-image options ride inside a batch (a stylizer's ``style_index`` is a per-image input of its graph,
+``preserve_color`` is applied per image afterwards).
 """
 from __future__ import annotations
 
@@ -11,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ApiError, ServeConfig
+from .config import ServeConfig
 
-ENDPOINTS = {"stylizer": "stylize", "wct": "stylize", "translator": "translate", "generator": "generate"}
+
+
+def endpoints() -> dict[str, str]:
+    """Served interface → its endpoint verb (from the interface specs)."""
+    from ..interfaces import interface_specs
+
+    return {n: s.endpoint for n, s in interface_specs().items() if s.endpoint}
 
 
 def bundle_name(path: str | Path) -> str:
@@ -32,83 +40,60 @@ class ServedModel:
 
         self.name, self.path = name, str(path)
         self.backend = resolve_backend(cfg.backend)
-        self.model = load(path, backend=self.backend, **({"threads": cfg.ort_threads} if cfg.ort_threads else {}))
+        self.model = load(path, backend=self.backend, **({"threads": cfg.ort_threads} if cfg.ort_threads else {}),
+                          **({"allow_engine_host_code": True} if cfg.allow_engine_host_code else {}))
         self.interface = self.model.manifest.model.interface
-        if self.interface not in ENDPOINTS:
+        self.spec = self.model.spec
+        if not self.spec.endpoint:
             raise StyleForgeError(f"{path}: a {self.interface!r} bundle has no HTTP endpoint "
-                                  f"(served interfaces: {', '.join(ENDPOINTS)})")
-        self.endpoint = ENDPOINTS[self.interface]
+                                  f"(served interfaces: {', '.join(endpoints())})")
+        self.endpoint = self.spec.endpoint
         self.ready = False
 
     def info(self) -> dict:
+        """The model's entry in ``/v1/models``: who it is (name, family, method, interface), where to call it, how
+        it runs, and what its interface adds (styles, classes, reversible)."""
         m = self.model.manifest
-        d = {"name": self.name, "family": m.model.family, "method": m.model.method, "interface": self.interface,
-             "endpoint": f"/v1/models/{self.name}/{self.endpoint}", "precision": m.precision, "backend": self.backend}
-        if self.interface == "stylizer":
-            d.update(num_styles=self.model.num_styles, styles=list(m.model.config.styles or []))
-        elif self.interface == "translator":
-            d["reversible"] = self.model.reversible
-        elif self.interface == "generator":
-            d.update(n_classes=self.model.n_classes, classes=list(m.model.config.classes or []))
-        return d
+        return {"name": self.name, "family": m.model.family, "method": m.model.method, "interface": self.interface,
+                "endpoint": f"/v1/models/{self.name}/{self.endpoint}", "precision": m.precision, "backend": self.backend,
+                **self.spec.info(self.model)}
 
     def key(self, payload: dict):
         """What must be equal for two requests to share a graph run."""
-        if self.interface == "generator":
-            return ("latent",)
-        return (payload["image"].shape[:2], payload.get("reverse", False))
+        return self.spec.batch_key(payload)
 
     def alone(self, payload: dict) -> bool:
-        """Whether a request runs on its own: WCT (its own style image) and images large enough to be tiled."""
-        return self.interface == "wct" or self.tiled(payload)
+        """Whether a request runs on its own: its interface says so (WCT) or the image is large enough to be tiled."""
+        return self.spec.runs_alone(payload) or self.tiled(payload)
 
     def tiled(self, payload: dict) -> bool:
         """Images above AUTO_TILE_PIXELS run in tiles (flat memory) where the bundle has tiling graphs."""
         from ..tiling import AUTO_TILE_PIXELS
 
         image = payload.get("image")
-        role = "translate_reverse" if payload.get("reverse") else ENDPOINTS[self.interface]
+        role = self.spec.tile_role(payload)
         return (image is not None and image.shape[0] * image.shape[1] > AUTO_TILE_PIXELS
-                and self.interface in ("stylizer", "translator") and self.model.can_tile(role))
+                and role is not None and self.model.can_tile(role))
 
     def run_batch(self, key, payloads: list[dict]) -> list[np.ndarray]:
         """One graph run for a batch of requests (runs in an inference thread)."""
-        m = self.model
-        if len(payloads) == 1 and self.tiled(payloads[0]):
-            p = payloads[0]
-            if self.interface == "stylizer":
-                return [m.stylize_tiled(p["image"], style_index=p["style_index"], preserve_color=p.get("preserve_color"))]
-            return [m.translate_tiled(p["image"], reverse=p.get("reverse", False))]
-        if self.interface == "stylizer":
-            outs = m.stylize_batch([p["image"] for p in payloads], style_index=[p["style_index"] for p in payloads])
-            from ..families.stylizer import preserve_colors
-
-            return [preserve_colors(o, p["image"], p["preserve_color"]) if p.get("preserve_color") else o
-                    for o, p in zip(outs, payloads)]
-        if self.interface == "translator":
-            from ..images import to_hwc_uint8, to_nchw_float  # one graph run for the batch (same size: the key)
-
-            return to_hwc_uint8(m.translate_raw(to_nchw_float([p["image"] for p in payloads]),
-                                                reverse=payloads[0].get("reverse", False)))
-        if self.interface == "generator":
-            labels = [p["label"] for p in payloads] if m.n_classes else None
-            return m.generate(m.latents([p["seed"] for p in payloads]), labels)
-        if self.interface == "wct":
-            return [m(p["image"], style=p["style"], alpha=p.get("alpha")) for p in payloads]
-        raise ApiError(400, f"model {self.name}: interface {self.interface} cannot be served")
+        tiled = len(payloads) == 1 and self.tiled(payloads[0])
+        return self.spec.run_batch(self.model, payloads, tiled=tiled)
 
     def warmup(self, size: int) -> None:
-        """Run every graph once, so sessions exist before requests arrive (session creation is lazy and not
-        thread-safe) and the first request pays no start-up cost."""
+        """Run every graph once, so sessions exist before requests arrive and the first request pays no start-up
+        cost (session creation is lazy; it is thread-safe, RuntimeModel.session, but slow)."""
         img = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
-        if self.interface == "stylizer":
-            self.run_batch(None, [{"image": img, "style_index": 0}] * 2)
-        elif self.interface == "translator":
-            self.model.translate([img])
-            if self.model.reversible:
-                self.model.translate([img], reverse=True)
-        elif self.interface == "generator":
-            self.run_batch(None, [{"seed": 0, "label": 0}])
-        elif self.interface == "wct":
-            self.model(img, style=img[::-1].copy())
+        self.spec.warm_up(self.model, img)
         self.ready = True
+
+
+def __getattr__(name: str):
+    """``ENDPOINTS`` (the table this module kept before the interface specs), with a warning."""
+    if name == "ENDPOINTS":
+        import warnings
+
+        warnings.warn("served.ENDPOINTS is deprecated; use served.endpoints() (from the interface specs)",
+                      DeprecationWarning, stacklevel=2)
+        return endpoints()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

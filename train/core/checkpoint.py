@@ -2,7 +2,7 @@
 
 Layout of a run folder::
 
-    RUN/checkpoints/step-0000200/config.json          family, models {attr: {name, config}}, loss network, train args
+    RUN/checkpoints/step-0000200/config.json          family, method, interface, models {attr: {name, config}}, loss network, train args
     RUN/checkpoints/step-0000200/model.safetensors    every module's weights, keys "<attr>.<param>"
     RUN/checkpoints/step-0000200/train_state.safetensors  optimiser tensors, RNG state
     RUN/checkpoints/step-0000200/train_state.json     step, loss history, optimiser scalars
@@ -42,12 +42,42 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def read_config(path: str | Path) -> dict:
-    """The JSON config of a checkpoint (no torch needed)."""
+    """The JSON config of a checkpoint (no torch needed), in today's vocabulary (:func:`upgrade_config`)."""
     ckpt = resolve_checkpoint(path)
     try:
-        return json.loads((ckpt / CONFIG).read_text("utf-8"))
+        config = json.loads((ckpt / CONFIG).read_text("utf-8"))
     except json.JSONDecodeError as e:
         raise StyleForgeError(f"{ckpt / CONFIG}: not valid JSON ({e})") from None
+    return upgrade_config(config, where=ckpt / CONFIG)
+
+
+#: configs written before the family/method/interface vocabulary kept one ``family`` key whose value was the
+#: method (or "generator" for every latent GAN, whose method was ``gan_family``): old value -> (family, interface)
+_OLD_FAMILY = {
+    "generator": ("gan", "generator"),
+    "pix2pix": ("image2image", "translator"),
+    "cyclegan": ("image2image", "translator"),
+    "stylizer": ("stylizer", "stylizer"),
+    "wct-decoder": ("wct", "wct"),
+    "template": ("template", "translator"),
+}
+
+
+def upgrade_config(config: dict, *, where: object = "checkpoint config") -> dict:
+    """A checkpoint config with ``family`` (code package), ``method`` (trainer) and ``interface`` (what its bundles
+    offer). Configs that already have ``method`` are returned as they are; an old config is upgraded in memory (the
+    file is left as it was). The one place that knows the old layout."""
+    if "method" in config:
+        return config
+    old = config.get("family")
+    if old not in _OLD_FAMILY:
+        raise StyleForgeError(f"{where}: unknown checkpoint family {old!r} (and no 'method' key)")
+    family, interface = _OLD_FAMILY[old]
+    new = {k: v for k, v in config.items() if k != "gan_family"}
+    new.update(family=family, method=config.get("gan_family") or old, interface=interface)
+    if isinstance(new.get("train"), dict) and "family" in new["train"]:   # old GAN runs recorded the method there too
+        new["train"] = {k: v for k, v in new["train"].items() if k != "family"}
+    return new
 
 
 def _flatten_optimizer(prefix: str, sd: dict, tensors: dict, meta: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from functools import partial
 
 
@@ -49,14 +50,25 @@ def register_train_commands(cli) -> None:
             p.set_defaults(func=partial(run_train, methods=methods, single=m.name))
         else:
             names = " | ".join(methods)
-            p = cli.command(command, group="train", help=f"train a {command.upper()} family ({names})",
+            p = cli.command(command, group="train", help=f"train a {command.upper()} method ({names})",
                             description=f"Train one of: {names}. Each flag below says which of them take it and "
-                                        "their defaults; a flag the chosen family does not take is refused.",
+                                        "their defaults; a flag the chosen method does not take is refused.",
                             hidden=hidden)
-            p.add_argument("--family", required=True, metavar="NAME", help=names)
+            p.add_argument("--method", metavar="NAME", help=f"{names} (required)")
+            p.add_argument("--family", dest="method", metavar="NAME", action=OldFlagName,
+                           help="old name of --method (works, with a note)")
             p.add_argument("--out", required=True, help=out_help)
             add_union_arguments(p, {name: fam.resolve(m.options) for name, (fam, m) in methods.items()})
             p.set_defaults(func=partial(run_train, methods=methods, single=None))
+
+
+class OldFlagName(argparse.Action):
+    """A renamed flag's old name: sets the new flag's value and prints a one-line note saying it is an alias."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        new = "--" + self.dest.replace("_", "-")
+        print(f"note: {option_string} is an old name of {new}; use {new} {values}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def run_train(args: argparse.Namespace, *, methods: dict, single: str | None) -> int:
@@ -64,7 +76,9 @@ def run_train(args: argparse.Namespace, *, methods: dict, single: str | None) ->
     from .family import find_method
     from .options import cli_fields, given
 
-    name = single or args.family
+    name = single or getattr(args, "method", None)
+    if name is None:
+        raise StyleForgeError(f"--method: give one of {', '.join(methods)}")
     if name not in methods:
         fam, m = find_method(name, command=next(iter(methods.values()))[1].command)  # raises the listing error
     fam, m = methods[name]
@@ -73,10 +87,10 @@ def run_train(args: argparse.Namespace, *, methods: dict, single: str | None) ->
     if single is None:  # union parser: refuse flags the chosen method does not take
         own = {f.name for f, _ in cli_fields(options_cls)}
         foreign = sorted(k for k in vars(args) if k not in own
-                         and k not in ("family", "out", "func", "command") and not k.endswith("_command"))
+                         and k not in ("method", "out", "func", "command") and not k.endswith("_command"))
         if foreign:
             flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
-            raise StyleForgeError(f"{flags}: not an option of --family {name}")
+            raise StyleForgeError(f"{flags}: not an option of --method {name}")
     trainer_cls = fam.resolve(m.trainer)
     trainer = trainer_cls(trainer_cls.run_dir(args.out, values), values)
     ckpt = trainer.fit()

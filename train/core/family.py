@@ -1,10 +1,11 @@
 """How a training family declares itself: ``FAMILY = TrainFamily(...)`` in ``train/<family>/__init__.py``.
 
 Found by :func:`styleforge.runtime.discovery.collect` (a package scan), never by a hand-kept list.
-A family names its models' modules (they register ``nn.Module`` classes by name), and each
-*method* it trains: the trainer class, its options dataclass, the runtime interface its bundles
-serve, and the ``styleforge train`` subcommand that trains it (several methods may share one
-subcommand, chosen by ``--family``, as ``train gan`` does). Torch-free: the CLI reads these
+A *family* is a code package (``gan``, ``image2image``); it names its models' modules (they register
+``nn.Module`` classes by name) and each *method* it trains (``dcgan``, ``pix2pix``): the trainer class, its
+options dataclass, and the ``styleforge train`` subcommand that trains it (several methods may share one
+subcommand, chosen by ``--method``, as ``train gan`` does). The runtime *interface* a method's bundles offer
+is the trainer's ``interface`` (recorded in its checkpoints). Torch-free: the CLI reads these
 declarations without importing torch.
 """
 from __future__ import annotations
@@ -22,9 +23,8 @@ class Method:
     name: str
     trainer: str                 # "module:Class", module relative to the family package
     options: str                 # "module:Class" of its options dataclass (torch-free module)
-    interface: str | None        # runtime interface of the bundles it exports (stylizer, wct, generator, translator)
     summary: str
-    command: str | None = None   # `styleforge train <command>`; several methods sharing one → a --family choice
+    command: str | None = None   # `styleforge train <command>`; several methods sharing one → a --method choice
     description: str = ""        # longer text for the command's --help
 
 
@@ -36,7 +36,6 @@ class TrainFamily:
     summary: str
     methods: tuple[Method, ...] = ()
     model_modules: tuple[str, ...] = ()   # modules (relative) whose import registers the family's models
-    doc: str = ""
     hidden: bool = False                  # kept out of --help (the template family)
     package: str = field(default="", compare=False)
 
@@ -68,8 +67,8 @@ def find_method(name: str, *, command: str | None = None) -> tuple[TrainFamily, 
     """The family and method called `name` (optionally only among those of one `train` subcommand)."""
     methods = {k: v for k, v in all_methods().items() if command is None or v[1].command == command}
     if name not in methods:
-        flag = "--family" if command else "method"
-        raise StyleForgeError(f"{flag}: unknown {'GAN family' if command == 'gan' else 'method'} {name!r}; "
+        flag = "--method" if command else "method"
+        raise StyleForgeError(f"{flag}: unknown {'GAN method' if command == 'gan' else 'method'} {name!r}; "
                               f"choose one of: {', '.join(sorted(methods))}")
     return methods[name]
 

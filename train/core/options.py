@@ -25,10 +25,10 @@ from ...runtime.errors import StyleForgeError
 RUN_ONLY = ("resume", "progress", "device")
 
 
-def opt(default=None, help: str = "", *, flag: str | None = None, aliases: tuple[str, ...] = (), metavar: str | None = None,
-        choices=None, required: bool = False, cli: bool = True):
+def opt(default=None, help: str = "", *, flag: str | None = None, metavar: str | None = None, choices=None,
+        required: bool = False, cli: bool = True):
     """A documented option field. `required` applies to the command line (the Python API checks in the trainer)."""
-    meta = {"help": help, "flag": flag, "aliases": aliases, "metavar": metavar, "choices": choices,
+    meta = {"help": help, "flag": flag, "metavar": metavar, "choices": choices,
             "required": required, "cli": cli}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
@@ -42,7 +42,7 @@ class RunOptions:
     steps: int = opt(1000, "optimiser steps in all")
     seed: int = opt(0, "seed of the weights, the data order and the noise")
     checkpoint_every: int | None = opt(None, "steps between checkpoints (default: steps/4)")
-    preview_every: int | None = opt(None, "steps between previews (default: every checkpoint)", aliases=("--sample-every",))
+    preview_every: int | None = opt(None, "steps between previews (default: every checkpoint)")
     resume: bool = opt(False, "continue the run in --out from its latest checkpoint (optimiser state too)")
     device: str = opt("cpu", "torch device for training (cpu, cuda, cuda:1)")
     progress: bool = opt(True, "progress bar")
@@ -91,7 +91,7 @@ def _add(parser, f, hint, *, help_text: str, required: bool) -> None:
     """One flag. Its argparse default is SUPPRESS: a flag not given leaves no attribute, so the dataclass
     default applies and, on --resume, the run's recorded value (see Trainer)."""
     tp, is_list = _base_type(hint)
-    names = [flag_of(f, hint), *f.metadata.get("aliases", ())]
+    names = [flag_of(f, hint)]
     kw = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
     if tp is bool:  # a switch: --x sets True (default False); --no-x sets False (default True)
         negative = names[0].startswith("--no-")
@@ -123,14 +123,14 @@ def add_arguments(parser: argparse.ArgumentParser, cls, *, skip: tuple[str, ...]
 
 
 def add_union_arguments(parser: argparse.ArgumentParser, classes: dict[str, type], *, skip: tuple[str, ...] = ()) -> None:
-    """Flags for the union of several methods' options (``train gan --family NAME``): each flag's help names
+    """Flags for the union of several methods' options (``train gan --method NAME``): each flag's help names
     the methods that take it, with their defaults when they differ."""
     seen: dict[str, tuple] = {}
     for method, cls in classes.items():
         for f, hint in cli_fields(cls):
             if f.name not in skip:
                 seen.setdefault(f.name, (f, hint, []))[2].append((method, f))
-    group = parser.add_argument_group("method options (each flag says which --family takes it)")
+    group = parser.add_argument_group("method options (each flag says which --method takes it)")
     for name, (f, hint, users) in seen.items():
         everyone = len(users) == len(classes)
         texts = {_default_text(uf, hint) for _, uf in users}

@@ -1,11 +1,11 @@
 """The training loop every trainer shares (the ``BaseModel`` idea of pix2pix/CycleGAN).
 
-A subclass declares only what differs: ``family``, ``loss_names``, how to ``build()`` its
-modules and optimisers (via :meth:`add_model` / :meth:`add_optimizer`), ``next_batch(step)``,
+A subclass declares only what differs: ``family``, ``method`` and ``interface`` (the words its checkpoint
+config carries), how to ``build()`` its modules and optimisers (via :meth:`add_model` / :meth:`add_optimizer`), ``next_batch(step)``,
 ``train_step(batch, step)`` → ``{loss_name: float}``, and optionally ``preview(step)`` → image.
 The base runs the loop with a progress bar, writes checkpoints (weights, optimiser and
 scheduler state, RNG, loss history) every ``checkpoint_every`` steps and at the end, writes
-previews beside them, and resumes from the latest checkpoint with ``resume=True``.
+previews with them and every ``preview_every`` steps between them, and resumes from the latest checkpoint with ``resume=True``.
 
 Under ``torchrun`` the same loop trains data-parallel (train/core/distributed.py): ``self.world`` says which
 rank this is, the batch option (``batch_option``) is the global batch, families read their shard with
@@ -31,19 +31,22 @@ from .registry import build_model
 
 
 class Trainer:
-    """Subclasses set ``family`` (the checkpoint's family), ``Options`` (their options dataclass) and
-    implement the hooks below; ``Trainer(out_dir, options_or_dict, **overrides)`` builds and runs them."""
+    """Subclasses set ``family`` (their code package under train/), ``method`` (this trainer's name, as in
+    ``train gan --method``), ``interface`` (the runtime interface its exported bundles offer), ``Options`` (their
+    options dataclass) and implement the hooks below; ``Trainer(out_dir, options_or_dict, **overrides)`` builds and
+    runs them."""
 
     family: str = "base"
+    method: str = "base"
+    interface: str | None = None
     Options: type = RunOptions
-    loss_names: tuple[str, ...] = ()
     batch_option: str = "batch"   # the option holding the (global) batch size
 
     def __init__(self, out_dir: str | Path, options=None, /, **overrides):
         import torch
 
         self.out_dir = Path(out_dir)
-        self.options, self.given = make_options(self.Options, options, overrides, what=f"train {self.family}")
+        self.options, self.given = make_options(self.Options, options, overrides, what=f"train {self.method}")
         if self.options.resume:
             self.options = self._with_resumed_options(self.options, self.given)
         o = self.options
@@ -54,8 +57,8 @@ class Trainer:
         self.checkpoint_every = max(1, int(o.checkpoint_every or max(1, self.steps // 4)))
         self.preview_every = int(o.preview_every or self.checkpoint_every)
         self.resume, self.progress = bool(o.resume), bool(o.progress)
-        self.opts: dict = dataclasses.asdict(o)  # what the family code reads; check_options may derive values in it
         self.check_options(o)
+        self.opts: dict = self.derive_options(o)  # what the family code reads and the checkpoint records
         self.global_batch = int(self.opts.get(self.batch_option) or 1)
         self.world.check_batch(self.global_batch, "--" + self.batch_option.replace("_", "-"))
         self.train_config = {k: v for k, v in self.opts.items() if k not in RUN_ONLY}
@@ -102,8 +105,13 @@ class Trainer:
         return None
 
     def check_options(self, options) -> None:
-        """Refuse bad option values with one line before anything is built; may fill derived values into
-        ``self.opts`` (recorded in the checkpoint's ``train`` config)."""
+        """Refuse bad option values with one line before anything is built. A pure check: it changes nothing."""
+
+    def derive_options(self, options) -> dict:
+        """The options as the trainer reads them and the checkpoint's ``train`` config records them: the dataclass
+        as a dict, where a subclass may fill in derived values (a default that depends on ``steps``) or leave out
+        what a run of it does not use. Called once, after :meth:`check_options`."""
+        return dataclasses.asdict(options)
 
     def extra_config(self) -> dict:
         """Extra fields for the checkpoint config (e.g. ``loss_network``)."""
@@ -135,7 +143,8 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------
     def config(self) -> dict:
-        return {"family": self.family, "models": self.model_specs, "train": self.train_config, **self.extra_config(),
+        return {"family": self.family, "method": self.method, "interface": self.interface, "models": self.model_specs,
+                "train": self.train_config, **self.extra_config(),
                 "data_parallel": {"world_size": self.world.size, "global_batch": self.global_batch,
                                   "per_rank_batch": self.global_batch // self.world.size, "backend": self.world.backend}}
 
@@ -146,10 +155,20 @@ class Trainer:
         ckpt = save_checkpoint(self.out_dir, self.step, config=self.config(), modules=self.modules,
                                optimizers=self.optimizers, schedulers=self.schedulers,
                                extra_tensors=self.extra_tensors(), state={"history": self.history, "seed": self.seed})
-        img = self.preview(self.step)
-        if img is not None:
-            save_image(ckpt.parent.parent / "previews" / f"step-{self.step:07d}.png", img)
+        self.write_preview()
         return ckpt
+
+    def write_preview(self) -> Path | None:
+        """RUN/previews/step-NNNNNNN.png from :meth:`preview` (rank 0 only; None when the trainer has none).
+        Written with every checkpoint and every ``preview_every`` steps between them."""
+        if not self.world.main:
+            return None
+        img = self.preview(self.step)
+        if img is None:
+            return None
+        path = self.out_dir / "previews" / f"step-{self.step:07d}.png"
+        save_image(path, img)
+        return path
 
     def try_resume(self) -> bool:
         try:
@@ -179,7 +198,7 @@ class Trainer:
         for m in self.modules.values():
             m.train()
         last_ckpt = None
-        bar = tqdm(total=self.steps, initial=self.step, desc=self.family, disable=not (self.progress and self.world.main),
+        bar = tqdm(total=self.steps, initial=self.step, desc=self.method, disable=not (self.progress and self.world.main),
                    dynamic_ncols=True, file=sys.stderr)
         while self.step < self.steps:
             batch = self.next_batch(self.step)
@@ -194,6 +213,8 @@ class Trainer:
             bar.update(1)
             if self.step % self.checkpoint_every == 0 or self.step == self.steps:
                 last_ckpt = self.save()
+            elif self.step % self.preview_every == 0:
+                self.write_preview()
         bar.close()
         distributed.barrier(self.world)  # rank 0's last checkpoint is on disk when any rank returns
         if last_ckpt is None:  # resumed at or past the target

@@ -1,5 +1,5 @@
 """`styleforge train digit-classifier` and `styleforge eval gan` (offline quality measure). `styleforge
-train gan --family …` itself is generated from the families' declarations (train/core/commands.py)."""
+train gan --method …` itself is generated from the families' declarations (train/core/commands.py)."""
 from __future__ import annotations
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
-from ...runtime.frechet import frechet_distance_features
+from .frechet import frechet_distance_features
 
 
 def real_images(source: str | None, resolution: int, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -27,12 +27,12 @@ def real_images(source: str | None, resolution: int, channels: int = 1) -> tuple
 
 def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = None, classifier=None,
                     inception_weights=None, labels=None) -> dict:
+    from ...runtime.interfaces import require_command
     from ...runtime.model import load
     from .digit_classifier import features_and_logits, load_classifier, train_classifier
 
     model = load(bundle, backend="ort-cpu")
-    if model.family != "generator":
-        raise StyleForgeError(f"{bundle}: a {model.family!r} bundle; eval gan needs a generator bundle")
+    require_command(model, "generate", bundle)  # eval gan needs a generator bundle (latents in, images out)
     cfg = model.config
     if labels is not None:
         if not model.n_classes:
@@ -52,7 +52,7 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
     fake = model.generate_raw(z, fake_labels)
     f_real, _ = features_and_logits(clf, real)
     f_fake, logits = features_and_logits(clf, fake)
-    report = {"bundle": str(bundle), "gan_family": model.manifest.model.method, "samples": n, "real": source,
+    report = {"bundle": str(bundle), "method": model.manifest.model.method, "samples": n, "real": source,
               "real_samples": int(len(real)), "classifier_heldout_accuracy": clf_acc,
               "fd_digits": frechet_distance_features(f_fake, f_real)}
     if model.n_classes:
@@ -79,7 +79,7 @@ def evaluate_bundle(bundle, *, n: int = 1000, seed: int = 0, data: str | None = 
 
 
 def format_eval(r: dict) -> str:
-    lines = [f"{r['bundle']} ({r['gan_family']}): {r['samples']} samples vs {r['real_samples']} real ({r['real']})"]
+    lines = [f"{r['bundle']} ({r['method']}): {r['samples']} samples vs {r['real_samples']} real ({r['real']})"]
     if r.get("classifier_heldout_accuracy") is not None:
         lines.append(f"digits classifier (trained now): held-out accuracy {r['classifier_heldout_accuracy']:.3f}")
     lines.append(f"Fréchet distance (digits-classifier features): {r['fd_digits']:.3f}")

@@ -1,4 +1,4 @@
-"""Options of ``styleforge train gan --family dcgan|wgan|wgan-gp|cgan|pgan`` (torch-free: the CLI is
+"""Options of ``styleforge train gan --method dcgan|wgan|wgan-gp|cgan|pgan`` (torch-free: the CLI is
 generated from these dataclasses). One *step* is one generator update."""
 from __future__ import annotations
 

@@ -149,9 +149,8 @@ from .trainers import GANTrainer, gradient_penalty  # noqa: E402  (trainer below
 class PGANTrainer(GANTrainer):
     """Progressive growing, WGAN-GP loss (λ = 10, drift 1e-3), Adam 1e-3 betas (0, 0.99), EMA."""
 
-    family = "pgan"
+    method = "pgan"
     Options = PGANOptions
-    loss_names = ("d", "g", "gp", "level", "alpha")
     g_model = "pgan_generator"
     d_model = "pgan_discriminator"
 
@@ -159,15 +158,18 @@ class PGANTrainer(GANTrainer):
         o = self.opts
         return {"channels": self.data.channels, "resolution": int(o["resolution"]), "width_mult": float(o["width_mult"])}
 
-    def build(self) -> None:
-        super().build()
-        # the growth schedule is recorded in the checkpoint (and kept on --resume unless given again)
-        self.opts["fade_steps"] = self.train_config["fade_steps"] = self.phase_len()
+    def derive_options(self, options) -> dict:
+        """``fade_steps`` defaults to the run split evenly into 2L−1 phases; the growth schedule is recorded in the
+        checkpoint (and kept on --resume unless given again)."""
+        opts = super().derive_options(options)
+        L = n_levels(int(opts["resolution"]))
+        fs = opts.get("fade_steps")
+        opts["fade_steps"] = max(1, int(fs) if fs else self.steps // (2 * L - 1))
+        return opts
 
     def phase_len(self) -> int:
-        L = n_levels(int(self.opts["resolution"]))
-        fs = self.opts.get("fade_steps")
-        return max(1, int(fs) if fs else self.steps // (2 * L - 1))
+        """Steps per fade and per stable phase."""
+        return int(self.opts["fade_steps"])
 
     def schedule(self, step: int) -> tuple[int, float]:
         """(level, alpha) at `step`: stable 4×4, fade 8×8, stable 8×8, …"""

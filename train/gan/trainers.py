@@ -1,20 +1,19 @@
-"""Trainers of the latent-space GAN families: dcgan, wgan, wgan-gp, cgan (pgan lives in pgan.py).
+"""Trainers of the latent-space GAN methods: dcgan, wgan, wgan-gp, cgan (pgan lives in pgan.py).
 
 Each is a :class:`~styleforge.train.core.trainer.Trainer` built as ``Cls(out_dir, opts, steps=…, …)``
 (see train/gan/__init__.py). One *step* is one generator update (after ``n_critic`` critic updates).
-Every family keeps an EMA copy of the generator (``g_ema``, decay ``--ema``, warmed up as
+Every method keeps an EMA copy of the generator (``g_ema``, decay ``--ema``, warmed up as
 min(ema, (1+t)/(10+t))); previews, exports and the quality measure use it.
 """
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...runtime.images import make_grid, save_image
+from ...runtime.images import make_grid
 from .data import GANData
 from ..core.trainer import Trainer
 from .options import CGANOptions, DCGANOptions, GANOptions, WGANGPOptions, WGANOptions
@@ -31,15 +30,13 @@ def to_uint8_tiles(img: torch.Tensor, min_side: int = 32) -> list[np.ndarray]:
 
 
 class GANTrainer(Trainer):
-    family = "gan"            # progress-bar label; the checkpoint's family is "generator" (extra_config)
+    family = "gan"
+    interface = "generator"
     Options = GANOptions
     conditional = False
     g_model = "dcgan_generator"
     d_model = "dcgan_discriminator"
     d_norm = "batch"
-
-    def check_options(self, options) -> None:
-        self.opts["family"] = self.family
 
     # --- building -------------------------------------------------------------------------------
     def generator_config(self) -> dict:
@@ -62,7 +59,7 @@ class GANTrainer(Trainer):
         o = self.opts
         self.data = GANData(o["data"], int(o["resolution"]), o.get("channels"), seed=self.seed)
         if self.conditional and self.data.n_classes < 2:
-            print(f"warning: {self.family} on {self.data.source}: only one class", file=sys.stderr)
+            print(f"warning: {self.method} on {self.data.source}: only one class", file=sys.stderr)
         gcfg = self.generator_config()
         self.add_model("g", self.g_model, **gcfg)
         self.add_model("d", self.d_model, **self.discriminator_config())
@@ -81,7 +78,7 @@ class GANTrainer(Trainer):
         self.add_optimizer("opt_d", torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas))
 
     def extra_config(self) -> dict:
-        return {"family": "generator", "gan_family": self.family, "data": {
+        return {"data": {
             "source": self.data.source, "classes": self.data.classes, "channels": self.data.channels,
             "resolution": int(self.opts["resolution"])}}
 
@@ -108,10 +105,6 @@ class GANTrainer(Trainer):
     def train_step(self, batch, step: int) -> dict[str, float]:
         losses = self.gan_step(step)
         self.update_ema(step)
-        nxt = step + 1
-        if self.world.main and nxt % self.preview_every == 0 and nxt % self.checkpoint_every and nxt != self.steps:
-            img = self.preview(nxt)
-            save_image(Path(self.out_dir) / "previews" / f"step-{nxt:07d}.png", img)
         return losses
 
     def gan_step(self, step: int) -> dict[str, float]:
@@ -137,9 +130,8 @@ class GANTrainer(Trainer):
 class DCGANTrainer(GANTrainer):
     """DCGAN: BCE (non-saturating generator loss), Adam 2e-4, β1 0.5."""
 
-    family = "dcgan"
+    method = "dcgan"
     Options = DCGANOptions
-    loss_names = ("d", "g", "d_real", "d_fake")
 
     def _d(self, x, y):
         return self.d(x, y) if self.conditional else self.d(x)
@@ -170,7 +162,7 @@ class CGANTrainer(DCGANTrainer):
     """Conditional GAN (Mirza 2014): label embedding concatenated to z; one-hot label maps
     concatenated to the image in D, or a projection discriminator with ``--projection``."""
 
-    family = "cgan"
+    method = "cgan"
     Options = CGANOptions
     conditional = True
 
@@ -180,9 +172,8 @@ class WGANTrainer(GANTrainer):
     weight clipping to ±clip, RMSprop. The paper's lr 5e-5 gave only blurs in the default
     minutes-long run (measured, docs/gan.md); the default is 2e-4."""
 
-    family = "wgan"
+    method = "wgan"
     Options = WGANOptions
-    loss_names = ("d", "g", "w")
     d_norm = "none"
 
     def build_optimizers(self) -> None:
@@ -236,9 +227,8 @@ class WGANGPTrainer(WGANTrainer):
     """WGAN-GP (Gulrajani 2017): gradient penalty λ = 10 instead of clipping, layer-norm critic,
     n_critic 5, Adam 1e-4 with betas (0, 0.9)."""
 
-    family = "wgan-gp"
+    method = "wgan-gp"
     Options = WGANGPOptions
-    loss_names = ("d", "g", "w", "gp")
     d_norm = "layer"
 
     def build_optimizers(self) -> None:

@@ -90,3 +90,6 @@ def to_uint8_images(t: torch.Tensor) -> list[np.ndarray]:
 class ImageToImageTrainer(Trainer):
     """The base of the pix2pix and CycleGAN trainers: options dataclass handling comes from Trainer;
     ``ImageToImageTrainer(out, {"resolution": 64}, steps=600)`` as any trainer."""
+
+    family = "image2image"
+    interface = "translator"

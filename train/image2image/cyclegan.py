@@ -13,7 +13,7 @@
 - Adam lr 2e-4, β = (0.5, 0.999); lr constant for ``decay_start`` steps (default: half the
   run), then linearly to 0 at the last step; the schedulers are checkpointed.
 
-Train with ``styleforge train gan --family cyclegan`` or directly::
+Train with ``styleforge train gan --method cyclegan`` or directly::
 
     CycleGANTrainer("runs/cg", {"resolution": 64}, steps=1000).fit()
 """
@@ -28,6 +28,9 @@ from ..core.registry import register_model
 from .common import (ImageToImageTrainer, check_patchgan_size, init_weights, norm_layer, set_requires_grad,
                      to_uint8_images, width)
 from .options import CycleGANOptions
+
+#: the losses a step reports (and the run's history records), in this order
+LOSSES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
 
 class ResnetBlock(nn.Module):
@@ -102,15 +105,19 @@ class ImagePool:
 
 
 class CycleGANTrainer(ImageToImageTrainer):
-    family = "cyclegan"
+    method = "cyclegan"
     Options = CycleGANOptions
-    loss_names = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
     def check_options(self, options) -> None:
-        if self.opts["decay_start"] is None:
-            self.opts["decay_start"] = self.steps // 2
-        if int(self.opts["resolution"]) % 4:
-            raise StyleForgeError(f"cyclegan: --resolution {self.opts['resolution']} must be a multiple of 4")
+        if int(options.resolution) % 4:
+            raise StyleForgeError(f"cyclegan: --resolution {options.resolution} must be a multiple of 4")
+
+    def derive_options(self, options) -> dict:
+        """``decay_start`` defaults to half the run (recorded, so a resumed run keeps its schedule)."""
+        opts = super().derive_options(options)
+        if opts["decay_start"] is None:
+            opts["decay_start"] = self.steps // 2
+        return opts
 
     def build(self) -> None:
         o = self.opts
@@ -202,7 +209,7 @@ class CycleGANTrainer(ImageToImageTrainer):
         for sch in self.schedulers.values():
             sch.step()
         losses["D_A"], losses["D_B"] = d_a, d_b
-        return {k: float(losses[k].item()) for k in self.loss_names}
+        return {k: float(losses[k].item()) for k in LOSSES}
 
     @property
     def lr(self) -> float:

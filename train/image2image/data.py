@@ -1,4 +1,4 @@
-"""Data for the image-to-image families (pix2pix, CycleGAN): paired and unpaired crops.
+"""Data for the image-to-image methods (pix2pix, CycleGAN): paired and unpaired crops.
 
 Layouts read from ``--data DIR``:
 

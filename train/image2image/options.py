@@ -1,4 +1,4 @@
-"""Options of ``styleforge train gan --family pix2pix|cyclegan`` (torch-free: the CLI is generated from
+"""Options of ``styleforge train gan --method pix2pix|cyclegan`` (torch-free: the CLI is generated from
 these dataclasses)."""
 from __future__ import annotations
 

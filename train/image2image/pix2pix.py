@@ -14,7 +14,7 @@
 - Loss: BCE adversarial (vanilla GAN) + λ_L1 · L1(G(A), B), λ_L1 = 100; D's loss is halved.
   Adam lr 2e-4, β = (0.5, 0.999). Weights N(0, 0.02).
 
-Train with ``styleforge train gan --family pix2pix`` or directly::
+Train with ``styleforge train gan --method pix2pix`` or directly::
 
     Pix2PixTrainer("runs/p2p", {"resolution": 64}, steps=600).fit()
 """
@@ -92,9 +92,8 @@ class UNetGenerator(nn.Module):
 
 
 class Pix2PixTrainer(ImageToImageTrainer):
-    family = "pix2pix"
+    method = "pix2pix"
     Options = Pix2PixOptions
-    loss_names = ("G_GAN", "G_L1", "D_real", "D_fake")
 
     def build(self) -> None:
         o = self.opts

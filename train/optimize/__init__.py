@@ -8,8 +8,7 @@ The Python API (``invert``, ``texture``, ``stylize``, ``sweep``, ``dfi``, ``Loop
 """
 from ..core.family import TrainFamily
 
-FAMILY = TrainFamily(name="optimize", summary="feature-space optimisation (inversion, texture, Gatys, DFI)",
-                     doc="docs/optimize.md")
+FAMILY = TrainFamily(name="optimize", summary="feature-space optimisation (inversion, texture, Gatys, DFI)")
 
 
 def __getattr__(name):

@@ -36,6 +36,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -210,19 +211,9 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
                    init_image: torch.Tensor | None = None, tv_weight: float = 0.0,
                    desc: str = "optimize") -> Result:
     """Run the shared loop: returns the optimised image (see the module notes for every option)."""
-    opts.validate()
+    sizes, lr, snap_dir = _check_loop(objective, size_hw, opts, init_image, desc)
     device = torch.device(opts.device)
-    sizes = _pyramid(size_hw, opts.scales)
-    for hw in sizes:
-        check_min_size(hw, objective.layers, "--scales" if hw != tuple(size_hw) else "--size")
     gen = torch.Generator().manual_seed(int(opts.seed))
-    init = opts.init or "noise"
-    if init == "content" and init_image is None:
-        raise StyleForgeError(f"{desc}: --init content needs a content image")
-    lr = opts.lr if opts.lr is not None else DEFAULT_LR[opts.optimizer]
-    snap_dir = Path(opts.snapshot_dir) if opts.snapshot_dir else None
-    if opts.snapshot_every and snap_dir is None:
-        raise StyleForgeError("--snapshot-every needs a snapshot folder (--snapshot-dir)")
     log = None
     if opts.log_json:
         Path(opts.log_json).parent.mkdir(parents=True, exist_ok=True)
@@ -230,46 +221,19 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
     history: list[dict] = []
     step = 0
     x = None
-    total_steps = opts.steps * len(sizes)
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         from tqdm import tqdm
 
-        bar = tqdm(total=total_steps, desc=desc, disable=not opts.progress, file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=opts.steps * len(sizes), desc=desc, disable=not opts.progress, file=sys.stderr,
+                   dynamic_ncols=True)
         for hw in sizes:
             objective.prepare(vgg, hw, device)
-            if x is None:
-                if init == "noise":
-                    x = torch.rand((1, 3, *hw), generator=gen).to(device)
-                else:
-                    x = resize(init_image.to(device), hw)
-            else:
-                x = resize(x.detach(), hw)
-            x = x.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
-            if opts.optimizer == "lbfgs":
-                opt = torch.optim.LBFGS([x], lr=lr, max_iter=1, max_eval=25, history_size=50,
-                                        line_search_fn="strong_wolfe")
-            else:
-                opt = torch.optim.Adam([x], lr=lr)
+            x = _start_image(x, opts.init or "noise", init_image, gen, hw, device)
+            opt = _optimizer(x, opts.optimizer, lr)
             for _ in range(opts.steps):
                 step += 1
-                first: dict = {}
-
-                def closure():
-                    opt.zero_grad(set_to_none=True)
-                    terms = objective.terms(vgg(x, objective.layers), x)
-                    if tv_weight:
-                        terms["tv"] = tv_weight * total_variation(x)
-                    total = sum(terms.values())
-                    total.backward()
-                    if not first:
-                        first.update({k: float(v.detach()) for k, v in terms.items()}, total=float(total.detach()))
-                    return total
-
-                opt.step(closure)
-                if opts.optimizer == "adam":  # L-BFGS is left unconstrained: clamping breaks its curvature pairs
-                    with torch.no_grad():
-                        x.clamp_(0, 1)
+                first = _loop_step(opt, objective, vgg, x, tv_weight, clamp=opts.optimizer == "adam")
                 if not all(math.isfinite(v) for v in first.values()):
                     raise StyleForgeError(f"{desc}: the loss became {first['total']} at step {step}; "
                                           f"lower --lr or the loss weights")
@@ -284,13 +248,7 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
                     save_image(snap_dir / f"step-{step:06d}.png", to_image(x))
         bar.close()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        with torch.no_grad():
-            x.clamp_(0, 1)
-            terms = objective.terms(vgg(x, objective.layers), x)
-            if tv_weight:
-                terms["tv"] = tv_weight * total_variation(x)
-            final = {k: float(v) for k, v in terms.items()}
-            final["total"] = float(sum(final.values()))
+        final = _final_terms(objective, vgg, x, tv_weight)
     finally:
         if log:
             log.close()
@@ -298,6 +256,77 @@ def optimize_image(objective: Objective, vgg: VGG, size_hw: tuple[int, int], opt
     return Result(image=to_image(x), tensor=x, history=history, final=final,
                   loss_network=f"{vgg.arch} {vgg.description}", seconds_per_step=elapsed / max(1, step),
                   cpu_seconds_per_step=cpu / max(1, step))
+
+
+def _check_loop(objective: Objective, size_hw, opts: LoopOptions, init_image, desc: str):
+    """Refuse a loop that cannot run (sizes below the objective's layers, --init content without an image,
+    snapshots without a folder) before any work. Returns (pyramid sizes, learning rate, snapshot folder)."""
+    opts.validate()
+    sizes = _pyramid(size_hw, opts.scales)
+    for hw in sizes:
+        check_min_size(hw, objective.layers, "--scales" if hw != tuple(size_hw) else "--size")
+    if (opts.init or "noise") == "content" and init_image is None:
+        raise StyleForgeError(f"{desc}: --init content needs a content image")
+    lr = opts.lr if opts.lr is not None else DEFAULT_LR[opts.optimizer]
+    snap_dir = Path(opts.snapshot_dir) if opts.snapshot_dir else None
+    if opts.snapshot_every and snap_dir is None:
+        raise StyleForgeError("--snapshot-every needs a snapshot folder (--snapshot-dir)")
+    return sizes, lr, snap_dir
+
+
+def _start_image(x, init: str, init_image, gen: torch.Generator, hw, device) -> torch.Tensor:
+    """The image a pyramid level starts from, as a leaf that needs gradients: noise or the content image at the
+    first level, the previous level's result resized after that; clamped to [0, 1]."""
+    if x is None:
+        x = torch.rand((1, 3, *hw), generator=gen).to(device) if init == "noise" else resize(init_image.to(device), hw)
+    else:
+        x = resize(x.detach(), hw)
+    return x.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
+
+
+def _optimizer(x: torch.Tensor, kind: str, lr: float):
+    """L-BFGS (one iteration per step, strong Wolfe line search) or Adam over the image pixels."""
+    if kind == "lbfgs":
+        return torch.optim.LBFGS([x], lr=lr, max_iter=1, max_eval=25, history_size=50, line_search_fn="strong_wolfe")
+    return torch.optim.Adam([x], lr=lr)
+
+
+def _loss_terms(objective: Objective, vgg: VGG, x: torch.Tensor, tv_weight: float) -> dict:
+    """The objective's loss terms at `x`, plus the weighted total variation when asked."""
+    terms = objective.terms(vgg(x, objective.layers), x)
+    if tv_weight:
+        terms["tv"] = tv_weight * total_variation(x)
+    return terms
+
+
+def _loop_step(opt, objective: Objective, vgg: VGG, x: torch.Tensor, tv_weight: float, *, clamp: bool) -> dict:
+    """One optimiser step; returns the loss terms (and ``total``) at its first evaluation. `clamp` keeps the pixels
+    in [0, 1] after the step (Adam; L-BFGS is left unconstrained: clamping breaks its curvature pairs)."""
+    first: dict = {}
+
+    def closure():
+        opt.zero_grad(set_to_none=True)
+        terms = _loss_terms(objective, vgg, x, tv_weight)
+        total = sum(terms.values())
+        total.backward()
+        if not first:
+            first.update({k: float(v.detach()) for k, v in terms.items()}, total=float(total.detach()))
+        return total
+
+    opt.step(closure)
+    if clamp:
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    return first
+
+
+@torch.no_grad()
+def _final_terms(objective: Objective, vgg: VGG, x: torch.Tensor, tv_weight: float) -> dict:
+    """The loss terms and total of the final image (clamped to [0, 1] in place first)."""
+    x.clamp_(0, 1)
+    final = {k: float(v) for k, v in _loss_terms(objective, vgg, x, tv_weight).items()}
+    final["total"] = float(sum(final.values()))
+    return final
 
 
 # --------------------------------------------------------------------------------------------
@@ -541,6 +570,46 @@ def _flat_features(feats: dict[str, torch.Tensor], layers: Sequence[str]) -> tor
     return torch.cat(parts, dim=1)
 
 
+def _dfi_candidates(n: int, labels, strengths, k: int, exclude: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Check DFI's arguments; returns the dataset indices with and without the attribute (``exclude`` left out)."""
+    labels = np.asarray(labels).astype(int)
+    if n != len(labels):
+        raise StyleForgeError(f"dfi: {n} images but {len(labels)} labels")
+    if not strengths:
+        raise StyleForgeError("--strength: give at least one strength")
+    if k <= 0:
+        raise StyleForgeError(f"--k must be positive, got {k}")
+    keep = np.ones(len(labels), bool)
+    if exclude is not None:
+        keep[exclude] = False
+    pos, neg = np.flatnonzero((labels == 1) & keep), np.flatnonzero((labels == 0) & keep)
+    if len(pos) == 0 or len(neg) == 0:
+        raise StyleForgeError(f"dfi: the dataset needs images with and without the attribute "
+                              f"(found {len(pos)} with, {len(neg)} without)")
+    return pos, neg
+
+
+def _square(img: np.ndarray, *, size: int) -> np.ndarray:
+    """`img` resized to size×size (Lanczos); unchanged when it is that size already."""
+    from PIL import Image
+
+    if img.shape[:2] == (size, size):
+        return img
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
+
+
+def _dataset_features(vgg: VGG, images: list, layers, dev, batch: int = 16) -> tuple[torch.Tensor, dict]:
+    """VGG features of every image, in batches of `batch`: (N×D flat features for distances, {layer: N×C×h×w})."""
+    flat: list[torch.Tensor] = []
+    per_layer: dict = {l: [] for l in layers}
+    for i in range(0, len(images), batch):
+        f = vgg(torch.cat([to_tensor(im, dev) for im in images[i:i + batch]]), layers)
+        flat.append(_flat_features(f, layers).cpu())
+        for l in layers:
+            per_layer[l].append(f[l].cpu())
+    return torch.cat(flat), {l: torch.cat(v) for l, v in per_layer.items()}
+
+
 def dfi(image: np.ndarray, dataset: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, *,
         strengths: Sequence[float] = (0.5, 1.0, 2.0), k: int = 10, size: int = 128,
         layers: Sequence[str] = DFI_LAYERS, feature_weight: float = 1.0, opts: LoopOptions | None = None,
@@ -557,46 +626,16 @@ def dfi(image: np.ndarray, dataset: Sequence[np.ndarray], labels: Sequence[int] 
     dataset index never used as a neighbour (the image itself, if it is in the dataset).
     """
     opts = opts or LoopOptions()
-    labels = np.asarray(labels).astype(int)
-    if len(dataset) != len(labels):
-        raise StyleForgeError(f"dfi: {len(dataset)} images but {len(labels)} labels")
-    if not strengths:
-        raise StyleForgeError("--strength: give at least one strength")
-    if k <= 0:
-        raise StyleForgeError(f"--k must be positive, got {k}")
-    keep = np.ones(len(labels), bool)
-    if exclude is not None:
-        keep[exclude] = False
-    pos, neg = np.flatnonzero((labels == 1) & keep), np.flatnonzero((labels == 0) & keep)
-    if len(pos) == 0 or len(neg) == 0:
-        raise StyleForgeError(f"dfi: the dataset needs images with and without the attribute "
-                              f"(found {len(pos)} with, {len(neg)} without)")
+    pos, neg = _dfi_candidates(len(dataset), labels, strengths, k, exclude)
     layers = _check_layers(layers, opts.arch, "--layers")
     check_min_size((size, size), layers)
     vgg = make_vgg(layers, opts)
     dev = opts.device
-
-    def sq(img):
-        from PIL import Image
-
-        if img.shape[:2] == (size, size):
-            return img
-        return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
-
+    sq = partial(_square, size=size)
     src = to_tensor(sq(image), dev)
-    feats_all: list[torch.Tensor] = []
     with torch.no_grad():
         fx = vgg(src, layers)
-        batch = 16
-        sums_layers = {l: [] for l in layers}
-        for i in range(0, len(dataset), batch):
-            t = torch.cat([to_tensor(sq(im), dev) for im in dataset[i:i + batch]])
-            f = vgg(t, layers)
-            feats_all.append(_flat_features(f, layers).cpu())
-            for l in layers:
-                sums_layers[l].append(f[l].cpu())
-        flat = torch.cat(feats_all)
-        per_layer = {l: torch.cat(v) for l, v in sums_layers.items()}
+        flat, per_layer = _dataset_features(vgg, [sq(im) for im in dataset], layers, dev)
         d = (flat - _flat_features(fx, layers).cpu()).pow(2).sum(1).numpy()
     kp, kn = min(k, len(pos)), min(k, len(neg))
     near_pos = pos[np.argsort(d[pos], kind="stable")[:kp]]

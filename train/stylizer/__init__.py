@@ -6,7 +6,7 @@ FAMILY = TrainFamily(
     name="stylizer",
     summary="feed-forward stylizer (Johnson et al. 2016; several styles by conditional instance norm)",
     methods=(Method(
-        name="stylizer", trainer="trainer:StylizerTrainer", options="options:StylizerOptions", interface="stylizer",
+        name="stylizer", trainer="trainer:StylizerTrainer", options="options:StylizerOptions",
         command="stylizer",
         summary="train a feed-forward stylizer (Johnson et al. 2016; several styles by conditional instance norm)",
         description="Train a feed-forward stylizer: one --style per style index (conditional instance norm when "
@@ -14,5 +14,4 @@ FAMILY = TrainFamily(
                     "relu2_2; style relu1_2, relu2_2, relu3_3, relu4_3), random(seed=0) weights unless --vgg-weights. "
                     "Checkpoints and previews go under --out."),),
     model_modules=("transformer_net",),
-    doc="docs/stylizer.md",
 )

@@ -39,6 +39,7 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
     from ...runtime.images import save_image
     from ...runtime.model import load
     from ...runtime.validation import format_report, validate_bundle
+    from ..core.checkpoint import read_config
     from ..core.samples import PHOTOS, resolve_image
     from .trainer import train_stylizer
 
@@ -62,7 +63,7 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
                           checkpoint_every=cfg["checkpoint_every"], resume=True, progress=progress)
     timings["train"] = time.perf_counter() - t0
     run_state = json.loads((Path(ckpt) / "train_state.json").read_text())
-    run_config = json.loads((Path(ckpt) / "config.json").read_text())
+    run_config = read_config(ckpt)
     history = run_state.get("history", [])
 
     _log("exporting the bundle")

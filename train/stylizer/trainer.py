@@ -1,10 +1,10 @@
 """Feed-forward stylizer training (Johnson et al. 2016, perceptual losses), N styles in one
 network by conditional instance norm (Dumoulin et al. 2017).
 
-Loss network: VGG16 (``train/vgg.py``), content at relu2_2, style at relu1_2, relu2_2, relu3_3,
+Loss network: VGG16 (``train/core/vgg.py``), content at relu2_2, style at relu1_2, relu2_2, relu3_3,
 relu4_3; Adam at 1e-3. Every batch draws one style index per image (a pure function of
 ``(seed, step)``, like the crops), so a resumed run is the uninterrupted run. Style Gram
-targets come from ``train/gram.py`` only.
+targets come from ``train/core/gram.py`` only.
 
 Python API::
 
@@ -53,9 +53,8 @@ def load_style_images(styles, size: int) -> list[np.ndarray]:
 
 
 class StylizerTrainer(Trainer):
-    family = "stylizer"
+    family = method = interface = "stylizer"
     Options = StylizerOptions
-    loss_names = ("content", "style", "tv", "total")
 
     def check_options(self, o: StylizerOptions) -> None:
         if o.size < 16 or o.size % 4:
@@ -64,22 +63,31 @@ class StylizerTrainer(Trainer):
             raise StyleForgeError(f"--batch must be positive, got {o.batch}")
         if not o.styles:
             raise StyleForgeError("give at least one --style image")
+
+    def derive_options(self, o: StylizerOptions) -> dict:
+        """Records the style list and size, the loss layers and the paths as strings; leaves out what only steers
+        this run (the content image cap, the checkpoint and preview intervals)."""
+        opts = super().derive_options(o)
+        opts.update(styles=[str(s) for s in o.styles], style_size=o.style_size or o.size, content_layer=CONTENT_LAYER,
+                    style_layers=list(STYLE_LAYERS),
+                    content_dir=str(o.content_dir) if o.content_dir else None,
+                    vgg_weights=str(o.vgg_weights) if o.vgg_weights else None)
+        for k in ("max_content_images", "checkpoint_every", "preview_every"):
+            opts.pop(k, None)
+        return opts
+
+    def _read_options(self, o: StylizerOptions) -> None:
+        """The options as attributes the hooks below read."""
         self.styles = [str(s) for s in o.styles]
         self.content_dir, self.size, self.batch_size = o.content_dir, o.size, o.batch
         self.weights = {"content": float(o.content_weight), "style": float(o.style_weight), "tv": float(o.tv_weight)}
         self.lr, self.vgg_weights, self.width_mult = o.lr, o.vgg_weights, o.width_mult
         self.num_res_blocks, self.style_size = o.num_res_blocks, o.style_size or o.size
         self.max_content_images = o.max_content_images
-        self.opts.update(styles=self.styles, style_size=self.style_size, content_layer=CONTENT_LAYER,
-                         style_layers=list(STYLE_LAYERS),
-                         content_dir=str(o.content_dir) if o.content_dir else None,
-                         vgg_weights=str(o.vgg_weights) if o.vgg_weights else None)
-        self.opts.pop("max_content_images", None)
-        self.opts.pop("checkpoint_every", None)
-        self.opts.pop("preview_every", None)
 
     # --- Trainer hooks -------------------------------------------------------------------------
     def build(self) -> None:
+        self._read_options(self.options)
         style_images = load_style_images(self.styles, self.style_size)
         self.num_styles = len(style_images)
         self.style_images = style_images

@@ -19,9 +19,8 @@ FAMILY = TrainFamily(
     name="template",
     summary="template family: a tiny reconstruction network (copy this folder to start a family)",
     methods=(Method(name="template", trainer="trainer:TemplateTrainer", options="options:TemplateOptions",
-                    interface="translator", command="template",
+                    command="template",
                     summary="train the template family's tiny reconstruction network (a starting point to copy)"),),
     model_modules=("models",),
-    doc="docs/template.md",
     hidden=True,
 )

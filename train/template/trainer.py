@@ -14,9 +14,10 @@ from .options import TemplateOptions
 
 
 class TemplateTrainer(Trainer):
-    family = "template"          # the checkpoint's family: export/template/ declares it exports this
+    family = "template"          # its code package: export/template/ exports this family's checkpoints
+    method = "template"          # this trainer (a family may have several, as gan has dcgan, wgan …)
+    interface = "translator"     # the runtime interface its bundles offer (runtime/families/)
     Options = TemplateOptions
-    loss_names = ("l1",)
 
     def check_options(self, o: TemplateOptions) -> None:
         if o.size < 8 or o.size % 4:

@@ -1,6 +1,6 @@
 """WCT autoencoders (Li et al. 2017) and PhotoWCT's unpooling variant (Li et al. 2018).
 
-* :class:`WCTEncoder`: one VGG19 trunk (train/vgg.py: same weight rules as the loss network,
+* :class:`WCTEncoder`: one VGG19 trunk (train/core/vgg.py: same weight rules as the loss network,
   ``random(seed=0)`` without a file) with five taps relu1_1 … relu5_1. Input RGB in [0, 1].
 * :class:`WCTDecoder` (registered ``wct_decoder``): the mirror of the encoder up to relu{L}_1 —
   reflection-padded 3×3 convs, ReLU, and 2× nearest upsampling where the encoder pools; with

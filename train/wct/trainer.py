@@ -1,7 +1,7 @@
 """Training of the WCT decoders: reconstruct the image from its relu{L}_1 features (encoder frozen).
 
 Loss = ‖D(E(x)) − x‖² (pixels, [0, 1]) + feature_weight · ‖E(D(E(x))) − E(x)‖² (Li et al. 2017).
-Each level is its own run ``OUT/level{L}`` (checkpoints, previews, resume from train/trainer.py);
+Each level is its own run ``OUT/level{L}`` (checkpoints, previews, resume from train/core/trainer.py);
 a folder holding such runs is what ``styleforge export`` turns into one WCT bundle
 (:func:`is_wct_dir`, declared in export/wct/__init__.py).
 """
@@ -15,13 +15,23 @@ from ...runtime.errors import StyleForgeError
 from ..core.trainer import Trainer
 from .options import WCTDecoderOptions
 
-FAMILY = "wct-decoder"
+METHOD = "wct-decoder"
+
+
+def _vgg_weights(o: WCTDecoderOptions) -> str | None:
+    """--vgg-weights as recorded: a published name stays a name (resolved in torch.hub's cache wherever the decoders
+    are used), a file becomes an absolute path."""
+    from ..core.weights import is_published_name
+
+    if is_published_name(o.vgg_weights):
+        return o.vgg_weights
+    return str(Path(o.vgg_weights).resolve()) if o.vgg_weights else None
 
 
 class WCTDecoderTrainer(Trainer):
-    family = FAMILY
+    family = interface = "wct"
+    method = METHOD
     Options = WCTDecoderOptions
-    loss_names = ("pixel", "feature", "total")
     batch_option = "batch_size"
 
     def check_options(self, o: WCTDecoderOptions) -> None:
@@ -32,17 +42,15 @@ class WCTDecoderTrainer(Trainer):
         mult = 2 ** (o.level - 1)
         if o.size % mult:
             raise StyleForgeError(f"--size {o.size}: level {o.level} needs a multiple of {mult}")
-        self.level, self.size, self.batch_size, self.lr = o.level, o.size, o.batch_size, o.lr
-        self.feature_weight, self.width_mult, self.photo = o.feature_weight, o.width_mult, o.photo
-        from ..core.weights import is_published_name
 
-        # a published name stays a name (resolved in torch.hub's cache wherever the decoders are used)
-        self.vgg_weights = (o.vgg_weights if is_published_name(o.vgg_weights)
-                            else str(Path(o.vgg_weights).resolve()) if o.vgg_weights else None)
-        self.content_dir = o.content_dir
-        self.opts.update(vgg_weights=self.vgg_weights, content_dir=str(o.content_dir) if o.content_dir else None)
+    def derive_options(self, o: WCTDecoderOptions) -> dict:
+        """Records the VGG weights as a name or an absolute path and the content folder as a string; leaves out
+        the seed and the checkpoint and preview intervals."""
+        opts = super().derive_options(o)
+        opts.update(vgg_weights=_vgg_weights(o), content_dir=str(o.content_dir) if o.content_dir else None)
         for k in ("seed", "checkpoint_every", "preview_every"):
-            self.opts.pop(k, None)
+            opts.pop(k, None)
+        return opts
 
     @classmethod
     def run_dir(cls, out, options) -> Path:
@@ -59,6 +67,11 @@ class WCTDecoderTrainer(Trainer):
 
         from ..core.data import CropDataset
         from .models import WCTEncoder
+
+        o = self.options
+        self.level, self.size, self.batch_size, self.lr = o.level, o.size, o.batch_size, o.lr
+        self.feature_weight, self.width_mult, self.photo = o.feature_weight, o.width_mult, o.photo
+        self.vgg_weights, self.content_dir = _vgg_weights(o), o.content_dir
 
         self.encoder = WCTEncoder(self.level, weights=self.vgg_weights).to(self.device)
         self.add_model("decoder", "wct_decoder", level=self.level, width_mult=self.width_mult, photo=self.photo)
@@ -120,7 +133,7 @@ def _run_config(run: Path) -> dict | None:
         cfg = read_config(resolve_checkpoint(run))
     except StyleForgeError:
         return None
-    return cfg if cfg.get("family") == FAMILY else None
+    return cfg if cfg.get("method") == METHOD else None
 
 
 def find_level_runs(path: str | Path) -> dict[int, Path]:

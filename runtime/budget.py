@@ -1,0 +1,133 @@
+"""Work bounded before it is done: how many pixels an image makes a bundle's graphs process — after padding to the
+bundle's size rule (runtime/io_plan.py) and, for large images, tiling with context margins (runtime/tiling.py) —
+checked against a budget from the image header alone, before a pixel is decoded.
+
+Two limits, because two things run out: ``max_pixels`` bounds the *time* of one request (every graph input pixel
+of every tile and statistics pass), ``max_run_pixels`` the *memory* of one graph run (an untiled image, or a batch
+of them). A 2,000,000×8 strip is 16 Mpx as a picture but 512 Mpx of work for a translator that pads to 256, and
+thousands of mostly-margin tiles when tiled: the plan counts what would really run. Torch-free, numpy-free.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ImageError
+from .io_plan import padded_size
+
+#: default work per request on the server: 16 Mpx (a 4000×4000 photo, tiled)
+SERVE_MAX_PIXELS = 16_000_000
+#: default pixels of one untiled graph run (image or batch) on the server: 2048² — measured on this machine (issue
+#: 20): a 16 Mpx untiled stylizer run peaked at 2.7 GB RSS, so 4 Mpx keeps one run near 0.7 GB
+SERVE_MAX_RUN_PIXELS = 2048 * 2048
+#: default work per image on the command line (the user's own machine and photos): 64 Mpx
+CLI_MAX_PIXELS = 64_000_000
+
+
+class BudgetError(ImageError):
+    """An image whose work is over a budget; `limit` is the limit it broke (the server answers 413)."""
+
+    def __init__(self, message: str, limit: int):
+        super().__init__(message)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What decides a bundle's work per image for one graph role: its size rule and its tiling graphs (if any)."""
+
+    multiple: int = 1
+    min_side: int = 1
+    margin: int | None = None            # context px around a tile; None: the role has no tiling graphs
+    align: int = 1
+    norm_layers: int = 0
+
+    @property
+    def can_tile(self) -> bool:
+        return self.margin is not None
+
+    @classmethod
+    def of(cls, manifest, role: str) -> "Geometry":
+        """The geometry of graph `role` of a bundle, from its manifest."""
+        sc = manifest.size_constraints
+        m = max(1, int(sc.multiple_of))
+        t = manifest.tiling_for(role) if role else None
+        if t is None:
+            return cls(m, max(m, int(sc.min_side)))
+        return cls(m, max(m, int(sc.min_side)), int(t.margin), max(1, int(t.align)), int(t.norm_layers))
+
+
+@dataclass(frozen=True)
+class Work:
+    """What running one image costs: `pixels` of graph input in all, `run_pixels` in the largest single run."""
+
+    height: int
+    width: int
+    padded: tuple[int, int]              # the whole image after padding (the untiled run's size)
+    tiled: bool
+    pixels: int
+    run_pixels: int
+
+
+def _tiled_pixels(h: int, w: int, geo: Geometry, tile: int, overlap: int | None) -> tuple[int, int]:
+    """(total, largest) input pixels of the tiles TiledRunner would run: each core plus its margin, clipped to the
+    image, padded to the alignment."""
+    from .tiling import tile_spans
+
+    a = geo.align
+    if overlap is None:
+        overlap = min(32, tile // 4 // a * a)
+    m = geo.margin or 0
+
+    def sides(size: int) -> list[int]:
+        spans = tile_spans(size, tile, overlap, a)
+        return [-(-(min(size, e + m) - max(0, s - m)) // a) * a for s, e in spans]
+
+    ys, xs = sides(h), sides(w)
+    return sum(ys) * sum(xs), max(ys) * max(xs)
+
+
+def plan_work(h: int, w: int, geo: Geometry, *, tile: int | None = None, overlap: int | None = None,
+              exact_stats: bool = False, stats_pixels: int | None = None) -> Work:
+    """The work of an h×w image: untiled, or tiled when `tile` is given or the image is over AUTO_TILE_PIXELS and
+    the role has tiling graphs (the rule stylize/translate and the server follow)."""
+    from .tiling import AUTO_TILE_PIXELS, STATS_PIXELS
+
+    padded = padded_size(h, w, geo.multiple, geo.min_side)
+    if tile is None and geo.can_tile and h * w > AUTO_TILE_PIXELS:
+        tile = 512
+    if tile is None or not geo.can_tile:
+        n = padded[0] * padded[1]
+        return Work(h, w, padded, False, n, n)
+    total, largest = _tiled_pixels(h, w, geo, tile, overlap)
+    stats = min(h * w, stats_pixels or STATS_PIXELS)
+    if exact_stats:  # one probe pass over every tile per norm layer, then the tiled pass
+        total *= geo.norm_layers + 1
+    return Work(h, w, padded, True, total + stats, max(largest, stats))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on one image's work: all its graph input pixels (`max_pixels`) and one graph run (`max_run_pixels`;
+    None: no separate limit)."""
+
+    max_pixels: int = SERVE_MAX_PIXELS
+    max_run_pixels: int | None = SERVE_MAX_RUN_PIXELS
+
+    def check(self, work: Work, what: str, *, where: str = "") -> None:
+        """Refuse `work` over a limit with one line saying the image, its work and the limit (BudgetError)."""
+        size = f"{work.width}x{work.height}"
+        pad = f"{work.padded[1]}x{work.padded[0]}"
+        if work.pixels > self.max_pixels:
+            how = "in tiles with their margins" if work.tiled else f"padded to {pad}"
+            raise BudgetError(f"{what}: {size} is {work.pixels:,} pixels of work ({how}), over the "
+                              f"{self.max_pixels:,}-pixel limit{where}", self.max_pixels)
+        if self.max_run_pixels is not None and work.run_pixels > self.max_run_pixels:
+            hint = "" if work.tiled else " (a bundle with tiling graphs runs large images in tiles)"
+            raise BudgetError(f"{what}: {size} needs {work.run_pixels:,} pixels in one graph run (padded to {pad}), "
+                              f"over the {self.max_run_pixels:,}-pixel limit of one run{where}{hint}",
+                              self.max_run_pixels)
+
+    def batch_pixels(self) -> int | None:
+        """The most pixels one batched run may hold (None: unbounded)."""
+        return self.max_run_pixels
+
