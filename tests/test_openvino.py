@@ -191,3 +191,52 @@ def test_int8_bundle_runs_as_int8_on_openvino(trained):
     assert agree["tolerance_profile"] == "int8" and agree["passed"], agree
     fp32 = validate_bundle(trained["stylizer"], backend="openvino")
     assert fp32["passed"] and fp32["tolerance_profile"] == "openvino-f32"
+
+
+# --- ONNX Runtime session policy (runtime/backends/ort.py) -------------------------------------------------
+
+def test_spinning_policy_follows_the_load(monkeypatch):
+    import os
+
+    from styleforge.runtime.backends import ort
+    from styleforge.runtime.errors import StyleForgeError
+
+    assert ort.spin_policy(True) is True and ort.spin_policy("off") is False and ort.spin_policy("on") is True
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores * 2.0, 0.0, 0.0))
+    assert ort.spin_policy("auto") is False  # busy: idle threads sleep
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert ort.spin_policy("auto") is True   # idle: ONNX Runtime's default
+    with pytest.raises(StyleForgeError, match="spinning must be"):
+        ort.spin_policy("sometimes")
+
+
+def test_session_options_reach_onnx_runtime(tmp_path):
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.errors import StyleForgeError
+
+    b = open_bundle(toy.write_translator(tmp_path / "tr.sfbundle"))
+    runner = open_session(b, "translate", "ort-cpu", opt_level="basic", spinning="off", threads=1)
+    opts = runner.loader.options(3)
+    assert str(opts.graph_optimization_level).endswith("ORT_ENABLE_BASIC") and opts.intra_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    x = np.full((1, 3, 8, 8), 7.0, np.float32)
+    assert np.array_equal(runner.run({"image": x})["translated"], 255 - x)
+    with pytest.raises(StyleForgeError, match="opt_level must be one of"):
+        open_session(b, "translate", "ort-cpu", opt_level="max")
+
+
+def test_runner_options_on_the_command_line(tmp_path, cli):
+    from styleforge.runtime.cli import parse_runner_options
+    from styleforge.runtime.errors import StyleForgeError
+
+    assert parse_runner_options(["spinning=off", "threads=2", "hint=throughput"]) == \
+        {"spinning": False, "threads": 2, "hint": "throughput"}
+    with pytest.raises(StyleForgeError, match="expected KEY=VALUE"):
+        parse_runner_options(["spinning"])
+    path = toy.write_translator(tmp_path / "tr.sfbundle")
+    r = cli("validate", path, "--backend", "openvino", "--runner-option", "hint=throughput",
+            "--runner-option", "precision=f32", "--json")
+    assert r.returncode == 0 and "OpenVINO CPU (throughput, f32)" in r.stdout, r.stdout + r.stderr
+    r = cli("validate", path, "--runner-option", "opt_level=max")
+    assert r.returncode != 0 and "opt_level must be one of" in r.stderr and "Traceback" not in r.stderr
