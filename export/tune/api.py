@@ -5,7 +5,7 @@
 2. Every candidate (:mod:`.candidates`): quality (:func:`.measure.golden_psnr`, :func:`.measure.photo_psnr`); a
    candidate that fails to load or run is a row with its reason.
 3. The candidates meeting ``min_psnr`` are timed together, interleaved, at each size (:mod:`.measure`).
-4. The fastest of them (sum of its medians over the sizes) is copied to `out` with a :class:`TuningRecord`
+4. The fastest of them (sum of its medians over the sizes; within 3 % of it, the most accurate) is copied to `out` with a :class:`TuningRecord`
    holding the host and the whole table. Progress and an ETA go to `log`; the search stops at `budget_s`
    (candidates not reached are rows that say so).
 """
@@ -42,6 +42,18 @@ def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512)
         except StyleForgeError as e:
             out[name] = f"convert failed: {e}"
     return out
+
+
+#: candidates this close to the fastest are a tie (the spread of repeated runs here): the more accurate one wins
+TIE = 0.03
+
+
+def _winner(timed: list[int], rows: dict) -> int:
+    """The fastest timed candidate (sum of medians over the sizes); within :data:`TIE` of it, the highest PSNR."""
+    total = {i: sum(rows[i].median_ms.values()) for i in timed}
+    fastest = min(total.values())
+    close = [i for i in timed if total[i] <= fastest * (1 + TIE)]
+    return max(close, key=lambda i: (float("inf") if rows[i].psnr is None else rows[i].psnr, -total[i]))
 
 
 class _Search:
@@ -126,7 +138,7 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
         if not timed:
             raise StyleForgeError(f"tune: no candidate met the {min_psnr:g} dB floor and was timed within the budget "
                                   "(lower --min-psnr or raise --budget-s)")
-        best = min(timed, key=lambda i: sum(search.rows[i].median_ms.values()))
+        best = _winner(timed, search.rows)
         win = search.rows[best]
         record = TuningRecord(tool="styleforge tune", time=time.strftime("%Y-%m-%dT%H:%M:%S%z"), host=host_info(),
                               runner=win.runner, options=dict(win.options), variant=win.precision, min_psnr=float(min_psnr),

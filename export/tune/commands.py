@@ -55,7 +55,8 @@ def format_table(record) -> str:
     for r in record.table:
         opts = " ".join(f"{k}={v}" for k, v in r.options.items())
         rows.append([r.runner, r.precision, opts, *[f"{r.median_ms[s]:.1f}" if s in r.median_ms else "-" for s in sizes],
-                     "-" if r.psnr is None else f"{r.psnr:.1f}", "yes" if r.meets_floor else "no", r.note])
+                     ("∞" if r.meets_floor else "-") if r.psnr is None else f"{r.psnr:.1f}",
+                     "yes" if r.meets_floor else "no", r.note])
     return render_text(table)
 
 
