@@ -1,7 +1,7 @@
 """Python API of ``styleforge tune``: ``tune_bundle(src, out, min_psnr=40, sizes=[(512, 512)], ...)``.
 
 1. Precision variants of the fp32 bundle through ``styleforge convert``'s public entry (``convert_bundle``): fp32
-   clean-up, int8 per calibration recipe (calibrated on two sample photos, the other two held out), fp16.
+   clean-up, int8 with the recipe and with minmax calibration (calibrated on two sample photos, the other two held out), fp16.
 2. Every candidate (:mod:`.candidates`): quality (:func:`.measure.golden_psnr`, :func:`.measure.photo_psnr`); a
    candidate that fails to load or run is a row with its reason.
 3. The candidates meeting ``min_psnr`` are timed together, interleaved, at each size (:mod:`.measure`).

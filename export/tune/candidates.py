@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: precision variants made with `styleforge convert` (``int8`` per calibration method: the recipes)
-VARIANTS = (("fp32", None), ("int8", None), ("int8", "percentile"), ("fp16", None))
+#: precision variants made with `styleforge convert`: ``int8`` with the interface recipe (percentile calibration)
+#: and with minmax calibration instead
+VARIANTS = (("fp32", None), ("int8", None), ("int8", "minmax"), ("fp16", None))
 
 
 @dataclass
