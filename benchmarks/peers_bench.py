@@ -20,7 +20,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import time
 
 import numpy as np
 
@@ -104,16 +103,10 @@ def peers(bundle_path, tuned_path, size, threads, calib):
 
 
 def time_rows(rows: dict, runs: int) -> dict:
-    calls = {k: fn for k, (fn, _) in rows.items() if fn is not None}
-    for fn in calls.values():
-        fn()
-    times = {k: [] for k in calls}
-    for _ in range(runs):
-        for k, fn in calls.items():
-            fn()
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
+    """{row: median ms}, interleaved as `styleforge bench` times (runtime/latency.py)."""
+    from styleforge.runtime.latency import _run_interleaved
+
+    _, times = _run_interleaved({k: fn for k, (fn, _) in rows.items() if fn is not None}, runs, 1, {})
     return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
 

@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +33,11 @@ from peers_bench import cpu_model  # noqa: E402
 
 
 def interleaved(fns: dict, runs: int) -> dict:
-    for f in fns.values():
-        f()
-    t = {k: [] for k in fns}
-    for _ in range(runs):
-        for k, f in fns.items():
-            f()
-            s = time.perf_counter()
-            f()
-            t[k].append(time.perf_counter() - s)
-    return {k: statistics.median(v) * 1e3 for k, v in t.items()}
+    """{key: median ms}, interleaved as `styleforge bench` times (runtime/latency.py)."""
+    from styleforge.runtime.latency import _run_interleaved
+
+    _, times = _run_interleaved(dict(fns), runs, 1, {})
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
 
 def ort_session(path: str, *, threads=None, spinning=None, arena=True, level="all", parallel=False):

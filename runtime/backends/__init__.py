@@ -271,6 +271,14 @@ def plugin_roles(manifest) -> list[str]:
     return list(getattr(manifest.model.config, "plugin_graphs", None) or [])
 
 
+def plugin_refusal(bundle, role: str) -> Verdict | None:
+    """The no of a runner that cannot load TensorRT plugins, for a plugin graph (None for any other graph)."""
+    if role in plugin_roles(bundle.manifest):
+        return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
+                          "tensorrt runner loads")
+    return None
+
+
 __all__ = ["LAZY_RUNNERS", "RUNNERS", "RunResult", "Runner", "Selection", "Session", "Verdict", "auto_order", "available_backends",
-           "open_session", "plugin_roles", "register_lazy", "register_runner", "resolve_backend", "runner_class",
+           "open_session", "plugin_refusal", "plugin_roles", "register_lazy", "register_runner", "resolve_backend", "runner_class",
            "runners", "select_runner"]

@@ -29,7 +29,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import BundleError, StyleForgeError
-from . import plugin_roles, register_runner
+from . import plugin_refusal, register_runner
 from .base import Runner, Verdict
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
@@ -158,9 +158,9 @@ class OpenVinoRunner(Runner):
         v = cls.probe()
         if not v:
             return v
-        if role in plugin_roles(bundle.manifest):
-            return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
-                              "tensorrt runner loads")
+        refusal = plugin_refusal(bundle, role)
+        if refusal is not None:
+            return refusal
         graph = bundle.graph(role)
         path = bundle.file(graph.file)
         ops = unsupported_ops(str(path), bundle.manifest.files.get(graph.file, ""))

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BundleError, StyleForgeError
-from . import plugin_roles, register_runner
+from . import plugin_refusal, register_runner
 from .base import Runner, Verdict
 
 #: onnxruntime-gpu and onnxruntime install the same `onnxruntime` module: only the GPU build may remain
@@ -246,9 +246,9 @@ class OrtRunner(Runner):
         v = cls.probe()
         if not v:
             return v
-        if role in plugin_roles(bundle.manifest):
-            return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
-                              "tensorrt runner loads")
+        refusal = plugin_refusal(bundle, role)
+        if refusal is not None:
+            return refusal
         return v
 
     def __init__(self, bundle, role: str, *, threads: int | None = None, device_id: int = 0, log_level: int | None = None,
