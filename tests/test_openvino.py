@@ -1,7 +1,8 @@
 """The ``openvino`` runner (runtime/backends/openvino.py) on every interface — stylizer, translator, generator (toy
 bundles) and WCT (a tiny trained one) — against ort-cpu on the same inputs; its tolerance profiles (openvino-f32,
 bf16 by the precision OpenVINO really computes in, int8 for int8 graphs); reshaping and the dynamic mode; the
-infer-request pool under threads; and ``supports()`` naming an operator OpenVINO cannot run."""
+infer-request pool under threads; ``supports()`` naming an operator OpenVINO cannot run; and the ONNX Runtime
+session policy (spinning by load, optimisation level, ``--runner-option``)."""
 from __future__ import annotations
 
 import threading
