@@ -135,8 +135,8 @@ class OpenVinoRunner(Runner):
     name = "openvino"
     needs = (f"openvino ({INSTALL})",)
     thread_policy = "context-pool"
-    #: after ort-cpu: on fp32 graphs it measured within noise of ONNX Runtime on the 2-core EPYC (docs/deploy.md);
-    #: a bundle's tuning record puts it first where `styleforge tune` measured it fastest
+    #: after ort-cpu (the base install and reference runner), though it measured 1.1-1.4x faster on fp32 graphs on the
+    #: loaded 2-core EPYC (docs/deploy.md "Tuning"); a bundle's tuning record puts it first where `tune` measured it so
     auto_rank = 95
 
     @classmethod
