@@ -1,7 +1,8 @@
 """Python API of ``styleforge tune``: ``tune_bundle(src, out, min_psnr=40, sizes=[(512, 512)], ...)``.
 
 1. Precision variants of the fp32 bundle through ``styleforge convert``'s public entry (``convert_bundle``): fp32
-   clean-up, int8 with the recipe and with minmax calibration (calibrated on two sample photos, the other two held out), fp16.
+   clean-up, int8 with the recipe and with minmax calibration (calibrated on two sample photos, the other two held out), fp16;
+   and int8 by NNCF's default quantisation (.nncf_variant) where nncf is installed.
 2. Every candidate (:mod:`.candidates`): quality (:func:`.measure.golden_psnr`, :func:`.measure.photo_psnr`); a
    candidate that fails to load or run is a row with its reason.
 3. The candidates meeting ``min_psnr`` are timed together, interleaved, at each size (:mod:`.measure`).
@@ -35,6 +36,9 @@ def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512)
     for precision, method in variants:
         name = precision + (f"-{method}" if method else "")
         log(f"converting: {name}")
+        if method == "nncf":
+            out[name] = _nncf_variant(out, work / f"{name}.sfbundle", calibration_size)
+            continue
         try:
             path, _ = convert_bundle(src, work / f"{name}.sfbundle", precision=precision, calibration=list(CALIBRATION),
                                      calibration_size=calibration_size, calibration_method=method, validate=False)
@@ -54,6 +58,20 @@ def _winner(timed: list[int], rows: dict) -> int:
     fastest = min(total.values())
     close = [i for i in timed if total[i] <= fastest * (1 + TIE)]
     return max(close, key=lambda i: (float("inf") if rows[i].psnr is None else rows[i].psnr, -total[i]))
+
+
+def _nncf_variant(made: dict, out: Path, calibration_size: int) -> Path | str:
+    """The int8-nncf bundle (.nncf_variant) from the fp32 and int8 variants already made, or why not."""
+    from ...train.core.samples import resolve_image
+    from .nncf_variant import nncf_int8
+
+    fp32, int8 = made.get("fp32"), made.get("int8")
+    if not isinstance(fp32, Path) or not isinstance(int8, Path):
+        return "needs the fp32 and int8 variants first"
+    try:
+        return nncf_int8(fp32, int8, out, [resolve_image(c, max_side=calibration_size) for c in CALIBRATION])
+    except StyleForgeError as e:
+        return f"not made: {e}"
 
 
 class _Search:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: precision variants made with `styleforge convert`: ``int8`` with the interface recipe (percentile calibration)
-#: and with minmax calibration instead
-VARIANTS = (("fp32", None), ("int8", None), ("int8", "minmax"), ("fp16", None))
+#: and with minmax calibration instead; ``int8-nncf``: NNCF's default quantisation of the same graphs (nncf_variant.py)
+VARIANTS = (("fp32", None), ("int8", None), ("int8", "minmax"), ("int8", "nncf"), ("fp16", None))
 
 
 @dataclass

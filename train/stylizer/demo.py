@@ -19,12 +19,11 @@ from pathlib import Path
 DEMO = dict(style="sample:mosaic", steps=300, size=128, batch=2, width_mult=0.5, content_weight=1e5,
             style_weight=2e9, tv_weight=1e2, checkpoint_every=100, stylize_max_side=256, bench_sizes="256,512",
             bench_runs=10, bench_warmup=2, tune_min_psnr=40.0, tune_sizes=((512, 512),), tune_budget_s=600.0, tune_runs=5,
-            tune_calibration_size=512)
+            tune_calibration_size=512, tune_variants=(("fp32", None), ("int8", None), ("int8", "nncf")))
 QUICK = dict(DEMO, steps=4, size=32, batch=1, width_mult=0.125, checkpoint_every=4, stylize_max_side=64,
              bench_sizes="32", bench_runs=2, bench_warmup=1, tune_min_psnr=20.0, tune_sizes=((32, 32),),
-             tune_budget_s=120.0, tune_runs=1, tune_calibration_size=64)
-#: what the demo's tune tries (the full `styleforge tune` adds the percentile int8 recipe and fp16)
-DEMO_VARIANTS = (("fp32", None), ("int8", None))
+             tune_budget_s=120.0, tune_runs=1, tune_calibration_size=64, tune_variants=(("fp32", None), ("int8", None)))
+#: the demo's tune tries fp32, the int8 recipe and NNCF's int8 (the full `styleforge tune` adds minmax int8 and fp16)
 
 
 def _log(msg: str) -> None:
@@ -121,7 +120,7 @@ def _tune(bundle, out: Path, cfg: dict):
     from ...export.tune.api import tune_bundle
 
     return tune_bundle(bundle, out, min_psnr=cfg["tune_min_psnr"], sizes=cfg["tune_sizes"], budget_s=cfg["tune_budget_s"],
-                       runs=cfg["tune_runs"], variants=DEMO_VARIANTS, calibration_size=cfg["tune_calibration_size"],
+                       runs=cfg["tune_runs"], variants=cfg["tune_variants"], calibration_size=cfg["tune_calibration_size"],
                        log=lambda m: _log(f"tune: {m}"))
 
 
