@@ -8,7 +8,7 @@ import json
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'styleforge[openvino]')")
 
 from styleforge.runtime.errors import StyleForgeError  # noqa: E402
@@ -94,6 +94,28 @@ def test_ties_go_to_the_more_accurate_candidate():
     assert _winner([0, 1, 2], rows) == 1  # 2 % slower, 39 dB better: a tie, won by accuracy
     rows[1].median_ms["s"] = 110.0
     assert _winner([0, 1, 2], rows) == 0
+
+
+def test_nncf_variant_is_a_checked_int8_bundle_with_its_lineage(tiny, tmp_path):
+    pytest.importorskip("nncf", reason="nncf comes with the openvino extra")
+    from styleforge.export.convert.api import convert_bundle
+    from styleforge.export.tune.nncf_variant import nncf_int8
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.validation import validate_bundle
+    from styleforge.train.core.samples import resolve_image
+
+    fp32, _ = convert_bundle(tiny, tmp_path / "fp32.sfbundle", validate=False)
+    int8, _ = convert_bundle(tiny, tmp_path / "int8.sfbundle", precision="int8", calibration=["sample:astronaut"],
+                             calibration_size=32, validate=False)
+    out = nncf_int8(fp32, int8, tmp_path / "nncf.sfbundle", [resolve_image("sample:astronaut", max_side=32)])
+    b = open_bundle(out)  # hashes and manifest digest checked
+    assert b.manifest.precision == "int8" and b.manifest.lineage.conversion.options["int8_method"] == "nncf"
+    assert "nncf.quantize" in b.manifest.lineage.conversion.passes["stylize"][0]
+    graph = onnx.load(str(b.file(b.graph("stylize").file)))
+    assert graph.SerializeToString() != onnx.load(str(open_bundle(int8).file("stylize.onnx"))).SerializeToString()
+    assert "QuantizeLinear" in {n.op_type for n in graph.graph.node}
+    report = validate_bundle(out, backend="openvino")
+    assert report["tolerance_profile"] == "int8" and not report.get("error")
 
 
 def test_budget_stops_the_search(tiny, tmp_path):
