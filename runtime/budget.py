@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from .errors import ImageError
 from .io_plan import padded_size
 
-#: default work per request on the server: 16 Mpx (a 4000×4000 photo, tiled)
-SERVE_MAX_PIXELS = 16_000_000
+#: default work per request on the server: 32 Mpx — a 12 Mpx phone photo (4032×3024) is 20.2 M of work once its
+#: tiles count their context margins, so 16 M refused the photos people take; 32 M still bounds one request to
+#: ~2× that (about 20 s of the demo stylizer on 2 cores) and stops the 2,000,000×8 strip (512 M padded)
+SERVE_MAX_PIXELS = 32_000_000
 #: default pixels of one untiled graph run (image or batch) on the server: 2048² — measured on this machine (issue
 #: 20): a 16 Mpx untiled stylizer run peaked at 2.7 GB RSS, so 4 Mpx keeps one run near 0.7 GB
 SERVE_MAX_RUN_PIXELS = 2048 * 2048

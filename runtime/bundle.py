@@ -10,6 +10,7 @@ a mix (see its docstring), and writers take a lock so that two updates never los
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -24,7 +25,23 @@ from .errors import BundleError
 from .manifest import (DIGEST_FIELD, MANIFEST, SCHEMA_VERSION, GoldenCase, GraphSpec, Manifest, check_digest,
                        check_relative_path, manifest_to_json, parse_manifest)
 
-__all__ = ["Bundle", "open_bundle", "read_manifest", "update_bundle", "sha256_file", "MANIFEST", "SCHEMA_VERSION"]
+__all__ = ["Bundle", "open_bundle", "read_manifest", "update_bundle", "sha256_file", "allow_legacy_manifests", "MANIFEST",
+           "SCHEMA_VERSION"]
+
+#: whether a manifest without ``manifest_sha256`` (schema <= 2) may be read where the caller does not say: off, unless
+#: a command runs with --allow-legacy-manifest (runtime/cli: :func:`allow_legacy_manifests` around the command)
+_ALLOW_LEGACY = contextvars.ContextVar("styleforge_allow_legacy_manifest", default=False)
+
+
+@contextlib.contextmanager
+def allow_legacy_manifests(allow: bool = True):
+    """Within the block, bundles whose manifest carries no digest are read (as with ``allow_legacy_manifest=True``)
+    where a call does not say otherwise; for the command line's ``--allow-legacy-manifest``."""
+    token = _ALLOW_LEGACY.set(bool(allow))
+    try:
+        yield
+    finally:
+        _ALLOW_LEGACY.reset(token)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -83,6 +100,25 @@ class Bundle:
         """The path of a bundle file; refuses one that leaves the bundle (also with ``verify=False``)."""
         return inside(self.path, rel)
 
+    def graph_bytes(self, role: str) -> bytes:
+        """The ONNX bytes of graph `role`, read now and checked now: the graph file against its sha256 in the manifest,
+        and every file its ``external_data`` points to (inside the bundle, listed in the manifest, unchanged). Open
+        sessions from these bytes, never from the path (the one place a runner reads a graph; external data names its
+        files relative to :meth:`graph_dir`): a graph opened hours after load() (tiling graphs) of a bundle
+        re-exported or edited in place is refused instead of run half old, half new."""
+        spec = self.graph(role)
+        try:
+            data = self.file(spec.file).read_bytes()
+        except FileNotFoundError:
+            raise BundleError(f"{self.path}: graph file {spec.file} is missing (the bundle changed since it was "
+                              "opened?); reload it") from None
+        want = self.manifest.files.get(spec.file)
+        if want is None or hashlib.sha256(data).hexdigest() != want:
+            raise BundleError(f"{self.path}: {spec.file} no longer matches its sha256 in the manifest (changed since "
+                              "the bundle was opened, or tampered); reload the bundle")
+        check_external_data(self.path, self.manifest, spec.file, data, verify_files=True)
+        return data
+
     @property
     def tolerances(self):
         return self.manifest.tolerances
@@ -96,11 +132,6 @@ class Bundle:
         inputs = {k: data[f"input.{k}"] for k in case.inputs}
         outputs = {k: data[f"output.{k}"] for k in case.outputs}
         return inputs, outputs
-
-    def graph_bytes(self, role: str) -> bytes:
-        """The ONNX bytes of graph `role`: the one place a runner reads a graph to build a session. A graph with
-        external data names its files relative to :meth:`graph_dir` (runners tell ONNX Runtime that folder)."""
-        return self.file(self.graph(role).file).read_bytes()
 
     def graph_dir(self, role: str) -> Path:
         """The folder graph `role`'s external-data paths are relative to."""
@@ -118,18 +149,55 @@ def inside(root: Path, rel: str) -> Path:
     return p
 
 
+def check_external_data(root: Path, manifest: Manifest, graph_file: str, data: bytes, *, verify_files: bool) -> None:
+    """Confine graph `graph_file`'s ``external_data`` to the bundle: each location relative (no absolute path, no
+    '..'), inside the bundle after links are followed, and a file the manifest lists (so its sha256 is known;
+    `verify_files`: checked now). ONNX Runtime then never reads a file the bundle does not vouch for."""
+    import posixpath
+
+    from .onnx_refs import external_data_locations
+
+    try:
+        locations = external_data_locations(data)
+    except BundleError as e:
+        raise BundleError(f"{root}: {graph_file}: {e}") from None
+    for loc in locations:
+        try:
+            check_relative_path(loc, f"{root / graph_file} (external data)")
+        except BundleError:
+            raise BundleError(f"{root}: {graph_file} keeps tensor data at {loc!r}, outside the bundle; refusing to "
+                              "load") from None
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(graph_file), loc.replace("\\", "/")))
+        if rel not in manifest.files:
+            raise BundleError(f"{root}: {graph_file} keeps tensor data in {loc!r}, which the manifest does not list "
+                              "(no sha256 vouches for it); refusing to load")
+        p = inside(root, rel)
+        if verify_files and (not p.is_file() or sha256_file(p) != manifest.files[rel]):
+            raise BundleError(f"{root}: {rel} (external data of {graph_file}) is missing or no longer matches its "
+                              "sha256; reload the bundle")
+
+
 def verify_hashes(path: Path, manifest: Manifest) -> None:
-    """Refuse a bundle whose files are missing, leave the bundle, or differ from the sha256 recorded at export."""
+    """Refuse a bundle whose files are missing, leave the bundle, or differ from the sha256 recorded at export, or
+    whose graphs keep tensor data outside it (:func:`check_external_data`)."""
+    graph_files = {g.file for g in manifest.graphs}
     for rel, digest in manifest.files.items():
         p = inside(path, rel)
+        data = None
         try:
-            actual = sha256_file(p) if p.is_file() else None
+            if rel in graph_files and p.is_file():  # read once: hashed, and scanned for external data
+                data = p.read_bytes()
+                actual = hashlib.sha256(data).hexdigest()
+            else:
+                actual = sha256_file(p) if p.is_file() else None
         except FileNotFoundError:  # removed between the two calls
             actual = None
         if actual is None:
             raise BundleError(f"{path}: file {rel} listed in the manifest is missing")
         if actual != digest:
             raise BundleError(f"{path}: {rel} does not match its sha256 in the manifest (tampered or corrupt); refusing to load")
+        if data is not None:
+            check_external_data(path, manifest, rel, data, verify_files=False)  # those files are hashed in this loop
 
 
 def _read_json(path: Path) -> dict:
@@ -148,17 +216,27 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def read_manifest(path: str | os.PathLike, *, verify: bool = True) -> Manifest:
-    """The typed manifest of the bundle at `path`; with `verify` its ``manifest_sha256`` is checked (files are not)."""
+def read_manifest(path: str | os.PathLike, *, verify: bool = True, allow_legacy_manifest: bool | None = None) -> Manifest:
+    """The typed manifest of the bundle at `path`; with `verify` its ``manifest_sha256`` is checked (files are not),
+    and a manifest without one (schema <= 2) is refused unless `allow_legacy_manifest` (None: the ambient setting,
+    :func:`allow_legacy_manifests`)."""
     path = Path(path)
     data = _read_json(path)
     if verify:
-        check_digest(data, str(path / MANIFEST))
+        legacy = _ALLOW_LEGACY.get() if allow_legacy_manifest is None else allow_legacy_manifest
+        try:
+            check_digest(data, str(path / MANIFEST), allow_missing=legacy)
+        except BundleError:
+            parse_manifest(dict(data), str(path / MANIFEST))  # a malformed manifest is named as such first
+            raise
     return parse_manifest(data, str(path / MANIFEST))
 
 
-def open_bundle(path: str | os.PathLike, *, verify: bool = True, patience: float = 5.0) -> Bundle:
+def open_bundle(path: str | os.PathLike, *, verify: bool = True, patience: float = 5.0,
+                allow_legacy_manifest: bool | None = None) -> Bundle:
     """Load a bundle directory; with `verify` (default) the manifest's digest and every file's sha256 are checked.
+    A manifest without a digest (schema <= 2, or the field removed) is refused unless `allow_legacy_manifest` (None:
+    the ambient setting, :func:`allow_legacy_manifests`; off by default): it could have been edited by anyone.
 
     A check that fails while another process updates the bundle (:func:`update_bundle` replaced the manifest
     meanwhile) is repeated against the new manifest, for up to `patience` seconds while updates keep coming: a
@@ -167,7 +245,7 @@ def open_bundle(path: str | os.PathLike, *, verify: bool = True, patience: float
     deadline = time.monotonic() + patience
     attempt = 0
     while True:
-        manifest = read_manifest(path, verify=verify)
+        manifest = read_manifest(path, verify=verify, allow_legacy_manifest=allow_legacy_manifest)
         if not verify:
             break
         try:
@@ -234,12 +312,23 @@ def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None
     3. only then are the files it no longer lists removed (a reader still checking the old manifest finds
        one missing, sees the manifest changed, and checks again: :func:`open_bundle`).
 
+    Every file is fsync'ed before the manifest that lists it is renamed into place (runtime/atomic.py), so a crash
+    leaves the old manifest (new files unlisted, overwritten by the next update) or the new one with its files.
+
     Writers hold :func:`bundle_lock`, so two updates never lose each other's change. `patch(manifest)` edits
     the typed manifest in place. Returns the new manifest.
     """
+    path = Path(path)
+    try:
+        return _update(path, add_files, patch)
+    except OSError as e:  # a full disk, a read-only folder …: the manifest (the bundle) is the old one
+        raise BundleError(f"{path}: could not update the bundle ({e.strerror or e}"
+                          f"{': ' + str(e.filename) if e.filename else ''}); it is unchanged") from None
+
+
+def _update(path: Path, add_files: dict[str, bytes] | None, patch) -> Manifest:
     from .atomic import write_bytes
 
-    path = Path(path)
     with bundle_lock(path):
         manifest = read_manifest(path)
         files = manifest.files
@@ -247,7 +336,9 @@ def update_bundle(path: str | os.PathLike, *, add_files: dict[str, bytes] | None
         for rel, data in (add_files or {}).items():
             check_relative_path(rel)
             digest = hashlib.sha256(data).hexdigest()
-            name = rel if rel not in files and not (path / rel).exists() else _tagged(rel, digest)
+            # a name the manifest does not list is no part of the bundle (a file an interrupted update left): it is
+            # overwritten under its own name, so names the graphs point to (external data) stay right on a rerun
+            name = rel if rel not in files else _tagged(rel, digest)
             if files.get(name) != digest or not (path / name).is_file():
                 write_bytes(inside(path, name), data)
             stored[rel] = name

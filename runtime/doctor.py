@@ -59,6 +59,11 @@ def versions() -> dict:
                               f"driver {dv[1] if int(dv[0]) == 0 else '?'})")
     except ImportError:
         out["cuda-python"] = f"{cp} (no cuda.bindings: needs >= 12.6.2.post1)" if cp else "not installed"
+    from . import cuda_stack  # CUDA majors of torch, cuda-python, TensorRT, onnxruntime-gpu: one line, with the fix
+
+    out["cuda_stack"] = cuda_stack.check()
+    if note := cuda_stack.ort_tensorrt_note():
+        out["ort_tensorrt"] = note
     return out
 
 

@@ -546,13 +546,20 @@ def manifest_digest(data: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def check_digest(data: dict, where: str = MANIFEST) -> None:
-    """Refuse manifest JSON whose content does not match its ``manifest_sha256`` (required from schema 3)."""
+def check_digest(data: dict, where: str = MANIFEST, *, allow_missing: bool = False) -> None:
+    """Refuse manifest JSON whose content does not match its ``manifest_sha256``, or that has none: schema 3 requires
+    one, and an older manifest without one is read only with `allow_missing` (--allow-legacy-manifest)."""
     want = data.get(DIGEST_FIELD)
     version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return  # parse_manifest names the missing or bad schema_version
     if want is None:
-        if isinstance(version, int) and version >= DIGEST_SINCE:
+        if version >= DIGEST_SINCE:
             raise BundleError(f"{where}: the manifest has no {DIGEST_FIELD} (schema {version} requires one); refusing to load")
+        if not allow_missing:
+            raise BundleError(f"{where}: a schema-{version} manifest without {DIGEST_FIELD}: nothing shows it is the one "
+                              "StyleForge wrote; refusing to load (if you trust this bundle: --allow-legacy-manifest, or "
+                              "re-export it)")
         return
     if manifest_digest(data) != want:
         raise BundleError(f"{where}: the manifest does not match its {DIGEST_FIELD} (edited or corrupt); refusing to load")

@@ -80,9 +80,13 @@ class RuntimeModel:
 
         key = (role, tuple(sorted(options.items())))
         cache = self.__dict__.setdefault("_tiled", {})
-        if key not in cache:
-            cache[key] = TiledRunner(self, role, **options)
-        return cache[key]
+        runner = cache.get(key)
+        if runner is None:
+            with self.__dict__.setdefault("_tiled_lock", threading.Lock()):  # double-checked, as session()
+                runner = cache.get(key)
+                if runner is None:
+                    runner = cache[key] = TiledRunner(self, role, **options)
+        return runner
 
     def can_tile(self, role: str) -> bool:
         return self.manifest.tiling_for(role) is not None
@@ -99,13 +103,15 @@ class RuntimeModel:
 register_interface(InterfaceSpec())(RuntimeModel)  # a bare graph bundle: raw ``run`` only, no image handling
 
 
-def load(path, backend: str = "auto", *, verify: bool = True, **options) -> RuntimeModel:
+def load(path, backend: str = "auto", *, verify: bool = True, allow_legacy_manifest: bool | None = None,
+         **options) -> RuntimeModel:
     """Load a bundle for inference: ``model = load("x.sfbundle"); out = model(image)``.
 
     `backend`: ``auto`` | ``ort-cpu`` | ``ort-cuda`` | ``tensorrt``; `options` go to the backend
-    (``threads=N`` for ONNX Runtime). The bundle's hashes are checked unless ``verify=False``.
+    (``threads=N`` for ONNX Runtime). The bundle's hashes are checked unless ``verify=False``; a manifest without a
+    digest (schema <= 2) is refused unless ``allow_legacy_manifest=True`` (runtime/bundle.py).
     """
-    bundle = open_bundle(path, verify=verify)
+    bundle = open_bundle(path, verify=verify, allow_legacy_manifest=allow_legacy_manifest)
     spec = find_interface(bundle.interface)
     if spec is None:
         raise unknown_name("runtime interface in bundle", bundle.interface, interface_specs())

@@ -92,6 +92,8 @@ class TiledRunner:
         from .backends import open_session
 
         backend = model.backend if str(model.backend).startswith("ort") else "ort-cpu"  # engines have fixed shapes
+        # opened lazily (the first large image, maybe hours after load()): ONNX Runtime runners build sessions from
+        # Bundle.graph_bytes, so these graphs and their external weights are hash-checked now, not only at load()
         options = {"threads": threads or model.options.get("threads"), "mem_arena": False}
         self._sessions = {r: open_session(model.bundle, r, backend, **options)
                           for r in (spec.stats_role, spec.tiled_role)}

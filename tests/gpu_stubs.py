@@ -23,11 +23,13 @@ def purge() -> None:
 
 
 def stub_env(*, cuda: str | None = "nodriver", engines: bool = False, version: str = TRT_VERSION,
-             layout: str = "pip", trt: bool = True) -> dict:
-    """Environment variables for a subprocess that sees the stubs (``cuda``: "nodriver", "sim" or None)."""
+             layout: str = "pip", trt: bool = True, plugin: str = "auto") -> dict:
+    """Environment variables for a subprocess that sees the stubs (``cuda``: "nodriver", "sim" or None; ``plugin``:
+    "auto" = NVIDIA's tensorrt.plugin layer where its wheel of ``version`` is here, "own" = the stand-in)."""
     paths = ([str(TRT_STUB)] if trt else []) + ([str(CUDA_STUB)] if cuda else [])
     env = {"PYTHONPATH": os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]),
-           "STYLEFORGE_STUB_TRT_VERSION": version, "STYLEFORGE_STUB_TRT_LAYOUT": layout}
+           "STYLEFORGE_STUB_TRT_VERSION": version, "STYLEFORGE_STUB_TRT_LAYOUT": layout,
+           "STYLEFORGE_STUB_TRT_PLUGIN": plugin}
     if cuda == "sim":
         env["STYLEFORGE_STUB_CUDA"] = "sim"
     if engines:
@@ -37,7 +39,7 @@ def stub_env(*, cuda: str | None = "nodriver", engines: bool = False, version: s
 
 @pytest.fixture
 def gpu_stubs(monkeypatch, tmp_path):
-    """``use(cuda="nodriver"|"sim"|None, engines=False, version=..., layout="pip", trt=True)``: import-fresh stubs
+    """``use(cuda="nodriver"|"sim"|None, engines=False, version=..., layout="pip", trt=True, plugin="auto")``: import-fresh stubs
     for this test (GPU caches under tmp_path); everything is forgotten afterwards."""
     from styleforge.kernels import trt_plugin
 
@@ -57,6 +59,10 @@ def gpu_stubs(monkeypatch, tmp_path):
             monkeypatch.syspath_prepend(str(TRT_STUB))
         monkeypatch.setattr(trt_plugin, "_registered", False)
         monkeypatch.setattr(trt_plugin, "_failed", None)
+        if kw.get("cuda", "nodriver"):
+            import cuda.bindings
+
+            assert getattr(cuda.bindings, "__stub__", False), f"a real cuda.bindings shadows the stub: {cuda.bindings.__file__}"
         if kw.get("trt", True):
             import tensorrt
 
@@ -66,3 +72,19 @@ def gpu_stubs(monkeypatch, tmp_path):
 
     yield use
     purge()
+
+
+def nvidia_plugin_versions() -> list[str]:
+    """Releases of NVIDIA's ``tensorrt.plugin`` layer the stub core can run here: an installed tensorrt-cu12/cu13-bindings
+    wheel (dev extra) and unpacked wheels in the folders of ``STYLEFORGE_TRT_PLUGIN_PATH`` (tensorrt/__init__.py)."""
+    from importlib import metadata
+
+    found = set()
+    for name in ("tensorrt-cu12-bindings", "tensorrt-cu13-bindings"):
+        try:
+            found.add(metadata.distribution(name).version)
+        except metadata.PackageNotFoundError:
+            pass
+    for folder in filter(None, os.environ.get("STYLEFORGE_TRT_PLUGIN_PATH", "").split(os.pathsep)):
+        found.update(p.name.removesuffix(".dist-info").split("-")[1] for p in Path(folder).glob("tensorrt*_bindings-*.dist-info"))
+    return sorted(found)

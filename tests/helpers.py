@@ -75,7 +75,7 @@ def write_scale_bundle(path: Path, interface: str = "graph", factor: float = 0.5
             pytest.skip(f"building a test bundle needs onnx, and no prebuilt {src.name} is in $STYLEFORGE_CI_BUNDLES")
         from styleforge.runtime.atomic import atomic_dir
 
-        with atomic_dir(path) as tmp:  # replaces a bundle already there, as BundleWriter.write does
+        with atomic_dir(path, kind="bundle") as tmp:  # replaces a bundle already there, as BundleWriter.write does
             shutil.copytree(src, tmp, dirs_exist_ok=True)
         return Path(path)
     from styleforge.export.core.bundle_writer import BundleWriter

@@ -408,13 +408,19 @@ def test_two_updates_never_lose_each_others_change(bundle):
     assert {f"notes/{k}.txt" for k in range(8)} <= set(open_bundle(bundle).manifest.files)
 
 
+def _looks_like_a_bundle(folder):
+    """What atomic_dir(kind="bundle") recognises as a StyleForge bundle it may replace (runtime/artefacts.py)."""
+    (folder / "manifest.json").write_text('{"schema_version": 3, "model": {}, "graphs": []}')
+
+
 def test_atomic_dir_failed_second_rename_restores_the_old_directory(tmp_path, monkeypatch):
     """Without an atomic exchange (not Linux) the replacement takes two renames; when the second fails the old
     directory is back at its path and nothing hidden is left behind."""
     from styleforge.runtime import atomic
 
     target = tmp_path / "b.sfbundle"
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, kind="bundle") as tmp:
+        _looks_like_a_bundle(tmp)
         (tmp / "f").write_text("old")
     monkeypatch.setattr(atomic, "exchange", lambda a, b: False, raising=False)
     real_replace = os.replace
@@ -426,7 +432,8 @@ def test_atomic_dir_failed_second_rename_restores_the_old_directory(tmp_path, mo
 
     monkeypatch.setattr(atomic.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, kind="bundle") as tmp:
+            _looks_like_a_bundle(tmp)
             (tmp / "f").write_text("new")
     assert (target / "f").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.sfbundle"]
@@ -441,7 +448,8 @@ def test_atomic_dir_replaces_without_a_gap(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("renameat2(RENAME_EXCHANGE) is Linux's")
     target = tmp_path / "b.sfbundle"
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, kind="bundle") as tmp:
+        _looks_like_a_bundle(tmp)
         (tmp / "f").write_text("0")
     stop, missing = threading.Event(), []
 
@@ -453,7 +461,8 @@ def test_atomic_dir_replaces_without_a_gap(tmp_path):
     t = threading.Thread(target=poll)
     t.start()
     for k in range(50):
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, kind="bundle") as tmp:
+            _looks_like_a_bundle(tmp)
             (tmp / "f").write_text(str(k))
     stop.set()
     t.join()

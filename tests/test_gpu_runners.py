@@ -299,11 +299,14 @@ def test_ort_gpu_runners_are_refused_on_the_cpu_build(scale):
             open_session(bundle, "stylize", name)
 
 
-def test_ort_cuda_that_gets_the_cpu_is_an_error_and_auto_says_so(scale, monkeypatch, caplog):
+def test_ort_cuda_that_gets_the_cpu_is_an_error_and_auto_says_so(gpu_stubs, scale, monkeypatch, caplog):
     """onnxruntime creates a session on the CPU when CUDA does not come up (measured: a warning, then
     get_providers() == ['CPUExecutionProvider']). Asked by name, that is an error naming the cause; under auto
-    the runner is skipped with a warning and the reason is kept."""
+    the runner is skipped with a warning and the reason is kept. The GPU is the stub's simulated one, so a real
+    cuda-bindings without a driver (the CUDA torch build brings one) cannot answer first."""
     import logging
+
+    gpu_stubs(cuda="sim", trt=False)
 
     import onnxruntime as ort
 
@@ -450,3 +453,87 @@ def test_engine_record_fields_are_typed_and_checked(scale):
     (path / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="hardware_compatibility must be one of none, ampere_plus"):
         open_bundle(path, verify=False)
+
+
+# --- TensorRT version matrix (export/engines/trt_features.py), plugin and timing-cache refusals --------
+
+@pytest.mark.parametrize("version, ok", [("10.6.0", False), ("10.8.0.43", False), ("10.9.0.34", True),
+                                         ("11.4.0.106", True)])
+def test_same_compute_capability_needs_tensorrt_10_9(gpu_stubs, scale, version, ok):
+    """Before 10.9 TensorRT has no SAME_COMPUTE_CAPABILITY level (the stub models it): one line naming 10.9,
+    nothing written (it was an uncaught AttributeError)."""
+    from styleforge.export.engines.tensorrt_build import BuildOptions, build_bundle_engines
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.errors import StyleForgeError
+
+    path, _ = scale
+    trt = gpu_stubs(cuda="sim", engines=True, version=version)
+    assert hasattr(trt.HardwareCompatibilityLevel, "SAME_COMPUTE_CAPABILITY") == ok
+    options = BuildOptions(contexts=1, hardware_compatibility="same_compute_capability")
+    if ok:
+        (rec,) = build_bundle_engines(path, options=options)
+        assert rec.hardware_compatibility == "same_compute_capability" and rec.tensorrt == version
+        return
+    before = sorted(p.name for p in path.rglob("*"))
+    with pytest.raises(StyleForgeError, match=rf"^--hardware-compatibility same_compute_capability needs TensorRT >= 10\.9 "
+                                              rf".*this is TensorRT {version}$"):
+        build_bundle_engines(path, options=options)
+    assert sorted(p.name for p in path.rglob("*")) == before and open_bundle(path).manifest.engines == []
+
+
+def test_every_feature_is_refused_below_its_release():
+    from styleforge.export.engines.trt_features import FEATURES, require
+    from styleforge.runtime.errors import StyleForgeError
+
+    for name, f in FEATURES.items():
+        require(name, f"{f.since[0]}.{f.since[1]}.0.1")
+        below = f"{f.since[0]}.{f.since[1] - 1}.0" if f.since[1] else f"{f.since[0] - 1}.9.0"
+        with pytest.raises(StyleForgeError, match=rf"needs TensorRT >= {f.since[0]}\.{f.since[1]} .*TensorRT {below}$"):
+            require(name, below)
+
+
+def test_version_matrix_in_docs_is_the_one_in_code():
+    from pathlib import Path
+
+    from styleforge.export.engines.trt_features import markdown_table
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "gpu.md").read_text()
+    assert markdown_table() in docs
+
+
+def test_version_compatible_plugin_engine_is_refused_before_building(gpu_stubs, tmp_path):
+    """A version-compatible plan runs on its own lean runtime and plugin registry; the Python plugin is registered
+    globally only. Unverified on a GPU, so refused in one line, before any build."""
+    from styleforge.export.core.bundle_writer import BundleWriter
+    from styleforge.export.engines.tensorrt_build import BuildOptions, build_bundle_engines
+    from styleforge.kernels import trt_plugin
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.runtime.manifest import GraphConfig
+    from styleforge.runtime.model import _import_families
+
+    _import_families()
+    w = BundleWriter(name="wc", method="wct", family="graph", interface="graph", config=GraphConfig())
+    w.add_graph("whiten", trt_plugin.make_model(4))
+    path = w.write(tmp_path / "wc.sfbundle")
+    gpu_stubs(cuda="sim", engines=True, layout="tarball")
+    with pytest.raises(StyleForgeError, match=r"--version-compatible with the WhitenColor plugin is refused") as e:
+        build_bundle_engines(path, buckets=[{"fc": ((1, 4, 8),) * 3, "fs": ((1, 4, 8),) * 3}],
+                             options=BuildOptions(contexts=1, version_compatible=True))
+    assert "\n" not in str(e.value) and trt_plugin._registered is False
+
+
+def test_corrupt_timing_cache_is_set_aside_and_rebuilt(gpu_stubs, scale, tmp_path, capsys):
+    from styleforge.export.engines import timing_cache as tc
+    from styleforge.export.engines.tensorrt_build import BuildOptions, build_bundle_engines
+
+    path, _ = scale
+    gpu_stubs(cuda="sim", engines=True)
+    cache = tc.default_path("10.16.1.11", "StyleForge Sim GPU", "8.9")
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"\x00not a timing cache")
+    (rec,) = build_bundle_engines(path, options=BuildOptions(contexts=1))
+    err = capsys.readouterr().err
+    assert "could not be read by TensorRT; moved to timing.cache.corrupt" in err and rec.timing_cache == ""
+    assert cache.with_name("timing.cache.corrupt").read_bytes() == b"\x00not a timing cache"
+    (again,) = build_bundle_engines(path, options=BuildOptions(contexts=1))
+    assert len(again.timing_cache) == 64 and "could not be read" not in capsys.readouterr().err

@@ -192,3 +192,29 @@ def test_unsupported_bundle_is_one_line(tmp_path, capsys):
     b = write_scale_bundle(tmp_path / "g.sfbundle")  # interface "graph"
     assert main(["triton", str(b), "--out", str(tmp_path / "repo")]) == 2
     assert "cannot be written as a Triton model" in capsys.readouterr().err
+
+
+def test_plugin_engine_never_becomes_a_tensorrt_plan(tmp_path, capsys):
+    """Triton's TensorRT backend (C++) cannot load an engine that needs the Python plugin: the ONNX graph goes to
+    ONNX Runtime's backend instead, and a graph that itself holds the plugin node is refused in one line."""
+    from styleforge.export.triton.writer import RepoOptions, _without_plugin_engine, write_repository
+    from styleforge.kernels import trt_plugin
+    from styleforge.runtime.bundle import update_bundle
+    from styleforge.runtime.errors import StyleForgeError
+    from styleforge.runtime.manifest import EngineRecord
+
+    bundle = write_stylizer(tmp_path / "toy.sfbundle")
+    profile = {"image": [[1, 3, 8, 8], [1, 3, 512, 512], [4, 3, 1024, 1024]], "style_index": [[1], [1], [4]]}
+    update_bundle(bundle, add_files={"engines/stylize.sm90.plan": b"not a real engine"},
+                  patch=lambda m: m.engines.append(EngineRecord(
+                      role="stylize", file="engines/stylize.sm90.plan", tensorrt="10.16.1.11", compute_capability="9.0",
+                      precision="fp32", profiles=[profile], plugins=[trt_plugin.PLUGIN_ID])))
+    assert write_repository([bundle], tmp_path / "repo", RepoOptions(target_sm="9.0")) == ["toy"]
+    assert "writing the ONNX graph for ONNX Runtime's backend instead" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["toy"]
+    assert not list((tmp_path / "repo").rglob("model.plan"))
+    engine = EngineRecord(role="whiten", file="engines/w.plan", tensorrt="10.16.1.11", compute_capability="9.0",
+                          precision="fp32", profiles=[], plugins=[trt_plugin.PLUGIN_ID])
+    with pytest.raises(StyleForgeError, match=r"^wc: engine engines/w.plan needs the Python plugin styleforge::WhitenColor, "
+                                              r".*holds styleforge::WhitenColor, which ONNX Runtime cannot run"):
+        _without_plugin_engine("wc", onnx.load_from_string(trt_plugin.make_model(4)), engine)

@@ -62,6 +62,7 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
 
     from ...runtime.backends import open_session, plugin_roles
     from ..core.bundle_writer import BundleWriter
+    from ..core.publish import check_bundle_output, publish_bundle
     from .calibration import calibration_feeds, load_calibration
     from .cleanup import cleanup
     from .fp16 import FP32_OPS, fp16_op_types, to_fp16
@@ -79,10 +80,8 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
         raise StyleForgeError(f"--calibration-method {calibration_method!r}: choose minmax, percentile or entropy")
     if io not in IOS:
         raise StyleForgeError(f"--io {io!r}: choose one of {', '.join(IOS)}")
-    out = Path(out)
+    out = check_bundle_output(out, [src, *calibration])  # before any work: not an input, no folder of the user's
     parent = open_bundle(src)
-    if out.resolve() == Path(parent.path).resolve():
-        raise StyleForgeError(f"--out {out} is the bundle being converted; write the variant elsewhere")
     m = parent.manifest
     if m.precision != "fp32":
         raise StyleForgeError(f"{src}: a {m.precision} bundle; convert starts from an fp32 bundle (its parent: "
@@ -190,11 +189,6 @@ def convert_bundle(src, out, *, precision: str = "fp32", calibration=(), io: str
         options["calibration_method"] = used_method
     w.set(source_checkpoint=m.source_checkpoint, training=dict(m.training),
           lineage=conversion_lineage(parent, precision, io, options, passes, records))
-    w.write(out)
+    out, report = publish_bundle(w.write, out, inputs=[src, *calibration], validate=validate)  # staged, then validated
     log(f"wrote {out}")
-    report = None
-    if validate:
-        from ...runtime.validation import validate_bundle
-
-        report = validate_bundle(out, backend="ort-cpu", record=True)
     return out, report

@@ -28,10 +28,17 @@ def run_convert(args) -> int:
     from ...runtime.validation import format_report
     from .api import convert_bundle
 
-    out, report = convert_bundle(args.bundle, args.out, precision=args.precision, calibration=args.calibration,
-                                 io=args.io, calibration_size=args.calibration_size,
-                                 calibration_method=args.calibration_method, validate=not args.no_validate,
-                                 log=lambda msg: print(f"styleforge: {msg}", file=sys.stderr))
+    from ..core.publish import ExportValidationError
+
+    try:
+        out, report = convert_bundle(args.bundle, args.out, precision=args.precision, calibration=args.calibration,
+                                     io=args.io, calibration_size=args.calibration_size,
+                                     calibration_method=args.calibration_method, validate=not args.no_validate,
+                                     log=lambda msg: print(f"styleforge: {msg}", file=sys.stderr))
+    except ExportValidationError as e:  # nothing replaced --out: show what failed, then the one line
+        print(format_report(e.report))
+        print(f"styleforge: error: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {out}")
     if report is not None:
         print(format_report(report))

@@ -184,7 +184,7 @@ class BundleWriter:
         self.manifest.files = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(self.files.items())}
         self.manifest.opset = max([self.manifest.opset] + [g.opset for g in self.manifest.graphs])
         text = manifest_to_json(self.manifest)  # checks it: nothing is written for a bad manifest
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path, kind="bundle") as tmp:
             for rel, data in self.files.items():
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / rel).write_bytes(data)

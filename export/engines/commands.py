@@ -65,6 +65,10 @@ def run_build(args) -> int:
                            hardware_compatibility=args.hardware_compatibility, version_compatible=args.version_compatible,
                            contexts=args.contexts, timing_cache=Path(args.timing_cache) if args.timing_cache else None,
                            default_timing_cache=not args.no_timing_cache).check()
+    if args.timing_cache:  # the cache is rewritten after the build: never onto a file of the bundle
+        from ...runtime.artefacts import check_not_input
+
+        check_not_input(args.timing_cache, [args.bundle], flag="--timing-cache")
     bundle = open_bundle(args.bundle)
     tiling = {r for t in bundle.manifest.tiling for r in (t.stats_role, t.tiled_role, t.probe_role)}
     roles = args.role or [r for r in bundle.graphs if r not in tiling]  # tiling graphs run on ONNX Runtime

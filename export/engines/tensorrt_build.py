@@ -157,8 +157,11 @@ def build_engine(onnx_bytes: bytes, buckets: list[Bucket], options: BuildOptions
     from ...kernels.trt_plugin import register_plugin
     from . import timing_cache as tc
 
+    from .trt_features import check_build
+
     check_tensorrt_ops(onnx_bytes, what)
     trt = _trt()
+    check_build(options, trt.__version__, plugins=bool(graph_plugins(onnx_bytes)), what=what)
     if graph_plugins(onnx_bytes):
         register_plugin()  # StyleForgeError with TensorRT's complaint if the plugin cannot be registered
     try:
@@ -216,6 +219,11 @@ def build_bundle_engines(bundle_path, *, roles=None, buckets: list[dict] | None 
             raise StyleForgeError(f"{bundle_path}: no graph with role {r!r} (have: {', '.join(bundle.graphs)})")
     plan = plan_profiles(bundle, roles, buckets)
     trt = _trt()
+    from .trt_features import check_build
+
+    for role in roles:  # every refusal before the first build (TensorRT release, plugin with --version-compatible)
+        check_build(options, trt.__version__, plugins=bool(graph_plugins(bundle.file(bundle.graph(role).file).read_bytes())),
+                    what=f"{bundle_path}:{role}")
     gpu = device_info()
     cache = options.timing_cache
     if cache is None and options.default_timing_cache:

@@ -104,6 +104,8 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     from ...runtime.interfaces import find_interface
     from ..convert.lineage import import_lineage
     from ..core.bundle_writer import BundleWriter, gpu_tf32_profile, npz_bytes
+    from ..core.onnx_files import load_onnx_confined
+    from ..core.publish import check_bundle_output, publish_bundle
 
     ispec = find_interface(interface)
     if ispec is None or not ispec.import_names:
@@ -112,9 +114,12 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
     src = Path(model_path)
     if not src.is_file():
         raise StyleForgeError(f"{src}: no such file")
+    check_bundle_output(out, [src, *(consts or {}).values()])  # before any work: not an input, no folder of the user's
     try:
-        model = onnx.load(str(src))
+        model = load_onnx_confined(src)  # its external data checked to stay in its folder before anything is read
         onnx.checker.check_model(model)
+    except StyleForgeError:
+        raise
     except Exception as e:  # onnx raises its own types (DecodeError, ValidationError)
         raise StyleForgeError(f"{src}: not a valid ONNX model ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
     if multiple_of < 1:
@@ -270,10 +275,4 @@ def import_onnx(model_path, out, *, interface: str, value_range: str = "0,255", 
                "input": main_in, "output": main_out, "const": {k: str(v) for k, v in consts.items()},
                "style_vector": style_vector}
     w.set(lineage=import_lineage(src, options, {role: [f"renamed {main_in} → {in_canon}, {main_out} → {out_canon}"]}))
-    w.write(out)
-    report = None
-    if validate:
-        from ...runtime.validation import validate_bundle
-
-        report = validate_bundle(out, backend="ort-cpu", record=True)
-    return Path(out), report
+    return publish_bundle(w.write, out, inputs=[src, *consts.values()], validate=validate)  # staged, then validated

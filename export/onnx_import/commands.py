@@ -30,6 +30,8 @@ def register(cli) -> None:
 
 
 def run_import(args) -> int:
+    import sys
+
     from ...runtime.errors import StyleForgeError
     from ...runtime.validation import format_report
     from .api import import_onnx
@@ -40,10 +42,17 @@ def run_import(args) -> int:
         if not sep or not k or not v:
             raise StyleForgeError(f"--const {item!r}: expected NAME=FILE.npy")
         consts[k] = v
-    out, report = import_onnx(args.model, args.out, interface=args.interface, value_range=args.value_range,
-                              layout=args.layout, multiple_of=args.multiple_of, input_name=args.input,
-                              output_name=args.output, consts=consts, style_vector=args.style_vector, name=args.name,
-                              validate=not args.no_validate)
+    from ..core.publish import ExportValidationError
+
+    try:
+        out, report = import_onnx(args.model, args.out, interface=args.interface, value_range=args.value_range,
+                                  layout=args.layout, multiple_of=args.multiple_of, input_name=args.input,
+                                  output_name=args.output, consts=consts, style_vector=args.style_vector, name=args.name,
+                                  validate=not args.no_validate)
+    except ExportValidationError as e:  # nothing replaced --out: show what failed, then the one line
+        print(format_report(e.report))
+        print(f"styleforge: error: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {out}")
     if report is not None:
         print(format_report(report))

@@ -45,6 +45,8 @@ def check_model(mdir: str | Path, *, name: str | None = None) -> list[str]:
     elif cfg.backend == "python":
         if not (mdir / "1" / "model.py").is_file():
             problems.append("1/model.py is missing")
+        if (mdir / "1" / "model.onnx").is_file():  # styleforge triton --backend python: the graph it runs
+            problems += _check_against_onnx(cfg, mdir / "1" / "model.onnx")
     elif cfg.platform != "ensemble":
         problems.append(f"unexpected platform {cfg.platform!r} / backend {cfg.backend!r}")
     return problems

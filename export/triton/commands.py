@@ -15,6 +15,9 @@ def register(cli) -> None:
     p.add_argument("--target-sm", default=None, metavar="X.Y",
                    help="compute capability of the serving GPU: a bundle engine built for it is written as a "
                         "TensorRT plan in an ensemble (Python-backend pre/post-processing)")
+    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "python"],
+                   help="onnxruntime: platform onnxruntime_onnx models; python: each graph runs on ONNX Runtime inside "
+                        "Triton's Python backend (model.py beside model.onnx; ensembles get the graph in place of the plan)")
     p.set_defaults(func=run_triton)
 
 
@@ -25,7 +28,7 @@ def run_triton(args) -> int:
 
     names = write_repository(args.bundles, args.out, RepoOptions(
         max_batch_size=args.max_batch, max_delay_us=args.max_delay_us, kind=args.kind, count=args.instances,
-        target_sm=args.target_sm))
+        target_sm=args.target_sm, backend=args.backend))
     report = check_repository(args.out)
     bad = {k: v for k, v in report.items() if k in names and v}
     if bad:

@@ -1,7 +1,8 @@
-"""Source of the two Python-backend models that surround a TensorRT plan in an ensemble: ``pre`` (uint8 NHWC →
+"""Source of the Python-backend models: the two that surround a TensorRT plan in an ensemble, ``pre`` (uint8 NHWC →
 float NCHW, reflect/edge-padded to the size multiple) and ``post`` (crop back to the request's H×W, round half to
-even, clip, uint8 NHWC). The same maths as the runtime and as the in-graph version (export/convert/io_uint8.py); numpy only. The writer
-fills in the tensor names and the multiple and writes them as ``1/model.py``."""
+even, clip, uint8 NHWC), with the same maths as the runtime and as the in-graph version (export/convert/io_uint8.py),
+numpy only; and ``GRAPH`` (``styleforge triton --backend python``), which runs the ``model.onnx`` beside it with
+ONNX Runtime on the CPU. The writer fills in the tensor names and the multiple and writes them as ``1/model.py``."""
 
 PRE = '''"""Triton Python backend: uint8 N×H×W×3 RGB → float32 N×3×H'×W', padded to a multiple of {multiple} (StyleForge)."""
 import numpy as np
@@ -40,5 +41,36 @@ class TritonPythonModel:
             y = np.clip(np.rint(y[:, :, :h, :w]), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
             out = pb_utils.Tensor("{output}", np.ascontiguousarray(y))
             responses.append(pb_utils.InferenceResponse(output_tensors=[out]))
+        return responses
+'''
+
+GRAPH = '''"""Triton Python backend: the StyleForge graph 1/model.onnx on ONNX Runtime's CPU provider (styleforge triton
+--backend python). Inputs and outputs are the graph's own, by name; a batch Triton gathered is run request by request
+(images of a batch may differ in size)."""
+import os
+
+import onnxruntime as ort
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(os.environ.get("STYLEFORGE_TRITON_THREADS", "0"))
+        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            try:
+                feed = {{n: pb_utils.get_input_tensor_by_name(request, n).as_numpy() for n in self.inputs}}
+                values = self.session.run(self.outputs, feed)
+                responses.append(pb_utils.InferenceResponse(
+                    output_tensors=[pb_utils.Tensor(n, v) for n, v in zip(self.outputs, values)]))
+            except Exception as e:  # one bad request fails alone, with ONNX Runtime's message
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(e))))
         return responses
 '''

@@ -9,6 +9,10 @@ or, where the bundle holds a TensorRT engine for the target GPU (``target_sm``),
     REPO/<name>_post  (python backend: crop, round, clip → uint8 NHWC)
     REPO/<name>       (platform ensemble: pre → plan → post; what clients call)
 
+With ``backend="python"`` (``styleforge triton --backend python``) each ONNX model is a Python-backend model instead:
+``1/model.py`` runs the same wrapped ``1/model.onnx`` with ONNX Runtime inside Triton, same I/O and batching; in an
+ensemble the plan step becomes ``<name>_graph``, the float graph on ONNX Runtime (a Triton without GPUs serves it).
+
 Names are bundle file stems (CycleGAN's B→A graph is ``<name>_reverse``). ``max_batch_size`` and the dims come from
 the manifest's graph (the batch dimension is dropped from ``dims`` when batching; a per-image scalar such as
 ``style_index`` becomes ``dims: [1]`` reshaped to a scalar); ``dynamic_batching`` and ``instance_group`` from the
@@ -20,6 +24,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...runtime.artefacts import write_marker
 from ...runtime.atomic import atomic_dir
 from ...runtime.errors import StyleForgeError
 from ...runtime.interfaces import interface_spec, interfaces_with
@@ -35,6 +40,7 @@ class RepoOptions:
     kind: str = "KIND_AUTO"            # instance_group kind for ONNX models (KIND_CPU, KIND_GPU, KIND_AUTO)
     count: int = 1                     # instances per group
     target_sm: str | None = None       # compute capability of the serving GPU ("9.0"): use a matching engine
+    backend: str = "onnxruntime"       # "python": each graph runs on ONNX Runtime inside Triton's Python backend
 
 
 def _dims(vi) -> list[int]:
@@ -97,6 +103,23 @@ def _engine_for(bundle, role: str, target_sm: str | None):
     return next((e for e in bundle.manifest.engines if e.role == role and e.compute_capability == target_sm), None)
 
 
+def _without_plugin_engine(name: str, graph, engine):
+    """Triton's TensorRT backend is C++: an engine that needs StyleForge's Python plugin cannot load there. Use the
+    ONNX graph on ONNX Runtime's backend instead (returns None) where it holds no custom node; else refuse."""
+    import sys
+
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in graph.graph.node if n.domain not in ("", "ai.onnx")})
+    if custom:
+        raise StyleForgeError(
+            f"{name}: engine {engine.file} needs the Python plugin {', '.join(engine.plugins)}, which Triton's TensorRT "
+            f"backend cannot load, and the ONNX graph holds {', '.join(custom)}, which ONNX Runtime cannot run; "
+            "export the bundle without the plugin (--wct ns) for Triton")
+    print(f"styleforge: {name}: engine {engine.file} needs the Python plugin {', '.join(engine.plugins)}, which "
+          "Triton's TensorRT backend cannot load; writing the ONNX graph for ONNX Runtime's backend instead",
+          file=sys.stderr)
+    return None
+
+
 def write_onnx_model(mdir: Path, name: str, graph, spec, multiple: int, image_in, image_out, opts: RepoOptions) -> None:
     """One ONNX model with its uint8 NHWC I/O in the graph (export/convert/io_uint8.py: the runtime's own rules,
     from the manifest's ``spec`` of that graph)."""
@@ -109,8 +132,15 @@ def write_onnx_model(mdir: Path, name: str, graph, spec, multiple: int, image_in
     mbs = opts.max_batch_size if _batch_dynamic(graph, image_in or image_out) else 0
     (mdir / "1").mkdir(parents=True)
     onnx.save(wrapped, str(mdir / "1" / "model.onnx"))
-    cfg = graph_config(name, wrapped, platform="onnxruntime_onnx", backend=None, max_batch_size=mbs, opts=opts,
-                       kind=opts.kind, nhwc_input=image_in)
+    if opts.backend == "python":
+        from .python_models import GRAPH
+
+        (mdir / "1" / "model.py").write_text(GRAPH.format())
+        cfg = graph_config(name, wrapped, platform=None, backend="python", max_batch_size=mbs, opts=opts,
+                           kind="KIND_CPU", nhwc_input=image_in)
+    else:
+        cfg = graph_config(name, wrapped, platform="onnxruntime_onnx", backend=None, max_batch_size=mbs, opts=opts,
+                           kind=opts.kind, nhwc_input=image_in)
     (mdir / "config.pbtxt").write_text(to_text(cfg))
 
 
@@ -130,7 +160,8 @@ def write_plan_ensemble(repo: Path, name: str, graph, engine, plan_path: Path, m
     extra = [v for v in graph.graph.input if v.name != image_in and v.name not in {t.name for t in graph.graph.initializer}]
 
     def write(mname: str, cfg, files: dict[str, bytes | Path]):
-        with atomic_dir(repo / mname) as tmp:
+        with atomic_dir(repo / mname, kind="triton-model") as tmp:
+            write_marker(tmp, "triton-model")
             (tmp / "1").mkdir()
             for rel, data in files.items():
                 if isinstance(data, Path):
@@ -145,9 +176,17 @@ def write_plan_ensemble(repo: Path, name: str, graph, engine, plan_path: Path, m
     _schedule(pre, mbs, opts, "KIND_CPU")
     write(names["pre"], pre, {"1/model.py": PRE.format(multiple=multiple, image=image_in, nchw=nchw).encode()})
 
-    plan = graph_config(names["plan"], graph, platform="tensorrt_plan", backend=None, max_batch_size=mbs, opts=opts,
-                        kind="KIND_GPU")
-    write(names["plan"], plan, {"1/model.plan": plan_path})
+    if opts.backend == "python":  # the same ensemble with the graph on ONNX Runtime in place of the plan
+        from .python_models import GRAPH
+
+        names["plan"] = f"{name}_graph"
+        plan = graph_config(names["plan"], graph, platform=None, backend="python", max_batch_size=mbs, opts=opts,
+                            kind="KIND_CPU")
+        write(names["plan"], plan, {"1/model.py": GRAPH.format().encode(), "1/model.onnx": graph.SerializeToString()})
+    else:
+        plan = graph_config(names["plan"], graph, platform="tensorrt_plan", backend=None, max_batch_size=mbs, opts=opts,
+                            kind="KIND_GPU")
+        write(names["plan"], plan, {"1/model.plan": plan_path})
 
     post = mc.ModelConfig(name=names["post"], backend="python", max_batch_size=mbs)
     _add_io(post.input, nchw, "TYPE_FP32", [-1, 3, -1, -1], batched=mbs > 0)
@@ -159,7 +198,10 @@ def write_plan_ensemble(repo: Path, name: str, graph, engine, plan_path: Path, m
     ens = mc.ModelConfig(name=name, platform="ensemble", max_batch_size=mbs)
     _add_io(ens.input, image_in, "TYPE_UINT8", [-1, -1, -1, 3], batched=mbs > 0)
     for vi in extra:
-        _add_io(ens.input, vi.name, ONNX_TO_TRITON[vi.type.tensor_type.elem_type], _dims(vi), batched=mbs > 0)
+        item = _add_io(ens.input, vi.name, ONNX_TO_TRITON[vi.type.tensor_type.elem_type], _dims(vi), batched=mbs > 0)
+        # no reshape on an ensemble tensor: Triton infers the plan step's shape without it ([-1, 1]) and refuses an
+        # ensemble whose tensor it infers otherwise ([-1]): "inconsistent shape" (seen in a real tritonserver)
+        item.ClearField("reshape")
     _add_io(ens.output, image_out, "TYPE_UINT8", [-1, -1, -1, 3], batched=mbs > 0)
     steps = [(names["pre"], {image_in: image_in}, {nchw: nchw}),
              (names["plan"], {image_in: nchw, **{v.name: v.name for v in extra}}, {image_out: out_nchw}),
@@ -173,19 +215,22 @@ def write_plan_ensemble(repo: Path, name: str, graph, engine, plan_path: Path, m
     return [names["pre"], names["plan"], names["post"], name]
 
 
-def write_repository(bundles, out, options: RepoOptions | None = None) -> list[str]:
-    """Write (or replace) the models of `bundles` in the repository `out`; returns the model names written."""
+def model_names(name: str, engine) -> list[str]:
+    """The models one graph becomes: itself, or with an engine for the target GPU its ensemble's four."""
+    return [f"{name}_pre", f"{name}_plan", f"{name}_post", name] if engine is not None else [name]
+
+
+def _plan(bundles, repo: Path, opts: RepoOptions) -> list[tuple]:
+    """(path, bundle, role, image_in, image_out, name, engine) for every graph to write, after checking every name
+    before anything is written: a name from the bundle's real folder name (``triton .`` inside a bundle), valid as a
+    Triton model folder, not used twice, and every model folder it replaces one that `styleforge triton` wrote."""
     import onnx
 
+    from ...runtime.artefacts import check_not_input, check_replaceable
     from ...runtime.bundle import open_bundle
     from ...runtime.serve.served import bundle_name
-    from .checker import check_model
 
-    opts = options or RepoOptions()
-    if opts.max_batch_size < 0:
-        raise StyleForgeError(f"--max-batch must be >= 0, got {opts.max_batch_size}")
-    repo = Path(out)
-    written = []
+    jobs, used = [], {}
     for path in bundles:
         bundle = open_bundle(path)
         interface = bundle.interface
@@ -193,22 +238,53 @@ def write_repository(bundles, out, options: RepoOptions | None = None) -> list[s
         if not graphs:
             raise StyleForgeError(f"{path}: a {interface!r} bundle cannot be written as a Triton model "
                                   f"(supported: {', '.join(interfaces_with(lambda s: s.triton_graphs))})")
-        multiple = int(bundle.manifest.size_constraints.multiple_of)
+        base = bundle_name(Path(path).resolve())
         for role, image_in, image_out, suffix in ((t.role, t.image_input, t.image_output, t.suffix) for t in graphs):
             if role not in bundle.graphs:
                 continue
-            name = bundle_name(path) + suffix
-            graph = onnx.load(str(bundle.file(bundle.graph(role).file)))
-            engine = _engine_for(bundle, role, opts.target_sm)
-            if engine is not None:
-                names = write_plan_ensemble(repo, name, graph, engine, bundle.file(engine.file), multiple, image_in,
-                                            image_out, opts)
-            else:
-                with atomic_dir(repo / name) as tmp:
-                    write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts)
-                    problems = check_model(tmp, name=name)
-                    if problems:
-                        raise StyleForgeError(f"{name}: the written model fails its check: {problems[0]}")
-                names = [name]
-            written += names
+            name, engine = base + suffix, _engine_for(bundle, role, opts.target_sm)
+            if engine is not None and engine.plugins:
+                engine = _without_plugin_engine(name, onnx.load(str(bundle.file(bundle.graph(role).file))), engine)
+            if not base or name.startswith(".") or not name.isprintable() or "/" in name or "\\" in name:
+                raise StyleForgeError(f"{path}: {name!r} is not a usable Triton model name (rename the bundle folder)")
+            for mname in model_names(name, engine):
+                if mname in used:
+                    raise StyleForgeError(f"{path} and {used[mname]} both give the Triton model name {mname!r}; "
+                                          "rename one bundle folder (names are folder stems)")
+                used[mname] = path
+                check_not_input(repo / mname, bundles, flag="model folder")
+                check_replaceable(repo / mname, "triton-model", flag=f"--out {repo}: model")
+            jobs.append((path, bundle, role, image_in, image_out, name, engine))
+    return jobs
+
+
+def write_repository(bundles, out, options: RepoOptions | None = None) -> list[str]:
+    """Write (or replace) the models of `bundles` in the repository `out`; returns the model names written. Every
+    name is checked before anything is written (:func:`_plan`); only model folders this command wrote are replaced."""
+    import onnx
+
+    from .checker import check_model
+
+    opts = options or RepoOptions()
+    if opts.backend not in ("onnxruntime", "python"):
+        raise StyleForgeError(f"--backend {opts.backend}: choose onnxruntime or python")
+    if opts.max_batch_size < 0:
+        raise StyleForgeError(f"--max-batch must be >= 0, got {opts.max_batch_size}")
+    repo = Path(out)
+    written = []
+    for path, bundle, role, image_in, image_out, name, engine in _plan(bundles, repo, opts):
+        multiple = int(bundle.manifest.size_constraints.multiple_of)
+        graph = onnx.load(str(bundle.file(bundle.graph(role).file)))
+        if engine is not None:
+            names = write_plan_ensemble(repo, name, graph, engine, bundle.file(engine.file), multiple, image_in,
+                                        image_out, opts)
+        else:
+            with atomic_dir(repo / name, kind="triton-model") as tmp:
+                write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts)
+                write_marker(tmp, "triton-model")
+                problems = check_model(tmp, name=name)
+                if problems:
+                    raise StyleForgeError(f"{name}: the written model fails its check: {problems[0]}")
+            names = [name]
+        written += names
     return written

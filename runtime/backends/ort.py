@@ -86,7 +86,7 @@ def provider_status(provider: str) -> Verdict:
         text = str(e)
         m = re.search(r"([\w.+-]+\.(?:so|dll)[\w.]*)\s*: cannot open", text)  # dlerror: "libX.so.12: cannot open ..."
         missing = m.group(1) if m else text
-        hint = ("install TensorRT's libraries for this onnxruntime (pip install 'styleforge[tensorrt]')"
+        hint = ("install TensorRT's libraries for this onnxruntime (pip install 'styleforge[ort-trt]')"
                 if provider == "TensorrtExecutionProvider" else
                 "install the CUDA 12 and cuDNN 9 libraries (pip install 'onnxruntime-gpu[cuda,cudnn]') or put them on "
                 "LD_LIBRARY_PATH")
@@ -432,7 +432,7 @@ class OrtTensorRTRunner(OrtGpuRunner):
     name = "ort-trt"
     provider = "TensorrtExecutionProvider"
     needs = ("NVIDIA GPU + driver", "onnxruntime-gpu built with the TensorRT provider",
-             "TensorRT libraries matching that onnxruntime (pip install 'styleforge[tensorrt]')")
+             "TensorRT libraries matching that onnxruntime (pip install 'styleforge[ort-trt]')")
 
     def __init__(self, bundle, role: str, *, cache_dir=None, trt_options: dict | None = None, **options):
         super().__init__(bundle, role, **options)

@@ -9,6 +9,7 @@ that runs it, so runtime subcommands start without torch.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -43,6 +44,7 @@ class CLI:
         self.parser.add_argument("--version", action="version", version=f"styleforge {_version()}")
         self._top = self.parser.add_subparsers(dest="command", metavar="COMMAND")
         self._groups: dict[str, argparse._SubParsersAction] = {}
+        self.commands: list[argparse.ArgumentParser] = []
 
     def group(self, name: str):
         if name not in self._groups:
@@ -58,7 +60,17 @@ class CLI:
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if hidden:  # argparse keeps a listing entry for SUPPRESS help; drop it
             subs._choices_actions = [a for a in subs._choices_actions if a.dest != name]
+        self.commands.append(p)
         return p
+
+    def add_trust_arguments(self) -> None:
+        """--allow-legacy-manifest on every command that opens bundles (those whose positional is BUNDLE or
+        BUNDLE…, by the commands' own naming): digest-less manifests are refused unless the user says so."""
+        for p in self.commands:
+            if any(not a.option_strings and a.dest in ("bundle", "bundles") for a in p._actions):
+                p.add_argument("--allow-legacy-manifest", action="store_true",
+                               help="also open bundles whose manifest has no digest (schema 2 and older): only for "
+                                    "bundles you trust, nothing shows they are unchanged since export")
 
 
 def _version() -> str:
@@ -85,6 +97,7 @@ def build_cli() -> CLI:
         module = importlib.import_module(mod)
         if hasattr(module, "register"):
             module.register(cli)
+    cli.add_trust_arguments()
     rank = {name: i for i, name in enumerate(HELP_ORDER)}
     cli._top._choices_actions.sort(key=lambda a: rank.get(a.dest, len(rank)))
     return cli
@@ -172,6 +185,10 @@ def configure_logging(verbose: int = 0) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+#: OSErrors that mean "the disk refused": one line, not a traceback (every write is atomic: nothing half-written)
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = build_cli()
     args = cli.parser.parse_args(argv)
@@ -179,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         cli.parser.print_help()
         return 2
     configure_logging(getattr(args, "verbose", 0) or 0)
+    from ..bundle import allow_legacy_manifests
+
     try:
-        rc = args.func(args)
+        with allow_legacy_manifests(getattr(args, "allow_legacy_manifest", False)):
+            rc = args.func(args)
     except StyleForgeError as e:
         print(f"styleforge: error: {e}", file=sys.stderr)
         return 2
@@ -195,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("styleforge: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in DISK_ERRORS:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"styleforge: error: {e.strerror or e}{where} (what was there before is unchanged)", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

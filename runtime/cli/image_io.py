@@ -126,12 +126,19 @@ def open_for_images(args, command: str):
     """What every image command does first: plan inputs and outputs (videos are planned by run_video), then load
     the bundle and refuse one whose runtime interface does not run `command` (its spec's ``commands``), naming the
     command that does. Returns (model, inputs, outputs, several, video)."""
+    from pathlib import Path
+
+    from ..artefacts import check_not_input
     from ..interfaces import require_command
     from ..model import load
     from ..video import is_video
 
     video = any(is_video(i) for i in args.inputs)
     inputs, outs, several = ([], [], False) if video else plan_io(args.inputs, args.out, args.max_side)
+    # `stylize b h.png --out h.png` would replace the photo (also a video, or the --style image); an input folder
+    # may be --out (the outputs get names no input has)
+    files = [i for i in [*args.inputs, getattr(args, "style", None)] if i is not None and not Path(i).is_dir()]
+    check_not_input(args.out, files, nested=False)
     from . import backend_options
 
     model = load(args.bundle, backend=args.backend, threads=args.threads, **backend_options(args))

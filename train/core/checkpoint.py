@@ -125,7 +125,7 @@ def save_checkpoint(run_dir: str | Path, step: int, *, config: dict, modules: di
     for k, v in (extra_tensors or {}).items():
         tensors[f"extra.{k}"] = v.detach().cpu().contiguous().clone()
     train_state = {"step": step, **(state or {}), **meta}
-    with atomic_dir(ckdir / name) as tmp:
+    with atomic_dir(ckdir / name, kind="checkpoint") as tmp:
         (tmp / CONFIG).write_text(json.dumps({**config, "step": step}, indent=2) + "\n", "utf-8")
         save_file(weights, str(tmp / WEIGHTS))
         save_file(tensors, str(tmp / STATE_TENSORS))

@@ -26,8 +26,8 @@ Version-dependent facts reproduced (sources in NOTES.md):
   always on), PREFER_JIT_PYTHON_PLUGINS=1, PREFER_AOT_PYTHON_PLUGINS=2, no EXPLICIT_BATCH
   (include/NvInfer.h, tags v10.16 and v11.1).
 - BuilderFlag.FP16/BF16/INT8 (weak typing) exist in TRT 10 only (python/src/infer/pyCore.cpp, v10.16 vs v11.1).
-- tensorrt.plugin: annotation checks raise TypeError for string annotations in 10.6-11.1 and
-  ValueError from 11.2 on (an ``inspect.isclass`` guard was added); see plugin/_validate.py.
+- tensorrt.plugin is NVIDIA's own plugin layer where its wheel of the same release is here, else the project's
+  stand-in (``_own_plugin.py``, which models the releases' differences); see plugin/__init__.py.
 - QuickPluginCreationRequest / aot_impl exist from 10.9 (plugin/_export.py IS_AOT_ENABLED).
 """
 from __future__ import annotations
@@ -106,10 +106,9 @@ class MemoryPoolType(_IntEnum):  # include/NvInfer.h enum class MemoryPoolType
     TACTIC_DRAM = 4
 
 
-class HardwareCompatibilityLevel(_IntEnum):  # include/NvInfer.h
-    NONE = 0
-    AMPERE_PLUS = 1
-    SAME_COMPUTE_CAPABILITY = 2
+# include/NvInfer.h; SAME_COMPUTE_CAPABILITY from 10.9 (TensorRT 10.9.0 release notes)
+HardwareCompatibilityLevel = _IntEnum("HardwareCompatibilityLevel", {
+    "NONE": 0, "AMPERE_PLUS": 1, **({"SAME_COMPUTE_CAPABILITY": 2} if _V >= (10, 9) else {})})
 
 
 class ExecutionContextAllocationStrategy(_IntEnum):  # include/NvInferRuntime.h
@@ -238,20 +237,25 @@ class IPluginV3:
         pass
 
 
-class IPluginV3QuickCore(IPluginV3):
+class IPluginV3QuickCore:  # a capability interface beside IPluginV3, not below it
     pass
 
 
-class IPluginV3QuickBuild(IPluginV3):
+class IPluginV3QuickBuild:  # a capability interface beside IPluginV3, not below it
     pass
 
 
-class IPluginV3QuickRuntime(IPluginV3):
+class IPluginV3QuickRuntime:  # a capability interface beside IPluginV3, not below it
     pass
 
 
 class ITensor:
     pass
+
+
+if _V >= (10, 9):
+    class IPluginV3QuickAOTBuild:  # a capability interface beside IPluginV3, not below it
+        pass
 
 
 class _PluginRegistry:
@@ -284,22 +288,149 @@ def init_libnvinfer_plugins(logger=None, namespace=""):
     return True
 
 
+# ------------------------------------------- what NVIDIA's Python plugin layer (tensorrt.plugin) asks of the core
+# Written here from the class and method names the layer calls (tensorrt_bindings/plugin/*.py); the compiled core
+# (tensorrt.so, which needs libnvinfer) is what these stand for. Shapes are constants only: enough for the
+# plugin's output-shape callback and enqueue with concrete sizes.
+class Dims(tuple):
+    """trt.Dims: a shape. ``Dims(n)`` for an int n is n unknown (-1) extents (the layer builds an empty one
+    with ``Dims(0)``)."""
+
+    MAX_DIMS = 8
+
+    def __new__(cls, shape=()):
+        return super().__new__(cls, (-1,) * shape if isinstance(shape, int) else (int(d) for d in shape))
+
+
+class DimensionOperation(_IntEnum):  # include/NvInferRuntime.h
+    SUM = 0
+    PROD = 1
+    MAX = 2
+    MIN = 3
+    SUB = 4
+    EQUAL = 5
+    LESS = 6
+    FLOOR_DIV = 7
+    CEIL_DIV = 8
+
+
+class IDimensionExpr:
+    """One extent as the builder sees it; here always a known integer."""
+
+    def __init__(self, value: int):
+        self._value = int(value)
+
+    def is_constant(self) -> bool:
+        return True
+
+    def get_constant_value(self) -> int:
+        return self._value
+
+    def is_size_tensor(self) -> bool:
+        return False
+
+
+class IExprBuilder:
+    """Makes and combines extents (constant folding only)."""
+
+    _OPS = {DimensionOperation.SUM: lambda a, b: a + b, DimensionOperation.PROD: lambda a, b: a * b,
+            DimensionOperation.MAX: max, DimensionOperation.MIN: min, DimensionOperation.SUB: lambda a, b: a - b,
+            DimensionOperation.EQUAL: lambda a, b: int(a == b), DimensionOperation.LESS: lambda a, b: int(a < b),
+            DimensionOperation.FLOOR_DIV: lambda a, b: a // b, DimensionOperation.CEIL_DIV: lambda a, b: -(-a // b)}
+
+    def constant(self, value: int) -> IDimensionExpr:
+        return IDimensionExpr(value)
+
+    def operation(self, op, first: IDimensionExpr, second: IDimensionExpr) -> IDimensionExpr:
+        return IDimensionExpr(self._OPS[DimensionOperation(op)](first.get_constant_value(), second.get_constant_value()))
+
+
+class DimsExprs(list):
+    """trt.DimsExprs(n): n extents, filled in by index."""
+
+    def __init__(self, n=0):
+        super().__init__([None] * n if isinstance(n, int) else list(n))
+
+
+class PluginTensorDesc:
+    def __init__(self, dims=(), type=DataType.FLOAT, format=TensorFormat.LINEAR, scale=1.0):  # noqa: A002
+        self.dims, self.type, self.format, self.scale = Dims(dims), type, format, scale
+
+
+class DynamicPluginTensorDesc:
+    def __init__(self, desc=None, min=(), opt=(), max=()):  # noqa: A002
+        self.desc = desc or PluginTensorDesc()
+        self.min, self.opt, self.max = Dims(min), Dims(opt), Dims(max)
+
+
+class PluginCapabilityType(_IntEnum):
+    CORE = 0
+    BUILD = 1
+    RUNTIME = 2
+
+
+class PluginArgType(_IntEnum):
+    INT = 0
+
+
+class PluginArgDataType(_IntEnum):
+    INT8 = 0
+    INT16 = 1
+    INT32 = 2
+
+
+class ISymExpr:
+    def __init__(self):
+        pass
+
+
 # --------------------------------------------------------------------------------------- helpers
-def volume(iterable):
-    vol = 1
-    for elem in iterable:
-        vol *= elem
-    return vol
+def volume(shape):
+    """Element count of a shape (trt.volume)."""
+    import math
+
+    return math.prod(int(d) for d in shape)
 
 
-def nptype(trt_type):
+_NUMPY_OF = {DataType.FLOAT: "float32", DataType.HALF: "float16", DataType.INT8: "int8", DataType.INT32: "int32",
+             DataType.INT64: "int64", DataType.BOOL: "bool", DataType.UINT8: "uint8"}
+
+
+def nptype(dtype):
+    """The numpy scalar type of a TensorRT data type (trt.nptype); TypeError for those numpy has none of (BF16, FP8, ...)."""
     import numpy as np
 
-    mapping = {DataType.FLOAT: np.float32, DataType.HALF: np.float16, DataType.INT8: np.int8,
-               DataType.INT32: np.int32, DataType.INT64: np.int64, DataType.BOOL: np.bool_, DataType.UINT8: np.uint8}
-    if trt_type in mapping:
-        return mapping[trt_type]
-    raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
+    if dtype not in _NUMPY_OF:
+        raise TypeError(f"{dtype!r} has no numpy counterpart")
+    return np.dtype(_NUMPY_OF[dtype]).type
+
+
+# ---------------------------------------------------------------- which tensorrt.plugin answers (plugin/__init__.py)
+def _nvidia_plugin_layer():
+    """``(version, folder)`` of NVIDIA's own ``tensorrt.plugin`` sources of this stub's major.minor release, or None.
+
+    Looked for in the folders of ``STYLEFORGE_TRT_PLUGIN_PATH`` (unpacked ``tensorrt-cu12-bindings`` wheels, e.g.
+    for the version matrix), then in an installed ``tensorrt-cu12-bindings``/``-cu13-bindings`` wheel (the dev extra
+    pins one). ``STYLEFORGE_STUB_TRT_PLUGIN=own`` always answers None (the project's stand-in then)."""
+    if _os.environ.get("STYLEFORGE_STUB_TRT_PLUGIN", "auto") == "own":
+        return None
+    from importlib import metadata
+    from pathlib import Path
+
+    found = []
+    for folder in filter(None, _os.environ.get("STYLEFORGE_TRT_PLUGIN_PATH", "").split(_os.pathsep)):
+        for info in Path(folder).glob("tensorrt*_bindings-*.dist-info"):
+            found.append((info.name.removesuffix(".dist-info").split("-")[1], Path(folder, "tensorrt_bindings", "plugin")))
+    for name in ("tensorrt-cu12-bindings", "tensorrt-cu13-bindings"):
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found.append((dist.version, Path(dist.locate_file("tensorrt_bindings/plugin"))))
+    for version, folder in found:
+        if _vtuple(version) == _V and (folder / "__init__.py").is_file():
+            return version, folder
+    return None
 
 
 # ---------------------------------------------------- `import tensorrt.plugin` availability by layout

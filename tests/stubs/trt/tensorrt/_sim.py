@@ -112,9 +112,39 @@ class OnnxParser:
                                    f"Assertion failed: creator && \"Plugin not found, are the plugin name, version, "
                                    f"and namespace correct?\" ({ns}::{node.op_type} v{ver})")
             else:
+                why = _create_plugin_layer(node, f"{ns}::{node.op_type}")
+                if why:
+                    self.errors.append(f"In node {node.name} (importFallbackPluginImporter): plugin creation failed: {why}")
                 self.network.plugins.append(f"{ns}::{node.op_type}")
         self.network.onnx = bytes(model)
         return not self.errors
+
+
+def _create_plugin_layer(node, plugin_id: str) -> str:
+    """What the ONNX parser does with a plugin node: fields from the node's attributes (FLOAT -> float32, INT -> int32,
+    lists as arrays, strings as CHAR; the lookup keys left out), the creator's ``create_plugin`` (NVIDIA's plugin layer
+    where its wheel is here). Returns why it failed, or ""."""
+    import numpy as np
+    import onnx
+
+    from ._host import create
+
+    fields = {}
+    for a in node.attribute:
+        if a.name in ("plugin_namespace", "plugin_version"):
+            continue
+        value = onnx.helper.get_attribute_value(a)
+        if a.type in (onnx.AttributeProto.FLOAT, onnx.AttributeProto.FLOATS):
+            fields[a.name] = np.atleast_1d(np.asarray(value, np.float32))
+        elif a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS):
+            fields[a.name] = np.atleast_1d(np.asarray(value, np.int32))
+        elif a.type == onnx.AttributeProto.STRING:
+            fields[a.name] = value.decode()
+    try:
+        create(plugin_id, fields)
+    except Exception as e:  # noqa: BLE001  (the parser reports any failure of the Python plugin as a node error)
+        return f"{type(e).__name__}: {e}"
+    return ""
 
 
 class IOptimizationProfile:
@@ -178,7 +208,13 @@ class IBuilderConfig:
         return len(self.profiles)
 
     def create_timing_cache(self, data: bytes):
-        return ITimingCache(data)
+        """A cache from bytes; bytes that are not a timing cache: an error logged and None (as TensorRT's
+        createTimingCache returns nullptr on a blob it cannot deserialise)."""
+        try:
+            return ITimingCache(data)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            _log(None, trt.Logger.ERROR, "createTimingCache: the timing cache blob could not be deserialised")
+            return None
 
     def set_timing_cache(self, cache, ignore_mismatch: bool) -> bool:
         dev = f"sm{_cc()}"
