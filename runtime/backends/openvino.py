@@ -93,14 +93,20 @@ def effective_hint(precision: str | None) -> str:
 
 class OvModelLoader:
     """Loader: the graph `role` of `bundle` read by OpenVINO's ONNX frontend (an ``openvino.Model``, not compiled;
-    the runner compiles it per input shape)."""
+    the runner compiles it per input shape). From ``bundle.graph_bytes`` (hash and external data checked now); a
+    graph with external data is then read from its checked path, since OpenVINO resolves external files only
+    relative to the graph's file."""
 
     def __init__(self, bundle, role: str):
+        self.bundle, self.role = bundle, role
         self.path = bundle.file(bundle.graph(role).file)
 
     def __call__(self):
+        from ..onnx_refs import external_data_locations
+
+        data = self.bundle.graph_bytes(self.role)
         try:
-            return _core().read_model(str(self.path))
+            return _core().read_model(str(self.path) if external_data_locations(data) else data)
         except Exception as e:  # OpenVINO raises its own RuntimeError subclasses
             lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
             raise BundleError(f"{self.path}: OpenVINO cannot read this graph ({lines[-1] if lines else type(e).__name__})") from None
@@ -162,8 +168,7 @@ class OpenVinoRunner(Runner):
         if refusal is not None:
             return refusal
         graph = bundle.graph(role)
-        path = bundle.file(graph.file)
-        ops = unsupported_ops(str(path), bundle.manifest.files.get(graph.file, ""))
+        ops = unsupported_ops(str(bundle.file(graph.file)), bundle.manifest.files.get(graph.file, ""))
         if ops:
             return Verdict.no(f"OpenVINO {_ov().__version__} cannot run operator(s) {', '.join(ops)} of graph {role!r}")
         return v
