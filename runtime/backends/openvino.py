@@ -233,8 +233,10 @@ class OpenVinoRunner(Runner):
     def run_impl(self, feeds: dict) -> dict:
         key = None if self.dynamic else tuple(tuple(np.shape(feeds[n])) for n in self.input_names)
         compiled = self._compile(key)
-        if key is not None and key in self._compiled:
-            self._compiled.move_to_end(key)  # most recently used: the last one the LRU drops
+        if key is not None:
+            with self._compile_lock:  # most recently used: the last one the LRU drops
+                if key in self._compiled:
+                    self._compiled.move_to_end(key)
         try:
             outs = compiled.run(feeds)
         except Exception as e:
