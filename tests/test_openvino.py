@@ -181,7 +181,7 @@ def test_int8_bundle_runs_as_int8_on_openvino(trained):
     from styleforge.export.convert.api import convert_bundle
 
     path, _ = convert_bundle(trained["stylizer"], trained["dir"] / "int8.sfbundle", precision="int8",
-                             calibration=["sample:astronaut", "sample:coffee"])
+                             calibration=["sample:astronaut", "sample:coffee"], validate=False)
     ov, ort = validate_bundle(path, backend="openvino"), validate_bundle(path, backend="ort-cpu")
     assert ov["tolerance_profile"] == "int8"
     worst = lambda r: min(o["psnr"] for c in r["cases"] for o in c["outputs"])  # noqa: E731
