@@ -162,11 +162,9 @@ class OpenVinoRunner(Runner):
     @classmethod
     def supports(cls, bundle, role: str) -> Verdict:
         v = cls.probe()
+        v = (plugin_refusal(bundle, role) or v) if v else v  # TensorRT plugin graphs: no, as on ONNX Runtime
         if not v:
             return v
-        refusal = plugin_refusal(bundle, role)
-        if refusal is not None:
-            return refusal
         graph = bundle.graph(role)
         ops = unsupported_ops(str(bundle.file(graph.file)), bundle.manifest.files.get(graph.file, ""))
         if ops:
