@@ -130,6 +130,8 @@ def test_supports_names_the_operator_openvino_cannot_run(tmp_path):
 
     with pytest.raises(StyleForgeError, match="cannot run operator.*Frobnicate"):
         open_session(bundle, "translate", "openvino")
+    bundle.manifest.model.config.plugin_graphs = ["translate"]  # a TensorRT plugin graph: refused before reading it
+    assert "styleforge::WhitenColor" in runner_class("openvino").supports(bundle, "translate").why
 
 
 def test_infer_request_pool_is_safe_under_threads(tmp_path):
