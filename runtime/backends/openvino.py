@@ -162,7 +162,8 @@ class OpenVinoRunner(Runner):
     @classmethod
     def supports(cls, bundle, role: str) -> Verdict:
         v = cls.probe()
-        v = (plugin_refusal(bundle, role) or v) if v else v  # TensorRT plugin graphs: no, as on ONNX Runtime
+        refusal = plugin_refusal(bundle, role) if v else None  # TensorRT plugin graphs: no, as on ONNX Runtime
+        v = v if refusal is None else refusal
         if not v:
             return v
         graph = bundle.graph(role)
