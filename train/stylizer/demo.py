@@ -35,11 +35,8 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
     from ...export.core.api import export_checkpoint
     from ...runtime.latency import format_bench
     from ...runtime.atomic import write_text
-    from ...runtime.images import save_image
-    from ...runtime.model import load
     from ...runtime.validation import format_report, validate_bundle
     from ..core.checkpoint import read_config
-    from ..core.samples import PHOTOS, resolve_image
     from .trainer import train_stylizer
 
     cfg = dict(QUICK if quick else DEMO)
@@ -78,16 +75,7 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
 
     _log("stylizing the sample photos with the runtime")
     t0 = time.perf_counter()
-    model = load(bundle, backend="ort-cpu")
-    style_img = resolve_image(cfg["style"], max_side=256)
-    save_image(out / "style.png", style_img)
-    pictures = []
-    for name in PHOTOS:
-        content = resolve_image(f"sample:{name}", max_side=cfg["stylize_max_side"])
-        stylized = model(content)
-        pictures.append((name, save_image(out / "content" / f"{name}.png", content),
-                         save_image(out / "stylized" / f"{name}.png", stylized),
-                         save_image(out / "stylized" / f"{name}-luminance.png", model(content, preserve_color="luminance"))))
+    pictures = _stylize_photos(out, bundle, cfg)
     timings["stylize"] = time.perf_counter() - t0
 
     _log(f"tuning: the fastest runner x precision at >= {cfg['tune_min_psnr']:g} dB")
@@ -113,6 +101,24 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
     write_text(out / "report.html", page)
     _log(f"done in {timings['total']:.0f} s")
     return out / "report.html"
+
+
+def _stylize_photos(out: Path, bundle, cfg: dict) -> list:
+    """The style and the sample photos, stylized by the runtime (plain and luminance-only): [(name, content, stylized,
+    luminance)] paths."""
+    from ...runtime.images import save_image
+    from ...runtime.model import load
+    from ..core.samples import PHOTOS, resolve_image
+
+    model = load(bundle, backend="ort-cpu")
+    save_image(out / "style.png", resolve_image(cfg["style"], max_side=256))
+    pictures = []
+    for name in PHOTOS:
+        content = resolve_image(f"sample:{name}", max_side=cfg["stylize_max_side"])
+        pictures.append((name, save_image(out / "content" / f"{name}.png", content),
+                         save_image(out / "stylized" / f"{name}.png", model(content)),
+                         save_image(out / "stylized" / f"{name}-luminance.png", model(content, preserve_color="luminance"))))
+    return pictures
 
 
 def _tune(bundle, out: Path, cfg: dict):
