@@ -11,7 +11,9 @@ Why: on the 24-step demo stylizer the recipe's int8 kept 37.9 dB on the golden c
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +68,8 @@ def nncf_int8(fp32_variant: Path, int8_variant: Path, out: Path, images: list[np
     for role in roles:
         model = onnx.load(str(fp32.file(fp32.graph(role).file)))
         try:
-            quantised = nncf.quantize(model, nncf.Dataset(_feeds(fp32, role, images)))
+            with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: never on stdout (tune --json)
+                quantised = nncf.quantize(model, nncf.Dataset(_feeds(fp32, role, images)))
         except Exception as e:  # NNCF raises its own and onnx's exception types
             raise StyleForgeError(f"nncf.quantize failed on graph {role!r}: {(str(e).splitlines() or [''])[0]}") from None
         graphs[int8.graph(role).file] = quantised.SerializeToString()
