@@ -135,7 +135,19 @@ def bundle_report(path) -> dict:
             v = engine_matches(e, trt_version=here["tensorrt"], cc=here["cc"], gpu=here["gpu"])
             row.update(matches=v.ok, why=v.why)
         engines.append(row)
-    return {"bundle": str(path), "model": bundle.name, "graphs": graphs, "engines": engines}
+    return {"bundle": str(path), "model": bundle.name, "graphs": graphs, "engines": engines, "tuning": _tuning(bundle)}
+
+
+def _tuning(bundle) -> dict | None:
+    """The bundle's tuning record as doctor shows it: winner, host, and whether ``auto`` uses it here (and why not)."""
+    from .tuning import tuned_choice
+
+    rec = bundle.manifest.tuning
+    if rec is None:
+        return None
+    name, _, note = tuned_choice(bundle)
+    return {"runner": rec.runner, "options": rec.options, "variant": rec.variant, "host": rec.host.cpu,
+            "used": name is not None, "why": note}
 
 
 def _bundle_runners() -> dict:
@@ -205,6 +217,11 @@ def format_doctor(report: dict) -> str:
             for n, v in gr["runners"].items():
                 if not v["ok"]:
                     lines.append(f"    {n}: no — {v['why']}")
+        t = b.get("tuning")
+        if t:
+            lines.append(f"  tuning: {t['variant']} on {t['runner']} {t['options']} — " + (
+                "used by auto on this host" if t["used"] else
+                f"made for another host, auto falls back to its rule ({t['why']})"))
         if not b["engines"]:
             lines.append("  engines: none (styleforge engine build BUNDLE)")
         for e in b["engines"]:

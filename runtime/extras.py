@@ -10,7 +10,7 @@ from __future__ import annotations
 EXTRA_OF = {
     "torch": "train", "onnx": "train", "onnxscript": "train", "safetensors": "train", "tqdm": "train",
     "scipy": "train", "skimage": "train", "sklearn": "train",
-    "tensorrt": "tensorrt", "tensorrt_bindings": "tensorrt", "cuda": "gpu",
+    "tensorrt": "tensorrt", "tensorrt_bindings": "tensorrt", "cuda": "gpu", "openvino": "openvino", "nncf": "openvino",
 }
 
 

@@ -54,8 +54,12 @@ class Tolerance:
         return Tolerance(**{k: (v if v is not None else getattr(self, k)) for k, v in dataclasses.asdict(other).items()})
 
 
-#: The tolerance profiles validation chooses between (see :func:`profile_name`).
-PROFILES = ("cpu-fp32", "gpu-tf32", "fp16", "int8")
+#: The tolerance profiles validation chooses between (see :func:`profile_name`). ``openvino-f32``: fp32 graphs on
+#: OpenVINO's CPU kernels (other convolution algorithms than ONNX Runtime's); ``bf16``: fp32 graphs computed in bf16
+#: (OpenVINO's ``INFERENCE_PRECISION_HINT=bf16`` on CPUs with native bf16).
+PROFILES = ("cpu-fp32", "gpu-tf32", "fp16", "int8", "openvino-f32", "bf16")
+#: A profile a bundle written before it existed lacks → the one validation uses instead (else ``cpu-fp32``).
+PROFILE_FALLBACK = {"openvino-f32": "gpu-tf32"}
 
 
 @dataclass
@@ -79,7 +83,9 @@ class TolerancePolicy:
     profiles: dict[str, ToleranceProfile] = field(default_factory=dict)
 
     def profile(self, name: str = "cpu-fp32") -> ToleranceProfile:
-        """The named profile; ``cpu-fp32`` (or a name the bundle lacks) is the default one."""
+        """The named profile; ``cpu-fp32`` (or a name the bundle lacks, after :data:`PROFILE_FALLBACK`) is the default one."""
+        if name not in self.profiles and PROFILE_FALLBACK.get(name) in self.profiles:
+            name = PROFILE_FALLBACK[name]
         if name in self.profiles:
             return self.profiles[name]
         return ToleranceProfile(default=self.default, per_output=self.per_output, basis=self.basis)
@@ -89,11 +95,16 @@ class TolerancePolicy:
         return prof.default.merged(prof.per_output.get(name)).merged(case)
 
 
-def profile_name(backend: str, precision: str) -> str:
+def profile_name(backend: str, precision: str, compute: str | None = None) -> str:
     """The tolerance profile for running a bundle of `precision` on `backend`: the precision's own profile for
-    fp16/int8 variants, ``gpu-tf32`` for fp32 on a GPU backend, else ``cpu-fp32``."""
+    fp16/int8 variants; for fp32 graphs ``bf16`` where the runner computes in bf16 (`compute`, OpenVINO's effective
+    precision hint), ``openvino-f32`` on OpenVINO, ``gpu-tf32`` on a GPU backend, else ``cpu-fp32``."""
     if precision in ("fp16", "int8"):
         return precision
+    if compute == "bf16":
+        return "bf16"
+    if backend == "openvino":
+        return "openvino-f32"
     return "cpu-fp32" if backend in ("ort-cpu", "cpu") or backend.endswith("-cpu") else "gpu-tf32"
 
 
@@ -245,6 +256,48 @@ class Lineage:
 
 
 @dataclass
+class TunedHost:
+    """The machine a tuning was measured on: CPU model and the ISA flags that decide kernel choice (AVX2,
+    AVX-512, VNNI, bf16, AMX …), core count, and the GPU and driver where a GPU runner was measured."""
+
+    cpu: str
+    isa: list[str] = field(default_factory=list)
+    cores: int = 0
+    gpu: str | None = None
+    driver: str | None = None
+
+
+@dataclass
+class TunedCandidate:
+    """One measured row of a tuning: a runner with its options on a bundle precision, its median latency per size
+    (``"HxW"`` → ms), its worst PSNR against the fp32 golden outputs, and whether it met the floor."""
+
+    runner: str
+    precision: str
+    options: dict[str, Any] = field(default_factory=dict)
+    median_ms: dict[str, float] = field(default_factory=dict)
+    psnr: float | None = None
+    meets_floor: bool = False
+    note: str = ""
+
+
+@dataclass
+class TuningRecord:
+    """What ``styleforge tune`` chose for this bundle and on which host (``auto`` honours it on a matching host
+    only: runtime/tuning.py): the winning runner and its options, the PSNR floor, sizes and every measured row."""
+
+    tool: str
+    time: str
+    host: TunedHost
+    runner: str
+    options: dict[str, Any]
+    variant: str                 # the winning precision variant (fp32, int8, int8-percentile, fp16 …)
+    min_psnr: float
+    sizes: list[list[int]]
+    table: list[TunedCandidate] = field(default_factory=list)
+
+
+@dataclass
 class TilingSpec:
     """Graphs that let the runtime run `role` in tiles with shared instance-norm statistics (export/tiling/):
     ``stats_role`` outputs every norm layer's mean/var, ``tiled_role`` takes them as inputs, ``probe_role`` also
@@ -302,6 +355,7 @@ class Manifest:
     training: dict[str, Any] = field(default_factory=dict)   # the training options, for the record
     lineage: Lineage | None = None  # converted/imported bundles: parent or source model, precision, conversion
     tiling: list[TilingSpec] = field(default_factory=list)  # tiling graphs per role (runtime/tiling.py)
+    tuning: TuningRecord | None = None     # `styleforge tune`: the runner measured fastest on a host (runtime/tuning.py)
     manifest_sha256: str | None = None     # sha256 of this manifest's canonical JSON without this field
 
     # --- lookups ---------------------------------------------------------------------------------
@@ -520,6 +574,8 @@ def manifest_to_json(manifest: Manifest) -> str:
     """The manifest as ``manifest.json`` text with its digest, after checking it (what a writer must call)."""
     manifest.check("manifest being written")
     data = to_dict(manifest)
+    if data.get("tuning") is None:  # untuned bundles keep the JSON older runtimes read (no unknown field)
+        data.pop("tuning", None)
     data[DIGEST_FIELD] = manifest.manifest_sha256 = manifest_digest(data)
     return json.dumps(data, indent=2) + "\n"
 

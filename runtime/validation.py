@@ -128,9 +128,11 @@ def _fp16_note(bundle, runner, role: str, feeds: dict, notes: dict) -> str:
     return notes[role]
 
 
-def _profile(bundle, names: list[str]) -> str:
-    """The tolerance profile for outputs of these runners: the loosest of theirs (cpu-fp32 only if all are)."""
-    profiles = [profile_name(n, bundle.manifest.precision) for n in names]
+def _profile(bundle, runners: list) -> str:
+    """The tolerance profile for outputs of these runners (or runner names): the loosest of theirs (cpu-fp32 only
+    if all are); a runner computing in bf16 (``precision_used``, OpenVINO's effective hint) gets the bf16 profile."""
+    profiles = [profile_name(r, bundle.manifest.precision) if isinstance(r, str) else
+                profile_name(r.name, bundle.manifest.precision, getattr(r, "precision_used", None)) for r in runners]
     return next((p for p in profiles if p != "cpu-fp32"), "cpu-fp32")
 
 
@@ -139,9 +141,9 @@ def _skipped_case(case, why: str) -> dict:
             "passed": None}
 
 
-def _compare_outputs(bundle, case, graph, got: RunResult, expected: dict, reference: RunResult | None) -> list[dict]:
-    """Per output: metrics against the expected arrays and the tolerance of the profile these runners get."""
-    profile = _profile(bundle, [got.runner] + ([reference.runner] if reference is not None else []))
+def _compare_outputs(bundle, case, graph, got: RunResult, expected: dict, reference: RunResult | None,
+                     profile: str) -> list[dict]:
+    """Per output: metrics against the expected arrays and the tolerance of `profile` (the one these runners get)."""
     outs = []
     for name, exp in expected.items():
         tol = bundle.tolerances.for_output(name, None if reference is not None else case.tolerance, profile)
@@ -172,7 +174,7 @@ def validate_case(bundle, case, run_a: RunnerSet, run_b: RunnerSet | None, fp16_
                 "inputs": shapes, "outputs": [], "error": str(e), "passed": False}
     if ref is not None:
         expected = {k: v for k, v in ref.outputs.items() if k in expected}
-    outs = _compare_outputs(bundle, case, graph, got, expected, ref)
+    outs = _compare_outputs(bundle, case, graph, got, expected, ref, _profile(bundle, [a] + ([b] if b is not None else [])))
     return {"case": case.name, "graph": case.graph, **({"note": note} if note else {}),
             "reference": ref.runner if ref is not None else case.reference, "runner": got.runner,
             "seconds": got.seconds, "inputs": shapes, "outputs": outs, "passed": all(o["passed"] for o in outs)}
@@ -180,8 +182,8 @@ def validate_case(bundle, case, run_a: RunnerSet, run_b: RunnerSet | None, fp16_
 
 def _report(path, bundle, backend: str, against, run_a: RunnerSet, run_b, cases: list, fp16_notes: dict) -> dict:
     ran = [c for c in cases if c["passed"] is not None]
-    names = sorted({c["runner"] for c in ran}) or [backend]
-    profile = _profile(bundle, names + ([run_b.name(r) for r in run_b.runners] if run_b is not None else []))
+    used = [r for r in run_a.runners.values() if any(c.get("runner") == r.name for c in ran)] or [backend]
+    profile = _profile(bundle, used + (list(run_b.runners.values()) if run_b is not None else []))
     notes = {**(run_b.notes() if run_b is not None else {}), **run_a.notes()}
     report = {
         "bundle": str(path),

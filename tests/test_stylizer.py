@@ -314,7 +314,11 @@ def test_demo_quick(tmp_path):
         assert f"<td>{case['case']}</td><td>{o['output']}</td><td>{o['max_abs']:.3g}</td>" in page
     history = json.loads((demo / "run" / "checkpoints" / "step-0000004" / "train_state.json").read_text())["history"]
     assert f"<td>total</td><td>{history[0]['total']:.4g}</td><td>{history[-1]['total']:.4g}</td>" in page
+    tuned = open_bundle(demo / "demo-tuned.sfbundle").manifest.tuning  # tune ran; its winner heads its section
+    assert tuned is not None and f"Tuned: {tuned.variant} on {tuned.runner}" in page
+    assert {"compare/fp32.png", "compare/tuned.png", "compare/eager.png"} <= set(srcs) and "dB vs fp32" in page
     bench = json.loads((demo / "bench.json").read_text())
+    assert any(r["bundle"].endswith("demo-tuned.sfbundle") and "(tuned)" in r["backend"] for r in bench["rows"])
     for row in bench["rows"]:  # each latency row of the page carries the recorded median
         assert f"<td>{row['backend']}</td><td>{row['precision']}</td><td>{row['size']}</td><td>{row['median_ms']:.1f}</td>" in page
 

@@ -153,6 +153,9 @@ class Selection:
     role: str | None
     skipped: dict[str, str] = field(default_factory=dict)
     candidates: list[str] = field(default_factory=list)
+    #: a bundle's tuning record (runtime/tuning.py): its runner options when it chose, and what it said
+    options: dict = field(default_factory=dict)
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -174,11 +177,13 @@ class Selection:
         if self.requested == "auto":
             text += " (auto"
             text += "; skipped " + "; ".join(f"{k}: {v}" for k, v in self.skipped.items()) if self.skipped else ""
+            text += f"; {self.note}" if self.note else ""
             text += ")"
         return text
 
     def to_dict(self) -> dict:
-        return {"requested": self.requested, "chosen": self.chosen, "role": self.role, "skipped": dict(self.skipped)}
+        return {"requested": self.requested, "chosen": self.chosen, "role": self.role, "skipped": dict(self.skipped),
+                **({"tuning": self.note} if self.note else {})}
 
 
 def select_runner(backend: str, bundle=None, role: str | None = None, *, every: bool = False,
@@ -190,6 +195,10 @@ def select_runner(backend: str, bundle=None, role: str | None = None, *, every: 
     name is a StyleForgeError."""
     names = auto_order() if backend == "auto" else [runner_class(backend).name]
     sel = Selection(backend, None, role)
+    if backend == "auto" and bundle is not None:  # a `styleforge tune` record measured on this host goes first
+        from ..tuning import tuned_order
+
+        names, sel.options, sel.note = tuned_order(bundle, names)
     for name in names:
         cls = runner_class(name)
         verdict = cls.supports_with(bundle, role, options or {}) if bundle is not None else cls.probe()
@@ -201,6 +210,8 @@ def select_runner(backend: str, bundle=None, role: str | None = None, *, every: 
             sel.chosen = name
         if not every:
             break
+    if sel.options and sel.chosen != names[0]:  # the tuned runner cannot run this graph here: auto's own rule
+        sel.options, sel.note = {}, f"tuning record not used: {names[0]}: {sel.skipped.get(names[0], 'unavailable')}"
     return sel
 
 
@@ -231,7 +242,7 @@ def open_session(bundle, role: str, backend: str = "auto", *, selection: Selecti
     sel = selection or select_runner(backend, bundle, role, options=options)
     skipped = dict(sel.skipped)
     queue = [sel.chosen] if sel.chosen else []
-    if backend == "auto" and sel.chosen is not None:
+    if backend == "auto" and sel.chosen in auto_order() and not sel.options:
         queue = auto_order()[auto_order().index(sel.chosen):]
     for name in queue:
         if name != sel.chosen:  # the next ones under auto, asked only if the first failed to start
@@ -239,15 +250,17 @@ def open_session(bundle, role: str, backend: str = "auto", *, selection: Selecti
             if not verdict:
                 skipped[name] = verdict.why
                 continue
+        tuned = {**sel.options, **{k: v for k, v in options.items() if v is not None}} if name == sel.chosen else options
         try:
-            runner = runner_class(name)(bundle, role, **options).activate()
+            runner = runner_class(name)(bundle, role, **(tuned if sel.options else options)).activate()
         except StyleForgeError as e:
             if backend != "auto":
                 raise
             skipped[name] = f"failed to start: {e}"
             log.warning("runner %s could not start for graph %r (%s); trying the next one", name, role, e)
             continue
-        runner.selection = Selection(backend, name, role, skipped, [name])
+        runner.selection = Selection(backend, name, role, skipped, [name], dict(sel.options) if name == sel.chosen else {},
+                                     sel.note)
         log.info("%s", runner.selection.describe())
         return runner
     raise StyleForgeError(Selection(backend, None, role, skipped).why_not())
@@ -258,6 +271,14 @@ def plugin_roles(manifest) -> list[str]:
     return list(getattr(manifest.model.config, "plugin_graphs", None) or [])
 
 
+def plugin_refusal(bundle, role: str) -> Verdict | None:
+    """The no of a runner that cannot load TensorRT plugins, for a plugin graph (None for any other graph)."""
+    if role in plugin_roles(bundle.manifest):
+        return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
+                          "tensorrt runner loads")
+    return None
+
+
 __all__ = ["LAZY_RUNNERS", "RUNNERS", "RunResult", "Runner", "Selection", "Session", "Verdict", "auto_order", "available_backends",
-           "open_session", "plugin_roles", "register_lazy", "register_runner", "resolve_backend", "runner_class",
+           "open_session", "plugin_refusal", "plugin_roles", "register_lazy", "register_runner", "resolve_backend", "runner_class",
            "runners", "select_runner"]

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BundleError, StyleForgeError
-from . import plugin_roles, register_runner
+from . import plugin_refusal, register_runner
 from .base import Runner, Verdict
 
 #: onnxruntime-gpu and onnxruntime install the same `onnxruntime` module: only the GPU build may remain
@@ -155,28 +155,55 @@ def node_placement(create):
     return session, parse_placement(text)
 
 
+#: ``opt_level`` names → ONNX Runtime's graph optimisation levels
+OPT_LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+              "all": "ORT_ENABLE_ALL"}
+#: ``spinning="auto"`` spins only while the 1-minute load average per core is below this (an idle machine)
+IDLE_LOAD_PER_CORE = 0.5
+
+
+def spin_policy(spinning) -> bool:
+    """Whether intra-op threads spin. True/False as given; ``"auto"`` (the default): spin on an idle machine (load
+    average per core < :data:`IDLE_LOAD_PER_CORE` when the session is made), sleep on a busy one. Measured (docs/deploy.md
+    "Session policy"): idle, spinning is ONNX Runtime's default and 8 % faster (150 vs 162 ms, demo stylizer, 512²,
+    2 threads, issue 19); loaded (load ~4 on 2 cores) sleeping was faster (fp32 423 → 365 ms, int8 233 → 172 ms): a
+    spinning pool takes the cores the other work needs."""
+    if spinning in (True, False):
+        return spinning
+    if str(spinning).lower() in ("1", "true", "on", "yes"):
+        return True
+    if str(spinning).lower() in ("0", "false", "off", "no"):
+        return False
+    if spinning != "auto":
+        raise StyleForgeError(f"spinning must be true, false or auto, got {spinning!r}")
+    try:
+        return os.getloadavg()[0] / max(1, os.cpu_count() or 1) < IDLE_LOAD_PER_CORE
+    except (OSError, AttributeError):  # no load average (Windows): ONNX Runtime's default
+        return True
+
+
 class OrtSessionLoader:
     """Builds the ONNX Runtime session of one graph of a bundle (a runner's loader): from
-    ``bundle.graph_bytes(role)``, with the providers, threads, memory arena and spinning asked for."""
+    ``bundle.graph_bytes(role)``, with the providers, threads, memory arena, spinning and graph optimisation
+    level asked for (``opt_level``: disabled | basic | extended | all)."""
 
     def __init__(self, bundle, role: str, providers, *, threads: int | None = None, mem_arena: bool = True,
-                 spinning: bool = False, log_level: int = 3, placement: bool = False):
+                 spinning="auto", log_level: int = 3, placement: bool = False, opt_level: str = "all"):
         self.bundle, self.role, self.providers = bundle, role, providers
-        self.threads, self.mem_arena, self.spinning = threads, bool(mem_arena), bool(spinning)
-        self.log_level, self.placement = int(log_level), bool(placement)
+        if opt_level not in OPT_LEVELS:
+            raise StyleForgeError(f"opt_level must be one of {', '.join(OPT_LEVELS)}, got {opt_level!r}")
+        self.threads, self.mem_arena, self.spinning = threads, bool(mem_arena), spin_policy(spinning)
+        self.log_level, self.placement, self.opt_level = int(log_level), bool(placement), opt_level
 
     def options(self, log_level: int):
         ort = _ort()
         opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # all optimisations: basic and extended were equal or slower on the stylizers (docs/deploy.md)
+        opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[self.opt_level])
         opts.log_severity_level = log_level
         opts.enable_cpu_mem_arena = self.mem_arena  # off for tiling (runtime/tiling.py): the arena keeps a block per tile shape
         if self.threads:
             opts.intra_op_num_threads = int(self.threads)
-        # Idle intra-op threads sleep instead of spinning (ONNX Runtime spins by default). Measured on the 2-core
-        # machine at load ~4, 512², 2 threads, interleaved: demo stylizer fp32 423 → 365 ms, int8 233 → 172 ms; the
-        # other options tried (parallel execution 1.56×, no memory arena 1.19×, no memory pattern, extended instead
-        # of all optimisations) were slower or equal (docs/deploy.md). ``spinning=True`` restores ORT's default.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
         opts.add_session_config_entry("session.model_external_initializers_file_folder_path",
                                       str(self.bundle.graph_dir(self.role)))
@@ -219,23 +246,23 @@ class OrtRunner(Runner):
         v = cls.probe()
         if not v:
             return v
-        if role in plugin_roles(bundle.manifest):
-            return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
-                              "tensorrt runner loads")
+        refusal = plugin_refusal(bundle, role)
+        if refusal is not None:
+            return refusal
         return v
 
     def __init__(self, bundle, role: str, *, threads: int | None = None, device_id: int = 0, log_level: int | None = None,
-                 mem_arena: bool = True, spinning: bool = False, **options):
+                 mem_arena: bool = True, spinning="auto", opt_level: str = "all", **options):
         super().__init__(bundle, role, **options)
         self.threads, self.device_id, self.mem_arena = threads, int(device_id), bool(mem_arena)
-        self.spinning = bool(spinning)
+        self.spinning = spin_policy(spinning)
         self.log_level = self.log_severity if log_level is None else int(log_level)
         self.session = None
         self.run_options = None
         self.placement: dict[str, list[str]] | None = None
         if self.loader is None:
             self.loader = OrtSessionLoader(bundle, role, self.provider_list, threads=threads, mem_arena=mem_arena,
-                                           spinning=spinning, log_level=self.log_level,
+                                           spinning=self.spinning, opt_level=opt_level, log_level=self.log_level,
                                            placement=self.provider != "CPUExecutionProvider")
 
     def provider_list(self) -> list:

@@ -103,7 +103,7 @@ def build_cli() -> CLI:
     return cli
 
 
-BACKEND_HELP = ("auto | ort-cpu | ort-cuda | ort-trt | tensorrt | torch-eager | torch-cuda (auto: the best runner "
+BACKEND_HELP = ("auto | ort-cpu | openvino | ort-cuda | ort-trt | tensorrt | torch-eager | torch-cuda (auto: the best runner "
                 "that supports the graph here; -v says which and why; `styleforge doctor` lists them)")
 HOST_CODE_HELP = ("let the tensorrt runner load version-compatible engines, which run host code embedded in the "
                   "bundle (native code from whoever built it): only for bundles you trust")
@@ -114,17 +114,44 @@ def add_host_code_argument(p) -> None:
     p.add_argument("--allow-engine-host-code", action="store_true", help=HOST_CODE_HELP)
 
 
+def add_runner_option_argument(p) -> None:
+    """--runner-option KEY=VALUE (repeatable): options for the runner (docs/deploy.md "Session policy")."""
+    p.add_argument("--runner-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a runner option, repeatable: ort-cpu spinning=auto|on|off, opt_level=all|extended|basic|"
+                        "disabled, mem_arena=on|off; openvino hint=latency|throughput, precision=f32|bf16|f16, "
+                        "dynamic=on|off")
+
+
+def parse_runner_options(items) -> dict:
+    """["spinning=off", "threads=2"] → {"spinning": False, "threads": 2}: on/off/true/false are booleans, whole
+    numbers ints, the rest strings; a malformed item is a one-line error."""
+    from .. import errors
+
+    out = {}
+    for item in items or []:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise errors.StyleForgeError(f"--runner-option {item!r}: expected KEY=VALUE")
+        v = value.strip()
+        low = v.lower()
+        out[key.strip()] = (True if low in ("on", "true", "yes") else False if low in ("off", "false", "no")
+                            else int(v) if v.lstrip("-").isdigit() else v)
+    return out
+
+
 def add_backend_arguments(p, default: str = "auto") -> None:
-    """--backend, --allow-engine-host-code and -v/--verbose (prints which runner each graph runs on, and why the
-    others were skipped)."""
+    """--backend, --allow-engine-host-code, --runner-option and -v/--verbose (prints which runner each graph runs
+    on, and why the others were skipped)."""
     p.add_argument("--backend", default=default, help=BACKEND_HELP)
     add_host_code_argument(p)
+    add_runner_option_argument(p)
     p.add_argument("-v", "--verbose", action="count", default=0, help="say which runner runs each graph, and why")
 
 
 def backend_options(args) -> dict:
     """The runner options the backend arguments ask for (only those set, so defaults stay the runners')."""
-    return {"allow_engine_host_code": True} if getattr(args, "allow_engine_host_code", False) else {}
+    opts = parse_runner_options(getattr(args, "runner_option", None))
+    return {**opts, "allow_engine_host_code": True} if getattr(args, "allow_engine_host_code", False) else opts
 
 
 class _Format(logging.Formatter):

@@ -15,10 +15,11 @@ def register(cli) -> None:
     p.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundles to compare (the first is the PSNR reference)")
     p.add_argument("--sizes", default="256,512", help="comma-separated sizes: 256 (square) or HxW")
     p.add_argument("--backends", default="ort-cpu",
-                   help="comma-separated: ort-cpu, ort-cuda, ort-trt, tensorrt, auto, torch-eager, torch-cuda")
-    from . import add_host_code_argument
+                   help="comma-separated: ort-cpu, openvino, ort-cuda, ort-trt, tensorrt, auto, torch-eager, torch-cuda")
+    from . import add_host_code_argument, add_runner_option_argument
 
     add_host_code_argument(p)
+    add_runner_option_argument(p)
     p.add_argument("--threads", type=int, default=None, help="threads for ONNX Runtime and torch (default: each one's)")
     p.add_argument("--runs", type=int, default=10, help="timed runs per row")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")

@@ -30,7 +30,7 @@ def register(cli) -> None:
                    help="waiting requests per model before answering 503 (default 64)")
     p.add_argument("--workers", type=positive_int, default=1, help="inference threads: batches run at once (default 1)")
     p.add_argument("--ort-threads", type=positive_int, default=None, help="intra-op threads per ONNX Runtime session")
-    p.add_argument("--backend", default="auto", help="auto | ort-cpu | ort-cuda | tensorrt")
+    p.add_argument("--backend", default="auto", help="auto | ort-cpu | openvino | ort-cuda | tensorrt")
     from . import add_host_code_argument
 
     add_host_code_argument(p)

@@ -1,8 +1,10 @@
 """``styleforge demo``: the whole path on a 2-core CPU in a few minutes.
 
 Train a small stylizer on the bundled sample photos toward a bundled texture → export a bundle →
-validate it on ONNX Runtime → stylize the photos with the lean runtime → benchmark against
-PyTorch eager → write ``DIR/report.html`` (pictures, validation table, latency table, loss network).
+validate it on ONNX Runtime → stylize the photos with the lean runtime → ``styleforge tune`` it (the fastest
+runner × precision on this machine above a PSNR floor) → benchmark fp32 on ONNX Runtime, the tuned bundle and
+PyTorch eager in one interleaved run → write ``DIR/report.html`` (pictures, validation table, latency table and
+plot, fp32 | tuned | eager side by side with their PSNR, loss network).
 """
 from __future__ import annotations
 
@@ -16,9 +18,12 @@ from pathlib import Path
 #: weight is 5x below the Johnson default: in 300 steps that keeps the photo recognisable.
 DEMO = dict(style="sample:mosaic", steps=300, size=128, batch=2, width_mult=0.5, content_weight=1e5,
             style_weight=2e9, tv_weight=1e2, checkpoint_every=100, stylize_max_side=256, bench_sizes="256,512",
-            bench_runs=10, bench_warmup=2)
+            bench_runs=10, bench_warmup=2, tune_min_psnr=40.0, tune_sizes=((512, 512),), tune_budget_s=600.0, tune_runs=5,
+            tune_calibration_size=512, tune_variants=(("fp32", None), ("int8", None), ("int8", "nncf")))
 QUICK = dict(DEMO, steps=4, size=32, batch=1, width_mult=0.125, checkpoint_every=4, stylize_max_side=64,
-             bench_sizes="32", bench_runs=2, bench_warmup=1)
+             bench_sizes="32", bench_runs=2, bench_warmup=1, tune_min_psnr=20.0, tune_sizes=((32, 32),),
+             tune_budget_s=120.0, tune_runs=1, tune_calibration_size=64, tune_variants=(("fp32", None), ("int8", None)))
+#: the demo's tune tries fp32, the int8 recipe and NNCF's int8 (the full `styleforge tune` adds minmax int8 and fp16)
 
 
 def _log(msg: str) -> None:
@@ -28,13 +33,10 @@ def _log(msg: str) -> None:
 def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=False, progress=True) -> Path:
     """Run the demo into folder `out`; returns the path of ``report.html``."""
     from ...export.core.api import export_checkpoint
-    from ...runtime.latency import benchmark_bundle, format_bench
+    from ...runtime.latency import format_bench
     from ...runtime.atomic import write_text
-    from ...runtime.images import save_image
-    from ...runtime.model import load
     from ...runtime.validation import format_report, validate_bundle
     from ..core.checkpoint import read_config
-    from ..core.samples import PHOTOS, resolve_image
     from .trainer import train_stylizer
 
     cfg = dict(QUICK if quick else DEMO)
@@ -73,40 +75,142 @@ def run_demo(out="styleforge-demo", *, steps=None, size=None, style=None, quick=
 
     _log("stylizing the sample photos with the runtime")
     t0 = time.perf_counter()
-    model = load(bundle, backend="ort-cpu")
-    style_img = resolve_image(cfg["style"], max_side=256)
-    save_image(out / "style.png", style_img)
-    pictures = []
-    for name in PHOTOS:
-        content = resolve_image(f"sample:{name}", max_side=cfg["stylize_max_side"])
-        stylized = model(content)
-        pictures.append((name, save_image(out / "content" / f"{name}.png", content),
-                         save_image(out / "stylized" / f"{name}.png", stylized),
-                         save_image(out / "stylized" / f"{name}-luminance.png", model(content, preserve_color="luminance"))))
+    pictures = _stylize_photos(out, bundle, cfg)
     timings["stylize"] = time.perf_counter() - t0
 
-    _log(f"benchmarking ort-cpu vs PyTorch eager at {cfg['bench_sizes']}")
+    _log(f"tuning: the fastest runner x precision at >= {cfg['tune_min_psnr']:g} dB")
     t0 = time.perf_counter()
-    bench = benchmark_bundle(bundle, sizes=cfg["bench_sizes"], batch=1, runs=cfg["bench_runs"], warmup=cfg["bench_warmup"])
+    tuned, record = _tune(bundle, out / "demo-tuned.sfbundle", cfg)
+    timings["tune"] = time.perf_counter() - t0
+
+    _log(f"benchmarking fp32 (ort-cpu), the tuned bundle and PyTorch eager at {cfg['bench_sizes']}, interleaved")
+    t0 = time.perf_counter()
+    bench = _bench(bundle, tuned, cfg)
     timings["bench"] = time.perf_counter() - t0
     print(format_bench(bench), file=sys.stderr)
     write_text(out / "bench.json", json.dumps(bench, indent=2) + "\n")
+    compare = _side_by_side(out, bundle, tuned, cfg)
+    plotted = _plot(bench, out / "latency.png")
     timings["total"] = time.perf_counter() - t_all
 
     previews = sorted((out / "run" / "previews").glob("*.png"))
     page = _report_html(out, cfg=cfg, loss_network=run_config.get("loss_network"), bundle=bundle, report=report,
                         bench=bench, pictures=pictures, preview=previews[-1] if previews else None,
-                        history=history, timings=timings)
+                        history=history, timings=timings, record=record, compare=compare,
+                        plot=plotted)
     write_text(out / "report.html", page)
     _log(f"done in {timings['total']:.0f} s")
     return out / "report.html"
+
+
+def _stylize_photos(out: Path, bundle, cfg: dict) -> list:
+    """The style and the sample photos, stylized by the runtime (plain and luminance-only): [(name, content, stylized,
+    luminance)] paths."""
+    from ...runtime.images import save_image
+    from ...runtime.model import load
+    from ..core.samples import PHOTOS, resolve_image
+
+    model = load(bundle, backend="ort-cpu")
+    save_image(out / "style.png", resolve_image(cfg["style"], max_side=256))
+    pictures = []
+    for name in PHOTOS:
+        content = resolve_image(f"sample:{name}", max_side=cfg["stylize_max_side"])
+        pictures.append((name, save_image(out / "content" / f"{name}.png", content),
+                         save_image(out / "stylized" / f"{name}.png", model(content)),
+                         save_image(out / "stylized" / f"{name}-luminance.png", model(content, preserve_color="luminance"))))
+    return pictures
+
+
+def _tune(bundle, out: Path, cfg: dict):
+    """``styleforge tune`` on the demo bundle (fp32 and int8 variants, every runner here): (path, record)."""
+    from ...export.tune.api import tune_bundle
+
+    return tune_bundle(bundle, out, min_psnr=cfg["tune_min_psnr"], sizes=cfg["tune_sizes"], budget_s=cfg["tune_budget_s"],
+                       runs=cfg["tune_runs"], variants=cfg["tune_variants"], calibration_size=cfg["tune_calibration_size"],
+                       log=lambda m: _log(f"tune: {m}"))
+
+
+def _bench(bundle, tuned, cfg: dict) -> dict:
+    """fp32 and tuned bundles under ``auto`` (fp32 → auto's rule, tuned → its record) and PyTorch eager, one
+    interleaved run; each auto row names the runner it resolved to. The latency plot goes beside (matplotlib)."""
+    from ...runtime.latency import benchmark
+    from ...runtime.model import load
+
+    bench = benchmark([bundle, tuned], sizes=cfg["bench_sizes"], backends=["auto"], runs=cfg["bench_runs"],
+                      warmup=cfg["bench_warmup"])
+    chosen = {str(b): load(b).session("stylize").name for b in (bundle, tuned)}
+    for row in bench["rows"]:
+        if row["backend"] == "auto":
+            row["backend"] = chosen[row["bundle"]] + (" (tuned)" if row["bundle"] == str(tuned) else "")
+    return bench
+
+
+def _plot(bench: dict, path: Path) -> Path | None:
+    """The latency plot (median against size per row), or None without matplotlib."""
+    from ...runtime.errors import StyleForgeError
+    from ...runtime.latency import plot_bench
+
+    try:
+        plot_bench(bench, path)
+    except StyleForgeError as e:
+        _log(f"no latency plot: {e}")
+        return None
+    return path
+
+
+def _side_by_side(out: Path, bundle, tuned, cfg: dict) -> list:
+    """fp32 (ONNX Runtime), tuned and PyTorch eager outputs on one photo, with PSNR against fp32: [(label, png, dB)]."""
+    import numpy as np
+
+    from ...export.core.torch_runner import TorchRunner
+    from ...runtime.images import save_image
+    from ...runtime.io_plan import image_io, pad_batch
+    from ...runtime.model import load
+    from ..core.samples import resolve_image
+
+    content = resolve_image("sample:chelsea", max_side=cfg["stylize_max_side"])
+    fp32 = load(bundle, backend="ort-cpu")(content)
+    tuned_img = load(tuned)(content)
+    m = load(bundle, backend="ort-cpu")
+    graph = m.manifest.graph("stylize")
+    batch, crop = pad_batch(content[None], m.size_multiple)
+    feeds = {"image": image_io(graph.input("image")).encode(batch), "style_index": np.zeros(1, np.int64)}
+    runner = TorchRunner(bundle, device="cpu")
+    y = runner.run({k: v for k, v in feeds.items() if k in runner.input_names})["stylized"]
+    eager = image_io(graph.output("stylized")).decode(y, crop=crop)[0]
+
+    def psnr(a):
+        d = a.astype(np.float64) - fp32.astype(np.float64)
+        mse = float(np.mean(d * d))
+        return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+    return [(label, save_image(out / "compare" / f"{key}.png", img), psnr(img))
+            for key, label, img in (("fp32", "fp32 on ONNX Runtime", fp32), ("tuned", "tuned bundle", tuned_img),
+                                    ("eager", "PyTorch eager", eager))]
 
 
 def _rel(path: Path, base: Path) -> str:
     return html.escape(Path(path).relative_to(base).as_posix())
 
 
-def _report_html(out: Path, *, cfg, loss_network, bundle, report, bench, pictures, preview, history, timings) -> str:
+def _tuning_html(out: Path, record, compare, plot) -> str:
+    """The tuning's winner and table, the latency plot, and fp32 | tuned | eager side by side with PSNR."""
+    from ...export.tune.commands import format_table
+
+    e = html.escape
+    figs = "".join(f"<figure><img src='{_rel(p, out)}'><figcaption>{e(label)}: "
+                   f"{'reference' if i == 0 else ('identical' if db == float('inf') else f'{db:.1f} dB vs fp32')}"
+                   f"</figcaption></figure>" for i, (label, p, db) in enumerate(compare))
+    return (f"<h2>Tuned: {e(record.variant)} on {e(record.runner)} {e(json.dumps(record.options))}</h2>"
+            f"<p><code>styleforge tune</code> measured every runner and precision this machine can run "
+            f"({e(record.host.cpu)}; {e(' '.join(record.host.isa))}) and kept the fastest at &ge; {record.min_psnr:g} dB "
+            f"against fp32; <code>auto</code> uses it on this machine.</p><pre>{e(format_table(record))}</pre>"
+            + (f"<h2>Latency plot</h2><img src='{_rel(plot, out)}'>" if plot else "")
+            + f"<h2>fp32, tuned and PyTorch eager outputs</h2>{figs}")
+
+
+def _report_html(out: Path, *, cfg, loss_network, bundle, report, bench, pictures, preview, history, timings,
+                 record=None, compare=(), plot=None) -> str:
     from ...runtime.tables import bench_table, render_html, validation_table
 
     e = html.escape
@@ -145,7 +249,8 @@ exported to <code>{e(Path(bundle).name)}</code>, validated on ONNX Runtime, and 
 <h2>Validation: ONNX Runtime CPU vs PyTorch outputs stored at export</h2>
 {render_html(validation_table(report))}
 <p>Tolerances: {e(json.dumps(tol))}. Overall: <b class={'ok' if report['passed'] else 'fail'}>{'PASS' if report['passed'] else 'FAIL'}</b></p>
-<h2>Latency: the runtime vs PyTorch eager (batch 1, {bench['runs']} interleaved runs after {bench['warmup']} warm-up; milliseconds)</h2>
+{_tuning_html(out, record, compare, plot) if record is not None else ''}
+<h2>Latency: fp32 and tuned bundles vs PyTorch eager (batch 1, {bench['runs']} interleaved runs after {bench['warmup']} warm-up; milliseconds)</h2>
 {render_html(bench_table(bench))}
 <p>Machine: {e(str(bench['machine']))}</p>
 </body></html>
