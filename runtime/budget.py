@@ -42,6 +42,9 @@ class Geometry:
     margin: int | None = None            # context px around a tile; None: the role has no tiling graphs
     align: int = 1
     norm_layers: int = 0
+    fixed: tuple[int, int] | None = None  # the graph's one H×W (runtime/fixed_size.py runs it in windows)
+    scale: int = 1                       # output side = input side × scale: the output's pixels are counted
+    batch: int | None = None             # a fixed graph batch (windows run in chunks of it, the last one filled)
 
     @property
     def can_tile(self) -> bool:
@@ -52,10 +55,22 @@ class Geometry:
         """The geometry of graph `role` of a bundle, from its manifest."""
         sc = manifest.size_constraints
         m = max(1, int(sc.multiple_of))
+        shape = {"fixed": tuple(int(v) for v in sc.fixed_size) if sc.fixed_size else None,
+                 "scale": max(1, int(sc.scale)), "batch": _fixed_batch(manifest, role)}
         t = manifest.tiling_for(role) if role else None
         if t is None:
-            return cls(m, max(m, int(sc.min_side)))
-        return cls(m, max(m, int(sc.min_side)), int(t.margin), max(1, int(t.align)), int(t.norm_layers))
+            return cls(m, max(m, int(sc.min_side)), **shape)
+        return cls(m, max(m, int(sc.min_side)), int(t.margin), max(1, int(t.align)), int(t.norm_layers), **shape)
+
+
+def _fixed_batch(manifest, role: str) -> int | None:
+    """The batch dimension of graph `role`'s image input when it is a number (else None: any batch)."""
+    if not role or role not in {g.role for g in manifest.graphs}:
+        return None
+    g = manifest.graph(role)
+    spec = g.input("image") or (g.inputs[0] if g.inputs else None)
+    dim = spec.shape[0] if spec is not None and spec.shape else None
+    return dim if isinstance(dim, int) and dim > 0 else None
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,17 @@ class Work:
     tiled: bool
     pixels: int
     run_pixels: int
+    windows: int = 0                     # fixed-size graph: the windows run (runtime/fixed_size.py), else 0
+    scale: int = 1                       # pixels are counted at the output's size (× scale²) where it is larger
+
+    def how(self) -> str:
+        """How the work was counted, for an error message."""
+        k = f", output ×{self.scale} per side" if self.scale != 1 else ""
+        if self.windows:
+            return f"in {self.windows} fixed-size windows{k}"
+        if self.tiled:
+            return f"in tiles with their margins{k}"
+        return f"padded to {self.padded[1]}x{self.padded[0]}{k}"
 
 
 def _tiled_pixels(h: int, w: int, geo: Geometry, tile: int, overlap: int | None) -> tuple[int, int]:
@@ -89,22 +115,45 @@ def _tiled_pixels(h: int, w: int, geo: Geometry, tile: int, overlap: int | None)
 
 
 def plan_work(h: int, w: int, geo: Geometry, *, tile: int | None = None, overlap: int | None = None,
-              exact_stats: bool = False, stats_pixels: int | None = None) -> Work:
+              exact_stats: bool = False, stats_pixels: int | None = None, fit: str | None = None) -> Work:
     """The work of an h×w image: untiled, or tiled when `tile` is given or the image is over AUTO_TILE_PIXELS and
-    the role has tiling graphs (the rule stylize/translate and the server follow)."""
+    the role has tiling graphs (the rule stylize/translate and the server follow); on a fixed-size graph, its
+    windows by `fit` (runtime/fixed_size.py); × scale² where the graph's output is larger than its input."""
     from .tiling import AUTO_TILE_PIXELS, STATS_PIXELS
 
+    if geo.fixed:
+        return _fixed_work(h, w, geo, fit)
+    k2 = geo.scale * geo.scale
     padded = padded_size(h, w, geo.multiple, geo.min_side)
     if tile is None and geo.can_tile and h * w > AUTO_TILE_PIXELS:
         tile = 512
     if tile is None or not geo.can_tile:
-        n = padded[0] * padded[1]
-        return Work(h, w, padded, False, n, n)
+        n = padded[0] * padded[1] * k2
+        return Work(h, w, padded, False, n, n, scale=geo.scale)
     total, largest = _tiled_pixels(h, w, geo, tile, overlap)
     stats = min(h * w, stats_pixels or STATS_PIXELS)
     if exact_stats:  # one probe pass over every tile per norm layer, then the tiled pass
         total *= geo.norm_layers + 1
-    return Work(h, w, padded, True, total + stats, max(largest, stats))
+    return Work(h, w, padded, True, total * k2 + stats, max(largest * k2, stats), scale=geo.scale)
+
+
+def _fixed_work(h: int, w: int, geo: Geometry, fit: str | None) -> Work:
+    """The work of an h×w image on a fixed-size graph as runtime/fixed_size.py runs it: ``tiles`` runs one row of
+    windows at a time (in chunks of a fixed batch, the last filled with repeats); ``resize`` one (batch of) window.
+    Each window counts its graph input or, when larger, its output (× scale²)."""
+    from .fixed_size import OVERLAP_FRACTION, window_starts
+
+    th, tw = geo.fixed
+    win = th * tw * geo.scale * geo.scale
+    ph, pw = max(h, th), max(w, tw)
+    if fit == "resize":
+        n = (geo.batch or 1) * win
+        return Work(h, w, (th, tw), False, n, n, windows=1, scale=geo.scale)
+    overlap = int(min(th, tw) * OVERLAP_FRACTION)
+    ny, nx = len(window_starts(ph, th, overlap)), len(window_starts(pw, tw, overlap))
+    per_run = geo.batch or nx
+    runs = ny * -(-nx // per_run)
+    return Work(h, w, (ph, pw), True, runs * per_run * win, per_run * win, windows=ny * nx, scale=geo.scale)
 
 
 @dataclass(frozen=True)
@@ -118,14 +167,12 @@ class Budget:
     def check(self, work: Work, what: str, *, where: str = "") -> None:
         """Refuse `work` over a limit with one line saying the image, its work and the limit (BudgetError)."""
         size = f"{work.width}x{work.height}"
-        pad = f"{work.padded[1]}x{work.padded[0]}"
         if work.pixels > self.max_pixels:
-            how = "in tiles with their margins" if work.tiled else f"padded to {pad}"
-            raise BudgetError(f"{what}: {size} is {work.pixels:,} pixels of work ({how}), over the "
+            raise BudgetError(f"{what}: {size} is {work.pixels:,} pixels of work ({work.how()}), over the "
                               f"{self.max_pixels:,}-pixel limit{where}", self.max_pixels)
         if self.max_run_pixels is not None and work.run_pixels > self.max_run_pixels:
             hint = "" if work.tiled else " (a bundle with tiling graphs runs large images in tiles)"
-            raise BudgetError(f"{what}: {size} needs {work.run_pixels:,} pixels in one graph run (padded to {pad}), "
+            raise BudgetError(f"{what}: {size} needs {work.run_pixels:,} pixels in one graph run ({work.how()}), "
                               f"over the {self.max_run_pixels:,}-pixel limit of one run{where}{hint}",
                               self.max_run_pixels)
 

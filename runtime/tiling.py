@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from .errors import StyleForgeError
-from .images import pad_to_multiple
+from .io_plan import image_io, pad_batch
 
 #: pixels of the downscaled statistics pass at most (1024²: measured ~280 MB peak for the stylizer at width 0.125,
 #: ~740 MB at width 1.0 with the arena off; docs/serve.md)
@@ -64,11 +64,6 @@ def _window(length: int, before: int, after: int) -> np.ndarray:
     return w
 
 
-def _nchw(img: np.ndarray, align: int) -> np.ndarray:
-    x, _ = pad_to_multiple(np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32), align)
-    return x
-
-
 class TiledRunner:
     """Run graph `role` of `model` (a RuntimeModel whose bundle has tiling graphs) on H×W×3 uint8 images of any
     size: ``TiledRunner(model, "stylize", tile=512)(image, {"style_index": np.array([2])})`` → H×W×3 uint8."""
@@ -99,13 +94,21 @@ class TiledRunner:
                           for r in (spec.stats_role, spec.tiled_role)}
         self._open_probe = lambda: open_session(model.bundle, spec.probe_role, backend, **options)
         self.output = self._sessions[spec.tiled_role].output_names[0]
+        # the image tensors as the manifest describes them (an imported graph's range, layout, BGR, mean/std)
+        tiled = model.manifest.graph(spec.tiled_role)
+        self._in, self._out = image_io(tiled.input("image")), image_io(tiled.output(self.output))
+
+    def _encode(self, image: np.ndarray) -> tuple[np.ndarray, int]:
+        """H×W×3 uint8 → the graph's image tensor, padded to the alignment; and its padded height."""
+        batch, _ = pad_batch(image[None], self.spec.align)
+        return self._in.encode(batch), batch.shape[1]
 
     # --- statistics ------------------------------------------------------------------------------
     def stats_of(self, image: np.ndarray, feeds: dict) -> dict[str, np.ndarray]:
         """Every norm layer's mean/var for `image` at its own size (one run of the stats graph)."""
         sess = self._sessions[self.spec.stats_role]
         names = [n for n in sess.output_names if n.startswith("in") and n.endswith(("_mean", "_var"))]
-        out = sess.run({"image": _nchw(image, self.spec.align), **feeds})
+        out = sess.run({"image": self._encode(image)[0], **feeds})
         return {n: out[n] for n in names}
 
     def downscaled_stats(self, image: np.ndarray, feeds: dict) -> dict[str, np.ndarray]:
@@ -138,9 +141,9 @@ class TiledRunner:
             for oy0, oy1 in own_y:
                 for ox0, ox1 in own_x:
                     cy0, cx0, cy1, cx1 = max(0, oy0 - m), max(0, ox0 - m), min(h, oy1 + m), min(w, ox1 + m)
-                    x = _nchw(image[cy0:cy1, cx0:cx1], a)
+                    x, xh = self._encode(image[cy0:cy1, cx0:cx1])
                     act = probe.run({"image": x, **feeds, **stats})[name]
-                    stride = x.shape[2] // act.shape[2]
+                    stride = xh // act.shape[2]
                     core = act[0, :, (oy0 - cy0) // stride:(oy1 - cy0) // stride,
                                (ox0 - cx0) // stride:(ox1 - cx0) // stride].astype(np.float64)
                     s1 = core.sum((1, 2)) if s1 is None else s1 + core.sum((1, 2))
@@ -199,6 +202,6 @@ class TiledRunner:
         h, w = image.shape[:2]
         m = self.spec.margin
         cy0, cx0, cy1, cx1 = max(0, y0 - m), max(0, x0 - m), min(h, y1 + m), min(w, x1 + m)
-        x = _nchw(image[cy0:cy1, cx0:cx1], self.spec.align)
+        x, _ = self._encode(image[cy0:cy1, cx0:cx1])
         y = self._sessions[self.spec.tiled_role].run({"image": x, **feeds, **stats})[self.output]
-        return y[0, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0].transpose(1, 2, 0)
+        return self._out.to_unit255(y)[0, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]

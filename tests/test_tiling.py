@@ -92,14 +92,13 @@ def test_downscaled_statistics_make_tiles_agree_but_change_the_look(bundle, phot
     """With statistics from a 4x-smaller pass the tiles still agree exactly with an untiled run that uses the same
     statistics (no seams); against native instance norm the picture differs (scale-dependent statistics)."""
     from styleforge.runtime import load
-    from styleforge.runtime.tiling import _nchw
 
     model = load(bundle, backend="ort-cpu")
     runner = model.tiled("stylize", tile=TILE, overlap=OVERLAP, stats_pixels=photo.shape[0] * photo.shape[1] // 16)
     feeds = {"style_index": np.array([1])}
     stats = runner.downscaled_stats(photo, feeds)
     tiled = runner.run_tiles(photo, feeds, stats, out_float=True)
-    whole = runner._sessions["stylize.tiled"].run({"image": _nchw(photo, 4), **feeds, **stats})["stylized"]
+    whole = runner._sessions["stylize.tiled"].run({"image": runner._encode(photo)[0], **feeds, **stats})["stylized"]
     whole = whole[0, :, :photo.shape[0], :photo.shape[1]].transpose(1, 2, 0)
     assert _diff(tiled, whole)[0] < 1e-2
     assert _diff(np.clip(np.rint(tiled), 0, 255), model(photo, style_index=1))[1] > 0.5
@@ -171,3 +170,50 @@ def test_server_runs_large_images_in_tiles_alone(tmp_path, photo, monkeypatch):
     out = sm.run_batch(None, [payload])[0]
     assert _diff(out, sm.model(photo))[0] <= 1
     assert len(sm.model._tiled) == 1  # the tiled runner (and its sessions) is made once and reused
+
+
+def _norm_graph_normalised_input() -> bytes:
+    """float32 N×3×H×W ImageNet-normalised → [0, 1]: conv, InstanceNormalization, relu, conv, + input, sigmoid (an
+    imported graph whose input needs mean/std; onnx.helper only)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    w = lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
+    inits = [numpy_helper.from_array(a, n) for n, a in (("w1", w(4, 3, 3, 3)), ("s", np.ones(4, np.float32)),
+                                                          ("b", np.zeros(4, np.float32)), ("w2", w(3, 4, 3, 3)))]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("InstanceNormalization", ["c1", "s", "b"], ["n1"], epsilon=1e-5),
+             helper.make_node("Relu", ["n1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "x"], ["a"]),
+             helper.make_node("Sigmoid", ["a"], ["y"])]
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(nodes, "normed", [helper.make_tensor_value_info("x", f, ["n", 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", f, ["n", 3, "h", "w"])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_tiling_graphs_keep_the_input_normalisation(tmp_path, photo):
+    """An imported graph with --normalize imagenet: its tiling graphs carry the image input's mean/std, so a tiled
+    run (full-resolution statistics) equals the untiled run within the tiling tolerance above (1 grey level)."""
+    from styleforge.export.onnx_import.api import import_onnx
+    from styleforge.export.tiling.commands import add_tiling_to_bundle
+    from styleforge.runtime import load
+
+    (tmp_path / "n.onnx").write_bytes(_norm_graph_normalised_input())
+    b, rep = import_onnx(tmp_path / "n.onnx", tmp_path / "n.sfbundle", interface="stylizer", value_range="0,1",
+                         normalize="imagenet")
+    assert rep["passed"]
+    if not load(b).manifest.tiling:
+        assert add_tiling_to_bundle(b) == ["stylize"]
+    m = load(b, backend="ort-cpu", threads=1)
+    t = m.manifest.tiling_for("stylize")
+    src = m.manifest.graph("stylize").input("image")
+    assert src.mean and src.std
+    for role in (t.stats_role, t.tiled_role, t.probe_role):
+        spec = m.manifest.graph(role).input("image")
+        assert (spec.mean, spec.std) == (src.mean, src.std), role
+    img = photo[:96, :128]
+    tiled = m.stylize_tiled(img, tile=TILE, overlap=OVERLAP, stats_pixels=10**6)
+    mx, mean = _diff(tiled, m(img))
+    assert mx <= 1 and mean < 1e-2, (mx, mean)

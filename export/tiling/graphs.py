@@ -186,6 +186,10 @@ def add_tiling(writer, role: str, *, extra_feeds: dict | None = None) -> TilingS
     return made.spec
 
 
+#: what a tiling graph's tensors keep of the original graph's: how image values are laid out, scaled and normalised
+_KEPT = ("layout", "range", "color_order", "mean", "std")
+
+
 def _annotations(graph) -> dict:
-    return {t.name: {k: v for k, v in (("layout", t.layout), ("range", t.range), ("color_order", t.color_order)) if v}
-            for t in graph.inputs + graph.outputs}
+    """The original graph's per-tensor annotations for its tiling graphs (same image inputs and outputs)."""
+    return {t.name: {k: getattr(t, k) for k in _KEPT if getattr(t, k)} for t in graph.inputs + graph.outputs}

@@ -220,6 +220,19 @@ def model_names(name: str, engine) -> list[str]:
     return [f"{name}_pre", f"{name}_plan", f"{name}_post", name] if engine is not None else [name]
 
 
+def _refuse_size_rules(path, sc) -> None:
+    """Refuse, in one line, a bundle whose size rule the Triton models cannot keep: a fixed-size graph (the runtime
+    runs it at any size in blended windows, runtime/fixed_size.py; Triton would take only that one size) and a
+    scale-changing one (the uint8 wrapper and the ensemble's post step crop the output to the input's H×W)."""
+    if sc.fixed_size:
+        h, w = sc.fixed_size
+        raise StyleForgeError(f"{path}: a fixed-size {h}x{w} graph: Triton would need the windowing the runtime does "
+                              "(runtime/fixed_size.py); serve it with `styleforge serve`")
+    if int(sc.scale) != 1:
+        raise StyleForgeError(f"{path}: a graph whose output is {sc.scale}x its input: the Triton models crop the "
+                              "output to the input's size; serve it with `styleforge serve`")
+
+
 def _plan(bundles, repo: Path, opts: RepoOptions) -> list[tuple]:
     """(path, bundle, role, image_in, image_out, name, engine) for every graph to write, after checking every name
     before anything is written: a name from the bundle's real folder name (``triton .`` inside a bundle), valid as a
@@ -238,6 +251,7 @@ def _plan(bundles, repo: Path, opts: RepoOptions) -> list[tuple]:
         if not graphs:
             raise StyleForgeError(f"{path}: a {interface!r} bundle cannot be written as a Triton model "
                                   f"(supported: {', '.join(interfaces_with(lambda s: s.triton_graphs))})")
+        _refuse_size_rules(path, bundle.manifest.size_constraints)
         base = bundle_name(Path(path).resolve())
         for role, image_in, image_out, suffix in ((t.role, t.image_input, t.image_output, t.suffix) for t in graphs):
             if role not in bundle.graphs:

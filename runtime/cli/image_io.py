@@ -164,7 +164,8 @@ def work_check(args, model, role: str):
 
     def check(w: int, h: int, what: str) -> None:
         work = plan_work(h, w, geo, tile=tile, overlap=getattr(args, "tile_overlap", None),
-                         exact_stats=getattr(args, "exact_stats", False), stats_pixels=getattr(args, "stats_pixels", None))
+                         exact_stats=getattr(args, "exact_stats", False), stats_pixels=getattr(args, "stats_pixels", None),
+                         fit=getattr(args, "fit", None))
         budget.check(work, what, where=" (--max-pixels)")
 
     return check

@@ -38,8 +38,9 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return value
 
 
-async def read_parts(request: Request, cfg: ServeConfig, want_style: bool) -> dict[str, bytes]:
-    """Raw image body (Content-Type image/*), or multipart with parts ``image`` (and ``style``) → {part: bytes}."""
+async def read_parts(request: Request, cfg: ServeConfig, style_for: str | None) -> dict[str, bytes]:
+    """Raw image body (Content-Type image/*), or multipart with parts ``image`` (and ``style``) → {part: bytes}.
+    `style_for`: how messages name the models that need the ``style`` part (the interface spec's label), else None."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "multipart/form-data" and not (ctype.startswith("image/") or ctype == "application/octet-stream"):
         raise ApiError(400, f"Content-Type must be image/* or multipart/form-data, got {ctype[:60] or 'none'!r}")
@@ -58,9 +59,9 @@ async def read_parts(request: Request, cfg: ServeConfig, want_style: bool) -> di
             raise ApiError(400, "the multipart body needs an 'image' part")
     else:
         parts["image"] = body
-    if want_style and "style" not in parts:
-        raise ApiError(400, "WCT models need a style image: send multipart with 'image' and 'style' parts")
-    return {k: v for k, v in parts.items() if k == "image" or want_style}
+    if style_for is not None and "style" not in parts:
+        raise ApiError(400, f"{style_for} models need a style image: send multipart with 'image' and 'style' parts")
+    return {k: v for k, v in parts.items() if k == "image" or style_for is not None}
 
 
 def image_role(sm, params: dict) -> str:
@@ -108,7 +109,8 @@ async def infer(request: Request, sm, batcher, cfg: ServeConfig, params: dict, i
     """Run one request whose parameters are checked (`params`); `images`: the parts it needs ("image", "style")."""
     fmt = output_format(request)
     with batcher.admission() as ticket:
-        parts = await read_parts(request, cfg, "style" in images) if images else {}
+        style_for = (sm.spec.label or sm.spec.name) if "style" in images else None
+        parts = await read_parts(request, cfg, style_for) if images else {}
         pixels = check_work(sm, cfg, parts, params)
         for name, data in parts.items():
             params[name] = await asyncio.to_thread(decode_image, data, name)
