@@ -119,8 +119,8 @@ def test_a_new_runner_is_one_module_found_by_the_package_scan():
     from styleforge.runtime.discovery import children
 
     names = children("styleforge.runtime.backends")
-    assert {"ort", "tensorrt", "pytorch"} <= set(names)
-    assert backends.auto_order() == ["tensorrt", "ort-cuda", "ort-cpu"]
+    assert {"ort", "tensorrt", "pytorch", "openvino"} <= set(names)   # openvino.py: one module, no list edited
+    assert backends.auto_order() == ["tensorrt", "ort-cuda", "ort-cpu", "openvino"]
     assert set(backends.runners()) >= {"ort-cpu", "ort-cuda", "ort-trt", "tensorrt", "torch-eager", "torch-cuda"}
 
 

@@ -316,7 +316,12 @@ def test_demo_quick(tmp_path):
     assert f"<td>total</td><td>{history[0]['total']:.4g}</td><td>{history[-1]['total']:.4g}</td>" in page
     tuned = open_bundle(demo / "demo-tuned.sfbundle").manifest.tuning  # tune ran; its winner heads its section
     assert tuned is not None and f"Tuned: {tuned.variant} on {tuned.runner}" in page
-    assert {"compare/fp32.png", "compare/tuned.png", "compare/eager.png"} <= set(srcs) and "dB vs fp32" in page
+    assert {"compare/fp32.png", "compare/tuned.png", "compare/eager.png"} <= set(srcs)
+    # the tuned and eager captions state their PSNR against fp32 ("identical" where tune kept fp32 on ORT and eager
+    # rounds to the same bytes: which candidate wins depends on this host's timings)
+    for label in ("tuned bundle", "PyTorch eager"):
+        caption = page.split(f"<figcaption>{label}: ", 1)[1].split("</figcaption>", 1)[0]
+        assert caption == "identical" or caption.endswith(" dB vs fp32"), caption
     bench = json.loads((demo / "bench.json").read_text())
     assert any(r["bundle"].endswith("demo-tuned.sfbundle") and "(tuned)" in r["backend"] for r in bench["rows"])
     for row in bench["rows"]:  # each latency row of the page carries the recorded median

@@ -27,13 +27,16 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def photo_inputs(interface: str) -> list[tuple]:
-    """Call arguments for the held-out photos (content, style for WCT), or [] when the interface takes none."""
+    """Call arguments for the held-out photos (content, and a style photo where the interface takes one), or [] when
+    the interface takes no picture (a generator's latents)."""
+    from ...runtime.interfaces import interface_spec
     from ...train.core.samples import resolve_image
 
-    if interface not in ("stylizer", "translator", "wct"):
+    spec = interface_spec(interface)
+    if spec.main_input != "image":
         return []
     photos = [resolve_image(p, max_side=PHOTO_SIDE) for p in HELD_OUT]
-    if interface == "wct":
+    if spec.takes_style:
         return [(photos[0], photos[1]), (photos[1], photos[0])]
     return [(p,) for p in photos]
 
@@ -67,21 +70,12 @@ def photo_psnr(model, refs: list[np.ndarray], args: list[tuple]) -> float:
 
 
 def timed_call(model, interface: str, size: tuple[int, int]):
-    """A no-argument callable running one picture of `size` through `model` (style statistics cached for WCT)."""
-    from ...runtime.latency import bench_image
+    """A no-argument callable running one picture of `size` through `model`: the interface's own bench call (style
+    statistics cached for WCT), on the inputs `styleforge bench` gives every contender."""
+    from ...runtime.interfaces import interface_spec
+    from ...runtime.latency import bench_case_inputs
 
-    h, w = size
-    img = bench_image(h, w)
-    if interface in ("stylizer", "translator"):
-        return lambda: model(img)
-    if interface == "wct":
-        stats = model.style_stats(bench_image(256, 256, "mosaic"))
-        alpha = model._alpha(1.0)
-        return lambda: model.stylize_array(img, stats, alpha)
-    if interface == "generator":
-        z = model.latents([0])
-        return lambda: model.generate(z)[0]
-    raise StyleForgeError(f"tune: interface {interface!r} has no image call to time")
+    return interface_spec(interface).bench_call(model, bench_case_inputs(interface, size))
 
 
 def interleaved_medians(calls: dict, runs: int, warmup: int, deadline: float, progress=None) -> dict:

@@ -20,8 +20,13 @@ import numpy as np
 
 from ...runtime.bundle import open_bundle, update_bundle
 from ...runtime.errors import StyleForgeError
+from ...runtime.interfaces import interface_spec, interfaces_with
 
-INTERFACES = ("stylizer", "translator")
+
+
+def _calibrated_on_the_image_alone(spec) -> bool:
+    """NNCF is calibrated here on the image input alone: interfaces whose graphs take one picture and no style."""
+    return spec.main_input == "image" and not spec.takes_style
 
 
 def _feeds(bundle, role: str, images: list[np.ndarray]) -> list[dict]:
@@ -59,8 +64,9 @@ def nncf_int8(fp32_variant: Path, int8_variant: Path, out: Path, images: list[np
     except ImportError as e:
         raise StyleForgeError(f"needs nncf and onnx (pip install 'styleforge[openvino]'): {e}") from None
     fp32, int8 = open_bundle(fp32_variant), open_bundle(int8_variant)
-    if fp32.interface not in INTERFACES:
-        raise StyleForgeError(f"NNCF's int8 is tried on {', '.join(INTERFACES)} bundles only, not {fp32.interface}")
+    if not _calibrated_on_the_image_alone(interface_spec(fp32.interface)):
+        tried = interfaces_with(_calibrated_on_the_image_alone)
+        raise StyleForgeError(f"NNCF's int8 is tried on {', '.join(tried)} bundles only, not {fp32.interface}")
     roles = _quantised_roles(int8)
     if not roles:
         raise StyleForgeError("the int8 recipe quantised no graph of this bundle")
