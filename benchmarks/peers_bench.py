@@ -18,6 +18,7 @@ favours them). Medians of interleaved rounds (each timed call right after an unt
 each row's picture against ONNX Runtime fp32 on the same photo. Prints Markdown with the CPU model and the load:
 
     python3 benchmarks/peers_bench.py demo.sfbundle --tuned demo-tuned.sfbundle --sizes 256,512 --threads 2 --runs 11
+    python3 benchmarks/peers_bench.py wct.sfbundle --tuned wct-tuned.sfbundle --sizes 256,512 --threads 2 --runs 3
 """
 from __future__ import annotations
 
