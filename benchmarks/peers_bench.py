@@ -8,11 +8,17 @@
 - StyleForge's tuned bundle (``styleforge tune``'s output, ``load(tuned)`` with auto honouring its record): the
   interface call ``model(image)``, uint8 picture in and out, pre- and post-processing included.
 
+WCT bundles (``wct_peers``): the rows run the ``stylize`` graph with the style statistics computed once (cached, as
+serving does), the PyTorch row is ``torch-exact`` (the PytorchWCT-style pipeline, export/core/eager_bench.py), the
+tuned row is the interface's ``bench_call``, and NNCF's default int8 is limited to the convolutions (every other
+operator type in ``ignored_scope``): the whitening–colouring stays fp32, the encoders and decoders are quantised.
+
 Peers are timed on the float tensor a user would feed (their own pre-processing not counted, so the comparison
 favours them). Medians of interleaved rounds (each timed call right after an untimed one of the same row); PSNR of
 each row's picture against ONNX Runtime fp32 on the same photo. Prints Markdown with the CPU model and the load:
 
     python3 benchmarks/peers_bench.py demo.sfbundle --tuned demo-tuned.sfbundle --sizes 256,512 --threads 2 --runs 11
+    python3 benchmarks/peers_bench.py wct.sfbundle --tuned wct-tuned.sfbundle --sizes 256,512 --threads 2 --runs 3
 """
 from __future__ import annotations
 
@@ -53,6 +59,8 @@ def peers(bundle_path, tuned_path, size, threads, calib):
     from styleforge.runtime.model import load
 
     bundle = open_bundle(bundle_path)
+    if bundle.manifest.model.interface == "wct":
+        return wct_peers(bundle_path, tuned_path, size, threads, calib)
     graph = bundle.manifest.graphs[0]
     io_in, io_out = image_io(graph.inputs[0]), image_io(graph.outputs[0])
     img = bench_image(*size)
@@ -99,6 +107,79 @@ def peers(bundle_path, tuned_path, size, threads, calib):
             continue
         y = fn()
         pictures[name] = y if kind == "u8" else to_u8(y, io_out, crop)
+    return rows, pictures
+
+
+NNCF_WCT = "OpenVINO + NNCF default int8 (convolutions only)"
+
+
+def wct_peers(bundle_path, tuned_path, size, threads, calib):
+    """`peers` for a WCT bundle: the ``stylize`` graph fed content + alpha + the style statistics of one style
+    picture, computed once by the bundle's ``encode_style`` graph (ONNX Runtime, fp32) and shared by every row."""
+    import onnxruntime as ort
+    import openvino as ov
+
+    from styleforge.export.core.eager_bench import reference_contenders
+    from styleforge.runtime.bundle import open_bundle
+    from styleforge.runtime.interfaces import interface_spec
+    from styleforge.runtime.io_plan import image_io, pad_batch
+    from styleforge.runtime.latency import bench_case_inputs
+    from styleforge.runtime.model import load
+
+    bundle = open_bundle(bundle_path)
+    spec = interface_spec("wct")
+    graph, enc = bundle.graph("stylize"), bundle.graph("encode_style")
+    inputs = bench_case_inputs("wct", size)
+    mult = bundle.manifest.size_constraints.multiple_of
+    enc_sess = ort.InferenceSession(str(bundle.file(enc.file)), providers=["CPUExecutionProvider"])
+
+    def stats_of(style):
+        b, _ = pad_batch(style[None], mult)
+        names = [o.name for o in enc_sess.get_outputs()]
+        return dict(zip(names, enc_sess.run(None, {"style": image_io(enc.input("style")).encode(b)})))
+
+    batch, crop = pad_batch(inputs["image"][None], mult)
+    levels = len(bundle.manifest.model.config.levels)
+    feeds = {"content": image_io(graph.input("content")).encode(batch), "alpha": np.ones(levels, np.float32),
+             **stats_of(inputs["style"])}
+    io_out = image_io(graph.output("image"))
+    onnx_path = str(bundle.file(graph.file))
+    rows = {}
+    ref = reference_contenders(bundle_path, threads=threads)[0]
+    rows["PyTorch eager (torch-exact, PytorchWCT-style)"] = ((ref.make(inputs), "u8") if ref.make
+                                                            else (None, ref.error))
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    rows["ONNX Runtime defaults"] = (lambda: sess.run(["image"], feeds)[0], None)
+    core = ov.Core()
+    cm = core.compile_model(onnx_path, "CPU")
+    rows["OpenVINO defaults"] = (lambda: cm(feeds)[cm.output("image")], None)
+    try:
+        import nncf
+
+        cal = []
+        for i, c in enumerate(calib):  # each photo as content, the next as style (as convert's calibration does)
+            b, _ = pad_batch(c[None], mult)
+            cal.append({"content": image_io(graph.input("content")).encode(b), "alpha": feeds["alpha"],
+                        **stats_of(calib[(i + 1) % len(calib)])})
+        model = core.read_model(onnx_path)
+        # only the encoders' and decoders' convolutions: NNCF's defaults also quantise the Newton–Schulz MatMuls and
+        # the Add/Mul of the statistics, which wrecked the picture (6 dB at 64², MatMul alone ignored)
+        others = sorted({op.get_type_name() for op in model.get_ops()} - {"Convolution"})
+        q = nncf.quantize(model, nncf.Dataset(cal), ignored_scope=nncf.IgnoredScope(types=others, validate=False))
+        cq = core.compile_model(q, "CPU")
+        rows[NNCF_WCT] = (lambda: cq(feeds)[cq.output("image")], None)
+    except Exception as e:
+        rows[NNCF_WCT] = (None, str(e).splitlines()[0])
+    if tuned_path:
+        tuned = load(tuned_path)
+        rec = tuned.manifest.tuning
+        label = f"StyleForge tuned ({rec.variant} on {rec.runner})" if rec else "StyleForge tuned"
+        rows[label] = (spec.bench_call(tuned, inputs), "u8")
+    pictures = {}
+    for name, (fn, kind) in rows.items():
+        if fn is not None:
+            y = fn()
+            pictures[name] = y if kind == "u8" else io_out.decode(np.array(y, np.float32, copy=True), crop=crop)[0]
     return rows, pictures
 
 
@@ -150,7 +231,7 @@ def main() -> None:
         cells = []
         for s in sizes:
             ms, p, why = results[s][name]
-            eager = results[s]["PyTorch eager"][0]
+            eager = next(iter(results[s].values()))[0]  # the PyTorch row comes first
             if ms is None:
                 cells += ["–", "–", f"({why[:60] if why else 'n/a'})"]
                 continue
