@@ -295,7 +295,7 @@ def _annotations(plan: _Plan) -> dict[str, dict]:
     else:
         norm = {"mean": plan.mean, "std": plan.std} if plan.mean is not None else {}
         ann[in_canon] = {**img(plan.lay_in), **norm, "description": f"{plan.main_in} of {name}"
-                         + (f", normalised (v − mean) / std per channel" if norm else "")}
+                         + (", normalised (v − mean) / std per channel" if norm else "")}
     for k in plan.const_arrays:
         ann[k] = {"value_file": f"inputs/{k}.npy", "description": "held fixed (import-onnx --const)"}
     if plan.style_vector:

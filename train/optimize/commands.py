@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ...runtime.cli import float_list, int_list, positive_int
 
