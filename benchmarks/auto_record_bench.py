@@ -38,7 +38,7 @@ def main() -> int:
     from styleforge.runtime.backends import runner_class
     from styleforge.runtime.bundle import open_bundle
     from styleforge.runtime.interfaces import interface_spec
-    from styleforge.runtime.latency import bench_case_inputs
+    from styleforge.runtime.latency import bench_case_inputs, rotated
     from styleforge.runtime.model import load
 
     bundle = open_bundle(a.bundle)
@@ -61,9 +61,8 @@ def main() -> int:
     for f in calls.values():  # warm-up
         f(), f()
     times = {k: [] for k in calls}
-    keys = list(calls)
     for r in range(a.runs):  # the order rotates every round: no row always follows the same one
-        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+        for k in rotated(list(calls), r):
             calls[k]()
             t0 = time.perf_counter()
             calls[k]()
