@@ -83,14 +83,16 @@ class Slim(Pass):
 
 
 class Folds(Pass):
-    """The StyleForge folds (one-style instance-norm affine, input scale into the first conv), checked (cleanup.py)."""
+    """The StyleForge folds (one-style instance-norm affine, input scale into the first conv, nearest-upsample + conv
+    into a transposed conv), checked (cleanup.py)."""
 
     name = "folds"
 
     def run(self, model, job):
         from .cleanup import folds
 
-        return folds(model)
+        # int8 graphs keep nearest-upsample + conv: ONNX Runtime runs a QDQ ConvTranspose slower (subpixel.py)
+        return folds(model, upsample=not (job.options.precision == "int8" and job.quantised()))
 
 
 class Fp16(Pass):
