@@ -270,7 +270,9 @@ class TunedHost:
 @dataclass
 class TunedCandidate:
     """One measured row of a tuning: a runner with its options on a bundle precision, its median latency per size
-    (``"HxW"`` → ms), its worst PSNR against the fp32 golden outputs, and whether it met the floor."""
+    (``"HxW"`` → ms), its worst PSNR against the fp32 references (golden cases, held-out pictures, the timed inputs),
+    where that worst case was (``worst``: "bench picture + mosaic style at 512x512"; None in records written before
+    it existed, and where no PSNR was measured), and whether it met the floor."""
 
     runner: str
     precision: str
@@ -279,6 +281,7 @@ class TunedCandidate:
     psnr: float | None = None
     meets_floor: bool = False
     note: str = ""
+    worst: str | None = None
 
 
 @dataclass
@@ -432,6 +435,10 @@ class Manifest:
                                           "in the manifest")
         if self.size_constraints.multiple_of < 1 or self.size_constraints.min_side < 1 or self.size_constraints.scale < 1:
             raise BundleError(f"{where}: size_constraints.multiple_of, min_side and scale must be at least 1")
+        for i, row in enumerate(self.tuning.table if self.tuning is not None else []):
+            if row.worst is not None and (row.psnr is None or not row.worst.strip() or "\n" in row.worst):
+                raise BundleError(f"{where}: tuning.table[{i}].worst must be one line naming where its PSNR was "
+                                  "measured, and only on a row with a PSNR")
         return self
 
 

@@ -52,6 +52,11 @@ def test_record_is_written_with_host_winner_and_table(tuned):
     assert win.median_ms["32x32"] <= fastest * 1.03  # the fastest, or within the tie margin and more accurate
     assert m.precision == record.variant.split("-")[0]
     assert any("ETA" in ln for ln in lines)
+    # every scored row names its worst case (golden case, held-out photo or the timed input), shown in the table
+    from styleforge.export.tune.commands import format_table
+
+    assert all(r.worst for r in record.table if r.psnr is not None) and win.worst
+    assert win.worst.startswith(("golden case", "held-out", "bench picture at 32x32")) and win.worst in format_table(record)
 
 
 def test_auto_honours_the_record_on_this_host(tuned):

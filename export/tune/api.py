@@ -3,8 +3,9 @@
 1. Precision variants of the fp32 bundle through ``styleforge convert``'s public entry (``convert_bundle``): fp32
    clean-up, int8 with the recipe and with minmax calibration (calibrated on two sample photos, the other two held out), fp16;
    and int8 by NNCF's default quantisation (.nncf_variant) where nncf is installed.
-2. Every candidate (:mod:`.candidates`): quality (:func:`.measure.golden_psnr`, :func:`.measure.photo_psnr`); a
-   candidate that fails to load or run is a row with its reason.
+2. Every candidate (:mod:`.candidates`): quality, the worst case over the golden cases, held-out photos and
+   textures, and the timed inputs at each size (:func:`.measure.golden_psnr`, :func:`.measure.quality_cases`),
+   recorded with where it was; a candidate that fails to load or run is a row with its reason.
 3. The candidates meeting ``min_psnr`` are timed together, interleaved, at each size (:mod:`.measure`).
 4. The fastest of them (sum of its medians over the sizes; within 3 % of it, the most accurate) is copied to `out` with a :class:`TuningRecord`
    holding the host and the whole table. Progress and an ETA go to `log`; the search stops at `budget_s`
@@ -21,7 +22,7 @@ from ...runtime.bundle import open_bundle, update_bundle
 from ...runtime.errors import StyleForgeError
 from ...runtime.manifest import TunedCandidate, TuningRecord
 from .candidates import VARIANTS, Candidate, candidates, host_runners
-from .measure import CALIBRATION, golden_psnr, interleaved_medians, photo_inputs, photo_psnr, timed_call
+from .measure import CALIBRATION, cases_psnr, golden_psnr, interleaved_medians, quality_cases, timed_call
 
 
 def _size_key(size) -> str:
@@ -92,7 +93,7 @@ class _Search:
         left = spent / max(done, 1) * (total - done)
         return f"{done}/{total}, {spent:.0f} s spent, ETA {left:.0f} s (budget {self.deadline - self.start:.0f} s)"
 
-    def score(self, i: int, cand: Candidate, path, refs, args, min_psnr: float) -> None:
+    def score(self, i: int, cand: Candidate, path, cases, refs, min_psnr: float) -> None:
         """Load candidate `i` and measure its quality; keeps the model when it meets the floor."""
         from ...runtime.model import load
 
@@ -102,14 +103,15 @@ class _Search:
             row.note = "; ".join(filter(None, [row.note, path]))
             return
         try:
-            worst = golden_psnr(path, cand.runner, cand.options)
+            worst, where = golden_psnr(path, cand.runner, cand.options)
             model = load(path, backend=cand.runner, **cand.options)
-            worst = min(worst, photo_psnr(model, refs, args))
+            worst, where = min((worst, where), cases_psnr(model, cases, refs), key=lambda v: v[0])
         except StyleForgeError as e:
             row.note = "; ".join(filter(None, [row.note, f"cannot run: {e}"]))
             return
         worst = float(worst)
         row.psnr = round(worst, 2) if worst != float("inf") else None
+        row.worst = where if row.psnr is not None else None
         row.meets_floor = bool(worst >= min_psnr)
         if row.meets_floor:
             self.models[i] = model
@@ -136,16 +138,18 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
     search = _Search(src, budget_s, log)
     with tempfile.TemporaryDirectory(prefix="styleforge-tune-") as tmp:
         paths = _variants(src, Path(tmp), variants, log, calibration_size)
-        args = photo_inputs(interface)
+        cases = quality_cases(parent.manifest, sizes)
         ref_model = load(paths.get("fp32") if not isinstance(paths.get("fp32"), str) else src, backend="ort-cpu")
-        refs = [ref_model(*a) for a in args]
+        refs = [c.run(ref_model) for c in cases]
         cands = candidates(runners, threads, variants)
         for i, cand in enumerate(cands):
             if search.over_budget():
                 search.rows[i] = TunedCandidate(cand.runner, cand.variant, dict(cand.options), note="not measured: budget")
                 continue
-            search.score(i, cand, paths.get(cand.variant, "variant not made"), refs, args, min_psnr)
-            log(f"scored {cands[i].label()}: PSNR {search.rows[i].psnr} dB — {search.eta(i + 1, len(cands))}")
+            search.score(i, cand, paths.get(cand.variant, "variant not made"), cases, refs, min_psnr)
+            row = search.rows[i]
+            log(f"scored {cands[i].label()}: PSNR {row.psnr} dB{f' ({row.worst})' if row.worst else ''} — "
+                f"{search.eta(i + 1, len(cands))}")
         for size in sizes:
             calls = {i: timed_call(m, interface, tuple(size)) for i, m in search.models.items()}
             log(f"timing {len(calls)} candidates at {_size_key(size)}, {runs} interleaved runs")
@@ -167,5 +171,5 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
         with atomic_dir(out) as staged:
             shutil.copytree(paths[cands[best].variant], staged, dirs_exist_ok=True)
             update_bundle(staged, patch=lambda m: setattr(m, "tuning", record))
-    log(f"winner: {cands[best].label()} — {win.median_ms} ms, PSNR {win.psnr} dB; wrote {out}")
+    log(f"winner: {cands[best].label()} — {win.median_ms} ms, PSNR {win.psnr} dB (worst: {win.worst}); wrote {out}")
     return out, record

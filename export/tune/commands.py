@@ -28,10 +28,10 @@ def register(cli) -> None:
     p = cli.command("tune", help="measure every runner × precision × option this host can run; write the fastest "
                                  "meeting a PSNR floor as a bundle with a tuning record",
                     description="Converts the fp32 bundle to fp32/int8/fp16 variants (styleforge convert), scores "
-                                "each runner and option on them by PSNR against the fp32 references (golden cases and "
-                                "held-out photos), times those meeting --min-psnr in one interleaved run, and writes "
-                                "the fastest to --out with a tuning record that `auto` honours on this host "
-                                "(docs/deploy.md \"Tuning\").")
+                                "each runner and option on them by the worst PSNR against the fp32 references (golden "
+                                "cases; held-out photos, and textures as styles; the timed inputs at each size), times "
+                                "those meeting --min-psnr in one interleaved run, and writes the fastest to --out with "
+                                "a tuning record that `auto` honours on this host (docs/deploy.md \"Tuning\").")
     p.add_argument("bundle", help="an fp32 bundle (NAME.sfbundle)")
     p.add_argument("--out", required=True, help="bundle to write, e.g. NAME-tuned.sfbundle")
     p.add_argument("--min-psnr", type=float, default=40.0, help="quality floor in dB against the fp32 references")
@@ -48,14 +48,15 @@ def format_table(record) -> str:
     from ...runtime.tables import Table, render_text
 
     sizes = ["x".join(map(str, s)) for s in record.sizes]
-    table = Table(header=["runner", "precision", "options", *[f"{s} ms" for s in sizes], "PSNR dB", "floor", "note"],
+    table = Table(header=["runner", "precision", "options", *[f"{s} ms" for s in sizes], "PSNR dB", "worst case",
+                          "floor", "note"],
                   title=f"tune on {record.host.cpu} ({record.host.cores} cores; {' '.join(record.host.isa)}), "
                         f"floor {record.min_psnr:g} dB, medians of interleaved runs")
     rows = table.rows
     for r in record.table:
         opts = " ".join(f"{k}={v}" for k, v in r.options.items())
         rows.append([r.runner, r.precision, opts, *[f"{r.median_ms[s]:.1f}" if s in r.median_ms else "-" for s in sizes],
-                     ("∞" if r.meets_floor else "-") if r.psnr is None else f"{r.psnr:.1f}",
+                     ("∞" if r.meets_floor else "-") if r.psnr is None else f"{r.psnr:.1f}", r.worst or "",
                      "yes" if r.meets_floor else "no", r.note])
     return render_text(table)
 

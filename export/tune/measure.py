@@ -2,13 +2,17 @@
 one interleaved loop (every candidate once per round, so load on a shared machine hits all of them alike).
 
 Quality of a candidate = the worst PSNR over (a) the bundle's golden cases against the fp32 PyTorch outputs stored
-at export (validation's comparator, image outputs only) and (b) held-out photos against the fp32 bundle on ONNX
-Runtime CPU (the interface's ``model(image)``, uint8 pictures; a generator has no photos).
+at export (validation's comparator, image outputs only) and (b) :func:`quality_cases` against the fp32 bundle on
+ONNX Runtime CPU, uint8 pictures: the held-out photos (each the other's style, and styled by the bundled textures
+where the interface takes a style) and the very inputs ``tune`` times, at each tuned size. The worst case is
+named, so the record says where the floor was closest (:class:`~styleforge.runtime.manifest.TunedCandidate` ``.worst``).
 """
 from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -18,6 +22,14 @@ from ...runtime.errors import StyleForgeError
 HELD_OUT = ("sample:chelsea", "sample:rocket")
 CALIBRATION = ("sample:astronaut", "sample:coffee")
 PHOTO_SIDE = 256
+#: held-out styles beside the other photo, for interfaces that take a style (WCT, arbitrary-style): a colour
+#: texture of flat cells and dark edges, colour bands, a grayscale texture (train/core/samples.py). None of them is
+#: a calibration image. Why: a WCT int8 decoder at 40.4 dB on photo styles read 21-24 dB with the mosaic style
+#: (docs/deploy.md, five-level WCT); the textures drive the colouring statistics far from what photos do.
+HELD_OUT_STYLES = ("sample:mosaic", "sample:waves", "sample:brick")
+#: the bench inputs are scored at each tuned size, scaled down to fit this side: one call per candidate and size,
+#: like one timed run, but never more than a 1024² picture (larger sizes rarely differ in kind, and cost 4x+)
+QUALITY_MAX_SIDE = 1024
 
 
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
@@ -26,23 +38,79 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-def photo_inputs(interface: str) -> list[tuple]:
-    """Call arguments for the held-out photos (content, and a style photo where the interface takes one), or [] when
-    the interface takes no picture (a generator's latents)."""
+@dataclass(frozen=True)
+class QualityCase:
+    """One input a candidate is scored on against the fp32 bundle: where it is (for the record) and how to run it
+    (`run(model)` returns the interface's picture, H×W×3 uint8)."""
+
+    where: str
+    run: Callable
+
+
+def _name(spec: str) -> str:
+    return spec.removeprefix("sample:")
+
+
+def photo_inputs(interface: str) -> list[tuple[str, tuple]]:
+    """(where, call arguments) of the held-out photos: each photo alone, or, where the interface takes a style, each
+    photo styled by the other and the :data:`HELD_OUT_STYLES` shared out between them (five pairs, all ≤
+    :data:`PHOTO_SIDE`); [] when the interface takes no picture (a generator's latents)."""
     from ...runtime.interfaces import interface_spec
     from ...train.core.samples import resolve_image
 
     spec = interface_spec(interface)
     if spec.main_input != "image":
         return []
-    photos = [resolve_image(p, max_side=PHOTO_SIDE) for p in HELD_OUT]
-    if spec.takes_style:
-        return [(photos[0], photos[1]), (photos[1], photos[0])]
-    return [(p,) for p in photos]
+    photos = {p: resolve_image(p, max_side=PHOTO_SIDE) for p in HELD_OUT}
+
+    def at(p):
+        return f"at {photos[p].shape[0]}x{photos[p].shape[1]}"
+
+    if not spec.takes_style:
+        return [(f"held-out {_name(p)} {at(p)}", (photos[p],)) for p in HELD_OUT]
+    pairs = [(HELD_OUT[0], HELD_OUT[1]), (HELD_OUT[1], HELD_OUT[0])]
+    pairs += [(HELD_OUT[i % len(HELD_OUT)], s) for i, s in enumerate(HELD_OUT_STYLES)]
+    styles = {**photos, **{s: resolve_image(s, max_side=PHOTO_SIDE) for s in HELD_OUT_STYLES}}
+    return [(f"held-out {_name(c)} + {_name(s)} style {at(c)}", (photos[c], styles[s])) for c, s in pairs]
 
 
-def golden_psnr(path, runner: str, options: dict) -> float:
-    """Worst PSNR over the golden cases' image outputs (validation on `runner`)."""
+def quality_size(size) -> tuple[int, int]:
+    """`size` scaled down to fit :data:`QUALITY_MAX_SIDE` (aspect kept), or `size` itself."""
+    h, w = (int(v) for v in size)
+    scale = min(1.0, QUALITY_MAX_SIDE / max(h, w))
+    return (max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else (h, w)
+
+
+def bench_cases(manifest, sizes) -> list[QualityCase]:
+    """The inputs ``tune`` times (runtime/latency.py ``bench_case_inputs``: the bench picture, with the mosaic style
+    for a style interface) at each tuned size (:func:`quality_size`; repeated sizes once), run as they are timed."""
+    from ...runtime.interfaces import interface_spec
+    from ...runtime.latency import bench_case_inputs
+
+    interface = manifest.model.interface
+    spec = interface_spec(interface)
+    what = ("bench picture + mosaic style" if spec.takes_style else "bench picture") if spec.main_input == "image" \
+        else "bench latent (seed 0)"
+    out, seen = [], set()
+    for size in sizes:
+        sz = quality_size(spec.bench_size(manifest, tuple(size)))
+        if sz in seen:
+            continue
+        seen.add(sz)
+        inputs = bench_case_inputs(interface, sz)
+        out.append(QualityCase(f"{what} at {sz[0]}x{sz[1]}", lambda m, i=inputs: spec.bench_call(m, i)()))
+    return out
+
+
+def quality_cases(manifest, sizes) -> list[QualityCase]:
+    """Every picture a candidate is scored on beside the golden cases: :func:`photo_inputs` then :func:`bench_cases`.
+    Cost: five ≤ 256-px calls (two without a style) plus one per tuned size, per candidate."""
+    held = [QualityCase(where, lambda m, a=args: m(*a)) for where, args in photo_inputs(manifest.model.interface)]
+    return held + bench_cases(manifest, sizes)
+
+
+def golden_psnr(path, runner: str, options: dict) -> tuple[float, str]:
+    """(worst PSNR, where) over the golden cases' image outputs (validation on `runner`); (inf, "") without any."""
     from ...runtime.validation import validate_bundle
 
     report = validate_bundle(path, backend=runner, **options)
@@ -56,8 +124,9 @@ def golden_psnr(path, runner: str, options: dict) -> float:
         if case.get("error"):
             raise StyleForgeError(case["error"])
         graph = bundle.graph(case["graph"])
-        vals += [o["psnr"] for o in case["outputs"] if _is_image(graph.output(o["output"]))]
-    return min(vals) if vals else float("inf")
+        vals += [(o["psnr"], f"golden case {case['case']} ({o['output']})") for o in case["outputs"]
+                 if _is_image(graph.output(o["output"]))]
+    return min(vals, key=lambda v: v[0]) if vals else (float("inf"), "")
 
 
 def _is_image(spec) -> bool:
@@ -65,8 +134,10 @@ def _is_image(spec) -> bool:
     return spec is not None and bool(spec.range)
 
 
-def photo_psnr(model, refs: list[np.ndarray], args: list[tuple]) -> float:
-    return min((psnr_u8(model(*a), r) for a, r in zip(args, refs)), default=float("inf"))
+def cases_psnr(model, cases: list[QualityCase], refs: list[np.ndarray]) -> tuple[float, str]:
+    """(worst PSNR, where) of `model` over `cases` against their fp32 outputs `refs`; (inf, "") when there are none."""
+    vals = [(psnr_u8(np.asarray(c.run(model)), r), c.where) for c, r in zip(cases, refs)]
+    return min(vals, key=lambda v: v[0]) if vals else (float("inf"), "")
 
 
 def timed_call(model, interface: str, size: tuple[int, int]):
