@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
+from ...runtime.latency import rotated
 
 #: held out from int8 calibration (calibration uses the other two sample photos)
 HELD_OUT = ("sample:chelsea", "sample:rocket")
@@ -151,7 +152,7 @@ def timed_call(model, interface: str, size: tuple[int, int]):
 
 def interleaved_medians(calls: dict, runs: int, warmup: int, deadline: float, progress=None) -> dict:
     """{key: median seconds} of `calls` ({key: callable}), run round-robin `runs` times after `warmup` rounds (each
-    timed call right after an untimed one of the same key);
+    timed call right after an untimed one of the same key; the order rotates every round, runtime.latency.rotated);
     stops early at `deadline` (time.monotonic()) keeping the rounds done (a key with no timed run is left out)."""
     for _ in range(warmup):
         for f in calls.values():
@@ -161,7 +162,8 @@ def interleaved_medians(calls: dict, runs: int, warmup: int, deadline: float, pr
     for i in range(runs):
         if time.monotonic() > deadline and i > 0:
             break
-        for k, f in calls.items():
+        for k in rotated(list(calls), i):
+            f = calls[k]
             f()  # untimed: the previous candidate's idle threads (spinning pools) settle on someone else's time
             s = time.perf_counter()
             f()
