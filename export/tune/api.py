@@ -2,7 +2,9 @@
 
 1. Precision variants of the fp32 bundle through ``styleforge convert``'s public entry (``convert_bundle``): fp32
    clean-up, int8 with the recipe and with minmax calibration (calibrated on two sample photos, the other two held out), fp16;
-   and int8 by NNCF's default quantisation (.nncf_variant) where nncf is installed.
+   and int8 by NNCF's default quantisation (.nncf_variant) where nncf is installed; ``int8-ac``, the recipe with the
+   most sensitive convs kept float until ``min_psnr`` holds on the calibration images (.accuracy_control, at most
+   half of `budget_s`).
 2. Every candidate (:mod:`.candidates`): quality (:func:`.measure.golden_psnr`, :func:`.measure.photo_psnr`); a
    candidate that fails to load or run is a row with its reason.
 3. The candidates meeting ``min_psnr`` are timed together, interleaved, at each size (:mod:`.measure`).
@@ -20,6 +22,8 @@ from pathlib import Path
 from ...runtime.bundle import open_bundle, update_bundle
 from ...runtime.errors import StyleForgeError
 from ...runtime.manifest import TunedCandidate, TuningRecord
+from .accuracy_control import BUDGET_SHARE as AC_BUDGET_SHARE
+from .accuracy_control import kept_float_note
 from .candidates import VARIANTS, Candidate, candidates, host_runners
 from .measure import CALIBRATION, golden_psnr, interleaved_medians, photo_inputs, photo_psnr, timed_call
 
@@ -28,8 +32,9 @@ def _size_key(size) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512) -> dict[str, Path | str]:
-    """{variant name: bundle path, or the reason it could not be made}."""
+def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512, min_psnr: float = 40.0,
+              deadline: float | None = None) -> dict[str, Path | str]:
+    """{variant name: bundle path, or the reason it could not be made}; `deadline` bounds the int8-ac search."""
     from ..convert.api import convert_bundle
 
     out: dict[str, Path | str] = {}
@@ -38,6 +43,9 @@ def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512)
         log(f"converting: {name}")
         if method == "nncf":
             out[name] = _nncf_variant(out, work / f"{name}.sfbundle", calibration_size)
+            continue
+        if method == "ac":
+            out[name] = _ac_variant(out, work / f"{name}.sfbundle", calibration_size, min_psnr, deadline, log)
             continue
         try:
             path, _ = convert_bundle(src, work / f"{name}.sfbundle", precision=precision, calibration=list(CALIBRATION),
@@ -74,6 +82,22 @@ def _nncf_variant(made: dict, out: Path, calibration_size: int) -> Path | str:
         return f"not made: {e}"
 
 
+def _ac_variant(made: dict, out: Path, calibration_size: int, min_psnr: float, deadline, log) -> Path | str:
+    """The int8-ac bundle (.accuracy_control) from the fp32 and int8 variants already made, or why not."""
+    from ..convert.calibration import load_calibration
+    from .accuracy_control import accuracy_controlled_int8
+
+    fp32, int8 = made.get("fp32"), made.get("int8")
+    if not isinstance(fp32, Path) or not isinstance(int8, Path):
+        return "needs the fp32 and int8 variants first"
+    try:
+        images, _ = load_calibration(list(CALIBRATION), calibration_size)  # as convert calibrated the int8 variant
+        return accuracy_controlled_int8(fp32, int8, out, images, min_psnr,
+                                        deadline if deadline is not None else time.monotonic() + 600, log)
+    except StyleForgeError as e:
+        return f"not made: {e}"
+
+
 class _Search:
     """The state of one tune run: the clock, the table, and the loaded models of the candidates still in."""
 
@@ -101,6 +125,7 @@ class _Search:
         if isinstance(path, str):
             row.note = "; ".join(filter(None, [row.note, path]))
             return
+        row.note = "; ".join(filter(None, [row.note, kept_float_note(path)]))
         try:
             worst = golden_psnr(path, cand.runner, cand.options)
             model = load(path, backend=cand.runner, **cand.options)
@@ -135,7 +160,8 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
     runners = runners or host_runners()
     search = _Search(src, budget_s, log)
     with tempfile.TemporaryDirectory(prefix="styleforge-tune-") as tmp:
-        paths = _variants(src, Path(tmp), variants, log, calibration_size)
+        paths = _variants(src, Path(tmp), variants, log, calibration_size, min_psnr,
+                          search.start + budget_s * AC_BUDGET_SHARE)
         args = photo_inputs(interface)
         ref_model = load(paths.get("fp32") if not isinstance(paths.get("fp32"), str) else src, backend="ort-cpu")
         refs = [ref_model(*a) for a in args]
