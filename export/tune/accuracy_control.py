@@ -40,6 +40,11 @@ from ...runtime.errors import StyleForgeError
 #: other inputs (golden cases, held-out photos) and other runners (OpenVINO); measured basis in docs/deploy.md
 #: "Tuning" (int8 graphs of the demo and width-1 stylizers: calibration-image PSNR vs tune's worst score)
 MARGIN_DB = 1.0
+#: checked beside the calibration images, never calibrated on and never among tune's held-out photos (measure.py):
+#: a dark picture with sparse highlights, where int8 errs most. Measured on the demo stylizer's recipe int8 (PSNR vs
+#: fp32 at 256 px): calibration photos 46.5-46.9 dB, held-out chelsea 47.4 and rocket 38.6; hubble 37.6 (the same
+#: failure as rocket), gravel 48.3. Without hubble the search saw 45.8 dB and kept nothing float.
+CHECK_IMAGES = ("sample:hubble", "sample:gravel")
 #: share of tune's --budget-s the search may spend (the rest scores and times every candidate)
 BUDGET_SHARE = 0.5
 #: PSNR counted as "identical" (an int8 graph never gets there; keeps inf out of the arithmetic)
@@ -53,17 +58,20 @@ class _GraphSearch:
     role: str
     model: object
     recipe: object
-    feeds: list
-    refs: list
+    feeds: list             # calibration
+    checks: list            # the calibration images at the sizes tune scores at (check_sizes)
+    refs: list              # fp32 outputs for `checks`
     images: list            # (output index, lo, hi) of the image outputs
     notes: list
     cache: str
 
     def candidates(self) -> list[str]:
-        """Convs the recipe quantises, in graph order."""
+        """Convs whose float group (:func:`float_group`) is not all float in the recipe, in graph order: the convs it
+        quantises, and those it keeps float but still feeds a re-quantised input (its reflect Pad is int8)."""
         from ..convert.int8 import conv_names
 
-        return [c for c in conv_names(self.model) if c not in self.recipe.exclude]
+        done = set(self.recipe.exclude)
+        return [c for c in conv_names(self.model) if not set(float_group(self.model, c, self.recipe.op_types)) <= done]
 
     def exclude(self, kept) -> tuple[str, ...]:
         """The recipe's float nodes plus each kept conv with what feeds it alone (:func:`float_group`)."""
@@ -105,8 +113,33 @@ def _psnr(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> float:
     return CAP_DB if mse == 0 else min(CAP_DB, 10 * np.log10((hi - lo) ** 2 / mse))
 
 
-def _prepare(fp32, role: str, images: list, cache_dir: Path) -> _GraphSearch:
-    """The graph `role` of the fp32 clean-up bundle as convert's int8 pass prepares it, with its fp32 outputs."""
+def check_sizes(bundle, role: str, side: int) -> list[tuple[int, int]]:
+    """(H, W) the search checks the floor at: the calibration side, the held-out photos' side (measure.PHOTO_SIDE) and
+    each golden case's input size — the sizes tune scores at; int8 error grows at small sizes (the demo stylizer's
+    recipe int8: 45.8 dB on the calibration images at 512², 38.6 dB worst in tune)."""
+    from .measure import PHOTO_SIDE
+
+    sizes = {(side, side), (PHOTO_SIDE, PHOTO_SIDE)}
+    for case in bundle.manifest.golden:
+        if case.graph != role:
+            continue
+        inputs, _ = bundle.golden_arrays(case)
+        for t in bundle.graph(role).inputs:
+            if t.range and t.name in inputs and inputs[t.name].ndim == 4:
+                a = inputs[t.name]
+                sizes.add(tuple(int(x) for x in (a.shape[1:3] if t.layout == "NHWC" else a.shape[2:4])))
+    return sorted(sizes, reverse=True)
+
+
+def _resized(images: list, size: tuple[int, int]) -> list:
+    from PIL import Image
+
+    return [np.asarray(Image.fromarray(a).resize((size[1], size[0]), Image.Resampling.BILINEAR)) for a in images]
+
+
+def _prepare(fp32, role: str, images: list, extra: list, cache_dir: Path) -> _GraphSearch:
+    """The graph `role` of the fp32 clean-up bundle as convert's int8 pass prepares it, with the check feeds (the
+    calibration `images` and the `extra` check images at :func:`check_sizes`) and their fp32 outputs."""
     import onnx
 
     from ..convert.calibration import calibration_feeds
@@ -116,7 +149,10 @@ def _prepare(fp32, role: str, images: list, cache_dir: Path) -> _GraphSearch:
     spec = fp32.graph(role)
     model = onnx.load(str(fp32.file(spec.file)))
     feeds = calibration_feeds(fp32, role, images)
-    refs = _run(model, feeds)
+    side = int(images[0].shape[0])
+    checks = [f for size in check_sizes(fp32, role, side)
+              for f in calibration_feeds(fp32, role, _resized(list(images) + list(extra), size))]
+    refs = _run(model, checks)
     outs = [o.name for o in model.graph.output]
     image_outs = [(outs.index(t.name), float(t.range[0]), float(t.range[1])) for t in spec.outputs
                   if t.range and t.name in outs]
@@ -124,7 +160,8 @@ def _prepare(fp32, role: str, images: list, cache_dir: Path) -> _GraphSearch:
         raise StyleForgeError(f"graph {role!r} has no image output to measure PSNR on")
     prepared, recipe, notes = prepare_int8(ensure_node_names(model), fp32.manifest.model.interface, role, feeds,
                                            int(fp32.manifest.size_constraints.multiple_of))
-    return _GraphSearch(role, prepared, recipe, feeds, refs, image_outs, notes, str(cache_dir / f"{role}.calib.json"))
+    return _GraphSearch(role, prepared, recipe, feeds, checks, refs, image_outs, notes,
+                        str(cache_dir / f"{role}.calib.json"))
 
 
 def _quantise(g: _GraphSearch, kept: tuple[str, ...]):
@@ -132,7 +169,7 @@ def _quantise(g: _GraphSearch, kept: tuple[str, ...]):
     from ..convert.int8 import quantize
 
     q = quantize(g.model, g.feeds, replace(g.recipe, exclude=g.exclude(kept)), g.cache)
-    got = _run(q, g.feeds)
+    got = _run(q, g.checks)
     worst = min(_psnr(o[i], r[i], lo, hi) for o, r in zip(got, g.refs) for i, lo, hi in g.images)
     return q, float(worst)
 
@@ -195,9 +232,12 @@ def _search(g: _GraphSearch, target: float, clock: _Clock):
 
 
 def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, images: list, min_psnr: float,
-                             deadline: float, log=print, margin_db: float = MARGIN_DB) -> Path:
+                             deadline: float, log=print, margin_db: float = MARGIN_DB, checks=CHECK_IMAGES) -> Path:
     """Write the ``int8-ac`` bundle to `out` (see the module docstring); StyleForgeError when no layout meets
-    ``min_psnr + margin_db`` on the calibration images before `deadline` (time.monotonic())."""
+    ``min_psnr + margin_db`` on the calibration `images` and the `checks` images (``sample:NAME`` or paths) before
+    `deadline` (time.monotonic())."""
+    from ..convert.calibration import load_calibration
+
     from .nncf_variant import _quantised_roles
 
     if time.monotonic() > deadline:
@@ -207,16 +247,17 @@ def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, 
     if not roles:
         raise StyleForgeError("the int8 recipe quantised no graph of this bundle")
     target = float(min_psnr) + float(margin_db)
+    extra, _ = load_calibration(list(checks), int(images[0].shape[0])) if checks else ([], [])
     clock = _Clock(deadline, log)
     graphs, kept, psnrs, notes = {}, {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="styleforge-ac-") as tmp:
         for role in roles:
-            g = _prepare(fp32, role, images, Path(tmp))
+            g = _prepare(fp32, role, images, extra, Path(tmp))
             model, kept[role], psnrs[role] = _search(g, target, clock)
             graphs[int8.graph(role).file] = model.SerializeToString()
             notes[role] = g.notes + [replace(g.recipe, exclude=g.exclude(kept[role])).describe(),
                                      f"accuracy control: {len(kept[role])} more conv(s) float for ≥ {target:g} dB on "
-                                     f"{len(images)} calibration images ({psnrs[role]:.2f} dB)"
+                                     f"{len(images)} calibration and {len(extra)} check images ({psnrs[role]:.2f} dB)"
                                      + (f": {', '.join(kept[role])}" if kept[role] else "")]
 
     def patch(m):
@@ -224,7 +265,7 @@ def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, 
             m.lineage.conversion.passes[role] = notes[role]
         m.lineage.conversion.options["int8_method"] = "accuracy-control"
         m.lineage.conversion.options["accuracy_control"] = {
-            "target_db": target, "calibration_psnr_db": {r: round(p, 2) for r, p in psnrs.items()},
+            "target_db": target, "check_images": list(checks), "calibration_psnr_db": {r: round(p, 2) for r, p in psnrs.items()},
             "kept_float": kept}
 
     shutil.copytree(int8_variant, out)
