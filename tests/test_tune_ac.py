@@ -43,7 +43,7 @@ def recipe_psnr(variants, tmp_path_factory):
     from styleforge.runtime.bundle import open_bundle
 
     _, fp32, _, images = variants
-    g = _prepare(open_bundle(fp32), "stylize", images, tmp_path_factory.mktemp("cache"))
+    g = _prepare(open_bundle(fp32), "stylize", images, [], tmp_path_factory.mktemp("cache"))
     return _quantise(g, ())[1], _quantise(g, tuple(g.candidates()))[1], g.candidates()
 
 
@@ -71,7 +71,7 @@ def test_a_strict_floor_keeps_convs_float_and_is_met(variants, recipe_psnr, tmp_
     floor = (recipe + all_float) / 2  # stricter than the recipe reaches, reachable with convs float
     lines: list[str] = []
     out = accuracy_controlled_int8(fp32, int8, tmp_path / "ac.sfbundle", images, floor, time.monotonic() + 600,
-                                   lines.append, margin_db=0.0)
+                                   lines.append, margin_db=0.0, checks=())
     b = open_bundle(out)  # hashes and manifest checked
     ac = b.manifest.lineage.conversion.options["accuracy_control"]
     kept = ac["kept_float"]["stylize"]
@@ -86,15 +86,14 @@ def test_a_strict_floor_keeps_convs_float_and_is_met(variants, recipe_psnr, tmp_
     assert "QuantizeLinear" in {n.op_type for n in graph.graph.node}  # still an int8 graph
 
 
-def test_a_floor_the_recipe_meets_keeps_nothing_more_float(variants, recipe_psnr, tmp_path):
+def test_a_floor_the_recipe_meets_is_the_int8_variant_itself(variants, recipe_psnr, tmp_path):
     from styleforge.export.tune.accuracy_control import accuracy_controlled_int8
-    from styleforge.runtime.bundle import open_bundle
 
     _, fp32, int8, images = variants
-    out = accuracy_controlled_int8(fp32, int8, tmp_path / "ac.sfbundle", images, recipe_psnr[0] - 1,
-                                   time.monotonic() + 600, lambda m: None, margin_db=0.0)
-    ac = open_bundle(out).manifest.lineage.conversion.options["accuracy_control"]
-    assert ac["kept_float"]["stylize"] == []
+    with pytest.raises(StyleForgeError, match="the int8 rows are this variant"):
+        accuracy_controlled_int8(fp32, int8, tmp_path / "ac.sfbundle", images, recipe_psnr[0] - 1,
+                                 time.monotonic() + 600, lambda m: None, margin_db=0.0, checks=())
+    assert not (tmp_path / "ac.sfbundle").exists()
 
 
 def test_unreachable_floor_and_spent_budget_are_reasons(variants, recipe_psnr, tmp_path):
@@ -103,10 +102,10 @@ def test_unreachable_floor_and_spent_budget_are_reasons(variants, recipe_psnr, t
     _, fp32, int8, images = variants
     with pytest.raises(StyleForgeError, match="no layout reaches"):
         accuracy_controlled_int8(fp32, int8, tmp_path / "a.sfbundle", images, recipe_psnr[1] + 5,
-                                 time.monotonic() + 600, lambda m: None, margin_db=0.0)
+                                 time.monotonic() + 600, lambda m: None, margin_db=0.0, checks=())
     with pytest.raises(StyleForgeError, match="budget"):
         accuracy_controlled_int8(fp32, int8, tmp_path / "b.sfbundle", images, recipe_psnr[1] + 5,
-                                 time.monotonic() - 1, lambda m: None, margin_db=0.0)
+                                 time.monotonic() - 1, lambda m: None, margin_db=0.0, checks=())
     assert not (tmp_path / "a.sfbundle").exists() and not (tmp_path / "b.sfbundle").exists()
 
 
@@ -128,7 +127,22 @@ def test_tune_lists_an_unreachable_floor_as_a_row_with_its_reason(variants, reci
     assert ac_rows and all("no layout reaches" in r.note and r.psnr is None and not r.meets_floor for r in ac_rows)
 
 
-def test_ac_is_one_of_tunes_variants():
+def test_ac_is_one_of_tunes_variants_and_its_check_images_are_never_held_out():
+    from styleforge.export.tune import measure
+    from styleforge.export.tune.accuracy_control import CHECK_IMAGES
     from styleforge.export.tune.candidates import VARIANTS
 
     assert ("int8", "ac") in VARIANTS
+    held_out = set(measure.HELD_OUT) | set(getattr(measure, "HELD_OUT_STYLES", ()))
+    assert CHECK_IMAGES and not set(CHECK_IMAGES) & (held_out | set(measure.CALIBRATION))
+
+
+def test_check_sizes_cover_the_golden_cases(variants):
+    from styleforge.export.tune.accuracy_control import check_sizes
+    from styleforge.export.tune.measure import PHOTO_SIDE
+    from styleforge.runtime.bundle import open_bundle
+
+    b = open_bundle(variants[1])
+    sizes = check_sizes(b, "stylize", SIDE)
+    golden = {b.golden_arrays(c)[0][b.graph("stylize").inputs[0].name].shape[2:4] for c in b.manifest.golden}
+    assert (SIDE, SIDE) in sizes and (PHOTO_SIDE, PHOTO_SIDE) in sizes and golden <= set(sizes)

@@ -1,12 +1,13 @@
 """The ``int8-ac`` variant ``tune`` measures: int8 with accuracy control. The interface's int8 recipe, with the convs
 whose int8 costs the most PSNR kept in float until every quantised graph meets tune's floor plus :data:`MARGIN_DB`
-on the calibration images — so tune gets the int8 layout with as many convs int8 as the floor allows.
+on the calibration images and :data:`CHECK_IMAGES`, at the sizes tune scores at (:func:`check_sizes`) — so tune gets
+the int8 layout with as many convs int8 as the floor allows.
 
 How (our own search, through convert's int8 module, not NNCF's ``quantize_with_accuracy_control``):
 
 1. each graph the recipe quantises is prepared as ``convert`` does (recipes.py ``prepare_int8`` on the fp32 clean-up:
    space-to-depth, equalisation, the recipe's own float layers), calibrated once (ONNX Runtime's calibration cache,
-   int8.py), and scored: the worst PSNR of its image outputs against the fp32 graph over the calibration images;
+   int8.py), and scored: the worst PSNR of its image outputs against the fp32 graph over the check feeds;
 2. below the target, each conv the recipe quantises is ranked by the PSNR of the graph with that one conv float;
 3. the recipe's ``exclude`` grows greedily in that order until the target holds, then each conv added before the
    last is dropped again where the target still holds without it (fewest float convs). A conv kept float takes
@@ -20,8 +21,8 @@ Why ours (measured on the demo stylizer, docs/deploy.md "Tuning"): it quantises 
 have, and its evaluations are bounded by tune's budget with progress; NNCF's restorer takes neither a deadline nor
 a progress callback.
 
-Held-out photos are never used here: the target is met on the calibration images (measure.py CALIBRATION), and
-tune then scores the variant like every other on the golden cases and the held-out photos.
+Held-out photos are never used here: the target is met on the calibration images (measure.py CALIBRATION) and the
+check images, and tune then scores the variant like every other on the golden cases and the held-out photos.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class _GraphSearch:
     model: object
     recipe: object
     feeds: list             # calibration
-    checks: list            # the calibration images at the sizes tune scores at (check_sizes)
+    checks: list            # the calibration and check images at the sizes tune scores at (check_sizes)
     refs: list              # fp32 outputs for `checks`
     images: list            # (output index, lo, hi) of the image outputs
     notes: list
@@ -260,6 +261,10 @@ def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, 
                                      f"{len(images)} calibration and {len(extra)} check images ({psnrs[role]:.2f} dB)"
                                      + (f": {', '.join(kept[role])}" if kept[role] else "")]
 
+    if not any(kept.values()):  # the int8 variant's own graphs: tune scores and times them already
+        raise StyleForgeError(f"the recipe's int8 already meets {target:g} dB on the check images "
+                              f"({min(psnrs.values()):.1f} dB): the int8 rows are this variant")
+
     def patch(m):
         for role in roles:
             m.lineage.conversion.passes[role] = notes[role]
@@ -284,4 +289,4 @@ def kept_float_note(path) -> str:
         return ""
     kept = [c for names in ac["kept_float"].values() for c in names]
     return (f"accuracy control kept {len(kept)} more conv(s) float for ≥ {ac['target_db']:g} dB on the calibration "
-            f"images" + (f": {', '.join(kept)}" if kept else ""))
+            f"and check images" + (f": {', '.join(kept)}" if kept else ""))
