@@ -78,7 +78,7 @@ def test_a_strict_floor_keeps_convs_float_and_is_met(variants, recipe_psnr, tmp_
     assert b.manifest.precision == "int8" and b.manifest.lineage.conversion.options["int8_method"] == "accuracy-control"
     assert 1 <= len(kept) <= len(convs) and set(kept) <= set(convs)
     assert _calibration_psnr(out, fp32, images) >= floor  # measured again, independently of the search
-    assert ac["calibration_psnr_db"]["stylize"] >= floor
+    assert ac["check_psnr_db"]["stylize"] >= floor
     assert all(k in b.manifest.lineage.conversion.passes["stylize"][-1] for k in kept)
     assert kept[0] in kept_float_note(out) and kept_float_note(int8) == ""
     assert any("ETA" in ln for ln in lines)
