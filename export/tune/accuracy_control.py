@@ -16,12 +16,13 @@ How (our own search, through convert's int8 module, not NNCF's ``quantize_with_a
    step with an ETA. The bundle is the int8 variant's manifest (golden cases, int8 tolerance profile, lineage) with
    these graphs; the lineage names the convs kept float.
 
-Why ours, by measurement (demo stylizer, 512², docs/deploy.md "Tuning"): NNCF's restorer on the same check set and
-target reverted 2 convs and an Add in 122 s; tune's scoring gave its graph 39.8 dB (ONNX Runtime) / 40.0 (OpenVINO),
-under the 40 dB floor, and it ran 550 ms on ONNX Runtime (fp32: 493) and 205 ms on OpenVINO. Ours kept 4 convs float
-in 73 s and scored 45.8 dB, 302 ms on ONNX Runtime and 252 ms on OpenVINO. Ours quantises with ``convert``'s recipe
-and passes (7-bit weights for AVX2 without VNNI, float bypass, uint8 data movement), so its graph is fast on both
-runners, and it stops at tune's budget with progress; NNCF's restorer takes no deadline.
+Why ours, by measurement (demo stylizer, 512², benchmarks/ac_bench.py, docs/deploy.md "Tuning"): NNCF's restorer
+on the same check set and target reverted 2 convs and an Add in 78 s; tune's scoring gave its graph 39.8 dB (ONNX
+Runtime) / 40.0 (OpenVINO), under the 40 dB floor, at 463 ms on ONNX Runtime (fp32: 448) and 205 ms on OpenVINO.
+Ours kept 4 convs float in 38 s and scored 45.8 dB, at 279 ms on ONNX Runtime and 244 ms on OpenVINO. Ours
+quantises with ``convert``'s recipe and passes (7-bit weights for AVX2 without VNNI, float bypass, uint8 data
+movement), so its graph is fast on both runners, and it stops at tune's budget with progress; NNCF's restorer takes
+no deadline.
 
 Held-out photos are never used here: the target is met on the calibration images (measure.py CALIBRATION) and the
 check images, and tune then scores the variant like every other on the golden cases and the held-out photos.
