@@ -5,11 +5,13 @@ checked against a budget from the image header alone, before a pixel is decoded.
 Two limits, because two things run out: ``max_pixels`` bounds the *time* of one request (every graph input pixel
 of every tile and statistics pass), ``max_run_pixels`` the *memory* of one graph run (an untiled image, or a batch
 of them). A 2,000,000×8 strip is 16 Mpx as a picture but 512 Mpx of work for a translator that pads to 256, and
-thousands of mostly-margin tiles when tiled: the plan counts what would really run. Torch-free, numpy-free.
+thousands of mostly-margin tiles when tiled: the plan counts what would really run. An image resized before its
+graph runs (an arbitrary-style bundle's style image, resized to the predictor's input, :func:`plan_resized`) counts
+the size that runs; its decoded pixels are still held to ``max_pixels``. Torch-free, numpy-free.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import ImageError
 from .io_plan import padded_size
@@ -85,15 +87,26 @@ class Work:
     run_pixels: int
     windows: int = 0                     # fixed-size graph: the windows run (runtime/fixed_size.py), else 0
     scale: int = 1                       # pixels are counted at the output's size (× scale²) where it is larger
+    resized_for: str = ""                # the graph the image is resized for (`padded` is that size), else ""
+    decoded: int = 0                     # pixels decoded before that resize (checked apart: :meth:`Budget.check`)
+    also: str = ""                       # another run the image makes, counted in `pixels` (:meth:`plus`)
 
     def how(self) -> str:
         """How the work was counted, for an error message."""
         k = f", output ×{self.scale} per side" if self.scale != 1 else ""
+        k += f", {self.also}" if self.also else ""
+        if self.resized_for:
+            return f"resized to {self.padded[1]}x{self.padded[0]} for graph {self.resized_for!r}{k}"
         if self.windows:
             return f"in {self.windows} fixed-size windows{k}"
         if self.tiled:
             return f"in tiles with their margins{k}"
         return f"padded to {self.padded[1]}x{self.padded[0]}{k}"
+
+    def plus(self, pixels: int, what: str) -> "Work":
+        """This work and one more graph run of `pixels` on the same image (`what`: that run, for :meth:`how`)."""
+        also = f"{self.also}, {what}" if self.also else what
+        return replace(self, pixels=self.pixels + pixels, run_pixels=max(self.run_pixels, pixels), also=also)
 
 
 def _tiled_pixels(h: int, w: int, geo: Geometry, tile: int, overlap: int | None) -> tuple[int, int]:
@@ -137,6 +150,15 @@ def plan_work(h: int, w: int, geo: Geometry, *, tile: int | None = None, overlap
     return Work(h, w, padded, True, total * k2 + stats, max(largest * k2, stats), scale=geo.scale)
 
 
+def plan_resized(h: int, w: int, size: tuple[int, int], graph: str) -> Work:
+    """The work of an h×w image that is resized to `size` (H, W) before graph `graph` runs it once (a style
+    predictor's input): that size, whatever the upload's. The h×w pixels decoded before the resize are kept in
+    ``decoded``: the budget still bounds them by ``max_pixels``, since on the server nothing else does below
+    Pillow's decompression-bomb limit (89 Mpx warns, 179 Mpx refuses; runtime/image_guard.py)."""
+    n = int(size[0]) * int(size[1])
+    return Work(h, w, (int(size[0]), int(size[1])), False, n, n, resized_for=graph, decoded=h * w)
+
+
 def _fixed_work(h: int, w: int, geo: Geometry, fit: str | None) -> Work:
     """The work of an h×w image on a fixed-size graph as runtime/fixed_size.py runs it: ``tiles`` runs one row of
     windows at a time (in chunks of a fixed batch, the last filled with repeats); ``resize`` one (batch of) window.
@@ -165,7 +187,8 @@ class Budget:
     max_run_pixels: int | None = SERVE_MAX_RUN_PIXELS
 
     def check(self, work: Work, what: str, *, where: str = "") -> None:
-        """Refuse `work` over a limit with one line saying the image, its work and the limit (BudgetError)."""
+        """Refuse `work` over a limit with one line saying the image, its work and the limit (BudgetError): its
+        pixels, its largest run, and the pixels decoded before a resize (``decoded``)."""
         size = f"{work.width}x{work.height}"
         if work.pixels > self.max_pixels:
             raise BudgetError(f"{what}: {size} is {work.pixels:,} pixels of work ({work.how()}), over the "
@@ -175,6 +198,9 @@ class Budget:
             raise BudgetError(f"{what}: {size} needs {work.run_pixels:,} pixels in one graph run ({work.how()}), "
                               f"over the {self.max_run_pixels:,}-pixel limit of one run{where}{hint}",
                               self.max_run_pixels)
+        if work.decoded > self.max_pixels:
+            raise BudgetError(f"{what}: {size} is {work.decoded:,} pixels to decode before it is {work.how()}, over "
+                              f"the {self.max_pixels:,}-pixel limit{where}", self.max_pixels)
 
     def batch_pixels(self) -> int | None:
         """The most pixels one batched run may hold (None: unbounded)."""

@@ -129,6 +129,15 @@ class InterfaceSpec:
         """The role a large request would run in tiles, or None if this interface never tiles requests."""
         return None
 
+    def upload_work(self, manifest, part: str, height: int, width: int, geo, params: dict):
+        """The work (runtime/budget.py ``Work``) one uploaded image of a request makes, from its header size: `part`
+        is ``image`` or ``style``, `geo` the ``Geometry`` of the role :meth:`tile_role` names, `params` the request's
+        checked options. By default `geo`'s graph run on the image at its size (tiled where it tiles); an
+        interface that resizes an image before running it counts the size it runs (never fewer pixels than run)."""
+        from .budget import plan_work
+
+        return plan_work(height, width, geo)
+
     def run_batch(self, model, payloads: list[dict], tiled: bool = False) -> list:
         """One graph run for a batch of HTTP requests (`tiled`: one large request, run in tiles)."""
         raise StyleForgeError(f"interface {self.name} cannot be served")

@@ -246,9 +246,19 @@ def benchmark(bundles, *, sizes="256,512", threads: int | None = None, backends=
             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()}}
 
 
+def rotated(keys: list, round_index: int) -> list:
+    """`keys` starting at position ``round_index mod len(keys)``: the order of one interleaved round. Rotating it
+    round by round keeps any row from always following the same one — with a fixed order, two identical OpenVINO
+    sessions of the demo stylizer measured a steady 2–6 % apart (AMD EPYC, 512², idle), always favouring the same
+    position (benchmarks/auto_record_bench.py)."""
+    k = round_index % len(keys) if keys else 0
+    return keys[k:] + keys[:k]
+
+
 def _run_interleaved(fns: dict, runs: int, warmup: int, errors: dict) -> tuple[dict, dict]:
     """Outputs (first call) and per-run seconds of each callable, timed round-robin (two calls per round, the
-    second timed). A callable that raises StyleForgeError gets its message in `errors`."""
+    second timed; the order rotates every round, :func:`rotated`). A callable that raises StyleForgeError gets its
+    message in `errors`."""
     outputs, times = {}, {k: [] for k in fns}
     for k, fn in list(fns.items()):
         try:
@@ -258,11 +268,11 @@ def _run_interleaved(fns: dict, runs: int, warmup: int, errors: dict) -> tuple[d
         except StyleForgeError as e:
             errors[k] = str(e)
             del fns[k], times[k]
-    for _ in range(runs):
-        for k, fn in fns.items():
-            fn()
+    for r in range(runs):
+        for k in rotated(list(fns), r):
+            fns[k]()
             t0 = time.perf_counter()
-            fn()
+            fns[k]()
             times[k].append(time.perf_counter() - t0)
     return outputs, times
 

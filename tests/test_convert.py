@@ -107,6 +107,9 @@ def test_fp32_is_the_clean_up_alone(sty, tmp_path):
 
     assert lin["parent"]["manifest_sha256"] == hashlib.sha256((sty / "manifest.json").read_bytes()).hexdigest()
     assert "onnxslim" in lin["conversion"]["versions"] and lin["conversion"]["passes"]["stylize"][0] == "onnxslim"
+    # the two nearest ×2 up blocks became transposed convs on the low-resolution tensors (subpixel.py)
+    assert "Resize" not in _ops(after) and _ops(after).count("ConvTranspose") == 2
+    assert "fold_upsample_conv×2" in lin["conversion"]["passes"]["stylize"]
 
 
 def test_fp16_keeps_norms_in_fp32_and_says_what_ort_cpu_ran_in_fp32(sty, tmp_path):

@@ -124,6 +124,43 @@ def test_a_new_runner_is_one_module_found_by_the_package_scan():
     assert set(backends.runners()) >= {"ort-cpu", "ort-cuda", "ort-trt", "tensorrt", "torch-eager", "torch-cuda"}
 
 
+def test_supports_is_the_base_classes_probe_plugin_refusal_then_the_runners_hook(scale, monkeypatch):
+    """A runner overrides probe() and _supports() only: the base class asks probe first (its no is the answer), refuses
+    TensorRT plugin graphs for runners that cannot load them, then the hook (None: the probe's yes stands); the options
+    select_runner is given reach the hook."""
+    from styleforge.export.core.torch_backend import TorchCudaRunner, TorchEagerRunner
+    from styleforge.runtime.backends import RUNNERS, Runner, Verdict, runners, select_runner
+
+    _, bundle = scale
+    asked = []
+
+    class Fake(Runner):
+        name = "fake"
+        refuses_plugin_graphs = True
+        here = True
+
+        @classmethod
+        def probe(cls):
+            return Verdict.yes("fake 1.0") if cls.here else Verdict.no("no fake library")
+
+        @classmethod
+        def _supports(cls, bundle, role, options):
+            asked.append(dict(options))
+            return Verdict.no("no fast path") if options.get("picky") else None
+
+    monkeypatch.setitem(RUNNERS, "fake", Fake)
+    assert Fake.supports(bundle, "stylize") == Verdict.yes("fake 1.0") and asked == [{}]
+    sel = select_runner("fake", bundle, "stylize", options={"picky": True})
+    assert not sel.ok and sel.skipped == {"fake": "no fast path"} and asked[-1] == {"picky": True}
+    bundle.manifest.model.config.plugin_graphs = ["stylize"]
+    assert "styleforge::WhitenColor" in Fake.supports(bundle, "stylize").why and len(asked) == 2  # hook not asked
+    bundle.manifest.model.config.plugin_graphs = []
+    Fake.here = False
+    assert Fake.supports(bundle, "stylize") == Verdict.no("no fake library") and len(asked) == 2
+    for cls in [*runners().values(), TorchEagerRunner, TorchCudaRunner]:  # every runner follows the recipe
+        assert "supports" not in vars(cls) and "supports_with" not in vars(cls), cls.name
+
+
 # --- the PyTorch model is a runner --------------------------------------------------------------------
 
 def test_torch_runner_is_named_without_importing_torch(scale):

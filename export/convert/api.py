@@ -31,10 +31,11 @@ def _annotations(graph: GraphSpec, wrapped: set[str]) -> dict[str, dict]:
     ann = {}
     for t in graph.inputs + graph.outputs:
         a = {k: getattr(t, k) for k in _ANNOTATED if getattr(t, k) is not None}
-        if t.name in wrapped:
-            a.update(layout="NHWC", range=[0, 255], color_order=t.color_order or "RGB",
-                     description=(t.description + "; " if t.description else "") + "uint8 N×H×W×3; scaling, layout, "
-                                 "padding and clamping inside the graph (--io uint8-nhwc)")
+        if t.name in wrapped:  # the graph now takes and gives RGB grey levels: its order and mean/std are inside
+            a = {k: v for k, v in a.items() if k not in ("mean", "std")}
+            a.update(layout="NHWC", range=[0, 255], color_order="RGB",
+                     description=(t.description + "; " if t.description else "") + "uint8 N×H×W×3 RGB; scaling, "
+                                 "layout, channel order, padding and clamping inside the graph (--io uint8-nhwc)")
         ann[t.name] = a
     return ann
 
@@ -166,6 +167,7 @@ def _size_constraints(m, uint8: bool) -> SizeConstraints:
     multiple = int(sc.multiple_of)
     if uint8 and multiple > 1:
         sc = SizeConstraints(multiple_of=1, min_side=max(sc.min_side, multiple), fixed_size=sc.fixed_size, padding="in-graph",
+                             scale=sc.scale,
                              note=f"the graph reflect-pads H and W to a multiple of {multiple} itself and crops back")
     return sc
 

@@ -4,26 +4,34 @@ itself, doing inside the graph exactly what the runtime does around it (runtime/
 and by ``styleforge triton`` (export/triton/writer.py).
 
 :func:`wrap_uint8_nhwc` — exact semantics. Each image tensor is described by the runtime's own
-:class:`~styleforge.runtime.io_plan.ImageIO` (layout NCHW/NHWC, dtype, value range [lo, hi]), whose constants the
-graph uses. Per image input ``x`` (uint8 N×H×W×3):
+:class:`~styleforge.runtime.io_plan.ImageIO` (layout NCHW/NHWC, dtype, value range [lo, hi], channel order RGB/BGR,
+per-channel mean/std), whose float32 constants the graph uses. Per image input ``x`` (uint8 N×H×W×3 RGB):
 
 1. **pad** (``multiple_of`` m > 1) bottom and right by ``ph = (−H) mod m``, ``pw = (−W) mod m``, on uint8 NHWC, in
    mode ``reflect`` when ``ph < H and pw < W``, else ``edge`` (an ``If`` node decides at run time) — the rule of
    ``runtime.io_plan.pad_batch`` / ``runtime.images.pad_to_multiple``. Every image input is padded by its own size.
-2. **layout**: ``Transpose`` NHWC → NCHW on uint8 (4× less traffic than on float) for NCHW graphs.
-3. **scale** as ``ImageIO.encode``: ``Cast`` float32, ``Mul`` by ``in_scale`` = float32((hi − lo)/255) (left out
+2. **channel order** (BGR graphs): ``Gather`` [2, 1, 0] on the channel axis, on uint8 (``batch[..., ::-1]``).
+3. **layout**: ``Transpose`` NHWC → NCHW on uint8 (4× less traffic than on float) for NCHW graphs.
+4. **scale** as ``ImageIO.encode``: ``Cast`` float32, ``Mul`` by ``in_scale`` = float32((hi − lo)/255) (left out
    when 1), ``Cast`` to the graph's type (float16 graphs: the product rounded once, as numpy does), ``Add`` lo in
-   the graph's type (left out when 0). A uint8 graph input gets no scaling.
-   *int8 fast path*: a [0, 255] input that feeds only ``QuantizeLinear`` nodes with scale 1 and uint8 zero point 0
-   (quantised exactly) gets the uint8 tensor in place of those nodes' outputs (bit-identical; no Cast, no Q).
+   the graph's type (left out when 0). *Normalised* graphs (mean/std) instead: ``Cast`` float32, ``Mul`` a, ``Add``
+   b per channel with ImageIO's float32 a = (hi − lo)/255/std, b = (lo − mean)/std (``batch · a + b``), ``Cast`` to
+   the graph's type. A uint8 graph input gets no scaling.
+   *int8 fast path*: a [0, 255] input without mean/std that feeds only ``QuantizeLinear`` nodes with scale 1 and
+   uint8 zero point 0 (quantised exactly) gets the uint8 tensor in place of those nodes' outputs (bit-identical; no
+   Cast, no Q).
 
-Per image output ``y``, as ``ImageIO.decode``: **crop** back to the H×W of ``crop_to`` (the first image input unless
-named; none for generators), ``Cast`` float32 (fp16 outputs), ``(y − lo) · out_scale`` with out_scale =
-float32(255/(hi − lo)) (left out for [0, 255]), **clamp** ``Clip(0, 255)``, **round** half to even (``Round``, as
-``numpy.rint``), ``Cast`` uint8, ``Transpose`` NCHW → NHWC on uint8.
+Per image output ``y``, as ``ImageIO.decode``: **crop** to s·H × s·W, H×W the size of ``crop_to`` (the first image
+input unless named) before padding and s the graph's output ``scale`` (``size_constraints.scale``; none for
+generators, nor without padding: the output is then s·H × s·W already), ``Cast`` float32 (fp16 outputs),
+``(y − lo) · out_scale`` with out_scale = float32(255/(hi − lo)) (left out for [0, 255]) — or, normalised,
+``(y − b) / a`` per channel —, **clamp** ``Clip(0, 255)``, **round** half to even (``Round``, as ``numpy.rint``),
+``Cast`` uint8, ``Transpose`` NCHW → NHWC on uint8, and BGR outputs ``Gather`` [2, 1, 0] back to RGB on uint8 (the
+runtime flips before its per-channel arithmetic, here after: a permutation, the same numbers).
 
 The tensors keep their names; their shapes become [batch, height, width, channels]; other inputs (``style_index``,
-``z``, statistics) are untouched. Tensors already uint8 NHWC with nothing to pad or crop are left as they are.
+``z``, statistics) are untouched. Tensors already uint8 NHWC RGB with nothing to pad or crop are left as they are.
+The result equals ``model(image)`` of the runtime on the float graph bit for bit (tests/test_uint8_io_imports.py).
 """
 from __future__ import annotations
 
@@ -108,6 +116,19 @@ def _pad_to_multiple(b: _Builder, name: str, x: str, m: int) -> tuple[str, str]:
     return padded, hw
 
 
+def _flip_channels(b: _Builder, where: list, x: str, out: str) -> str:
+    """uint8 N×H×W×3 `x` with its channels reversed (RGB ↔ BGR: ``[..., ::-1]``)."""
+    return b.node(where, "Gather", [x, b.const(out + "_order", np.array([2, 1, 0], np.int64))], out, axis=3)
+
+
+def _per_channel(io: ImageIO) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of ``value = grey · a + b`` per graph channel: ImageIO's very float32 constants (its ``_affine``),
+    shaped to broadcast over the tensor's layout."""
+    a, c = io._affine  # the private property is the runtime's single source of these constants
+    shape = (1, 3, 1, 1) if io.layout == "NCHW" else (3,)
+    return a.reshape(shape), c.reshape(shape)
+
+
 def _exact_quant_consumers(g: Graph, tensor: str) -> list | None:
     """The QuantizeLinear nodes reading `tensor` when they are all its consumers and quantise exactly (scale 1, uint8
     zero point 0: q = x for whole grey levels), else None."""
@@ -139,7 +160,7 @@ def _wrap_input(b: _Builder, model: onnx.ModelProto, io: ImageIO, multiple_of: i
     """Rewire graph input `io.name` behind the uint8 NHWC one; returns its original [H, W] tensor (None: not padded)."""
     name = io.name
     v, elem = _image_tensor(b.g.input, name, "input")
-    if elem == TensorProto.UINT8 and io.layout == "NHWC" and multiple_of <= 1:
+    if elem == TensorProto.UINT8 and io.layout == "NHWC" and multiple_of <= 1 and not io.bgr:
         return None  # already what the wrapper would give
     inner = name + "__graph_in"
     Graph(model).rename_input(name, inner)
@@ -147,16 +168,26 @@ def _wrap_input(b: _Builder, model: onnx.ModelProto, io: ImageIO, multiple_of: i
     x, hw = name, None
     if multiple_of > 1:
         x, hw = _pad_to_multiple(b, name, x, multiple_of)
+    if io.bgr:  # ImageIO.encode: batch[..., ::-1], on uint8 before anything else
+        x = _flip_channels(b, b.front, x, name + "__bgr")
     if io.layout == "NCHW":
         x = b.node(b.front, "Transpose", [x], name + "__nchw", perm=[0, 3, 1, 2])
     g = Graph(model)
-    quant = _exact_quant_consumers(g, inner) if fuse_exact_quant and (io.lo, io.hi) == (0.0, 255.0) else None
+    exact = (io.lo, io.hi) == (0.0, 255.0) and io.mean is None
+    quant = _exact_quant_consumers(g, inner) if fuse_exact_quant and exact else None
     if quant is not None:
         for q in quant:
             g.rename_input(q.output[0], x)
         g.remove_nodes(quant)
         return hw
-    if elem != TensorProto.UINT8:  # ImageIO.encode: float32(x · in_scale) in the graph's type, + lo in that type
+    if elem != TensorProto.UINT8 and io.mean is not None:  # ImageIO.encode: float32(x · a + b) in the graph's type
+        a, c = _per_channel(io)
+        x = b.node(b.front, "Cast", [x], name + "__float", to=TensorProto.FLOAT)
+        x = b.node(b.front, "Mul", [x, b.const(name + "__norm_a", a)], name + "__norm_scaled")
+        x = b.node(b.front, "Add", [x, b.const(name + "__norm_b", c)], name + "__normalised")
+        if elem != TensorProto.FLOAT:
+            x = b.node(b.front, "Cast", [x], name + "__typed", to=elem)
+    elif elem != TensorProto.UINT8:  # ImageIO.encode: float32(x · in_scale) in the graph's type, + lo in that type
         scaled = io.in_scale != 1.0
         x = b.node(b.front, "Cast", [x], name + "__float", to=TensorProto.FLOAT if scaled else elem)
         if scaled:
@@ -173,7 +204,7 @@ def _wrap_input(b: _Builder, model: onnx.ModelProto, io: ImageIO, multiple_of: i
 def _wrap_output(b: _Builder, io: ImageIO, crop_hw: str | None) -> None:
     name = io.name
     v, elem = _image_tensor(b.g.output, name, "output")
-    if elem == TensorProto.UINT8 and io.layout == "NHWC" and crop_hw is None:
+    if elem == TensorProto.UINT8 and io.layout == "NHWC" and crop_hw is None and not io.bgr:
         return
     inner = name + "__graph_out"
     for node in b.g.node:
@@ -187,25 +218,36 @@ def _wrap_output(b: _Builder, io: ImageIO, crop_hw: str | None) -> None:
     if elem != TensorProto.UINT8:  # ImageIO.to_unit255 then clip, rint, uint8
         if elem != TensorProto.FLOAT:
             x = b.node(k, "Cast", [x], name + "__f32", to=TensorProto.FLOAT)
-        if io.lo or io.out_scale != 1.0:
+        if io.mean is not None:  # ImageIO.to_unit255: (y − b) / a per graph channel, float32
+            a, c = _per_channel(io)
+            x = b.node(k, "Sub", [x, b.const(name + "__norm_b", c)], name + "__unshifted")
+            x = b.node(k, "Div", [x, b.const(name + "__norm_a", a)], name + "__grey")
+        elif io.lo or io.out_scale != 1.0:
             x = b.node(k, "Sub", [x, b.const(name + "__lo", np.float32(io.lo))], name + "__unshifted")
             x = b.node(k, "Mul", [x, b.const(name + "__out_scale", io.out_scale)], name + "__grey")
         x = b.node(k, "Clip", [x, b.const(name + "__min", np.float32(0)), b.const(name + "__max", np.float32(255))],
                    name + "__clipped")
         x = b.node(k, "Round", [x], name + "__rounded")
-        x = b.node(k, "Cast", [x], name + "__u8" if io.layout == "NCHW" else name, to=TensorProto.UINT8)
+        x = b.node(k, "Cast", [x], name + "__u8", to=TensorProto.UINT8)
     if io.layout == "NCHW":
-        b.node(k, "Transpose", [x], name, perm=[0, 2, 3, 1])
-    elif x != name:
+        x = b.node(k, "Transpose", [x], name + "__nhwc", perm=[0, 2, 3, 1])
+    if io.bgr:  # ImageIO.to_unit255: hwc[..., ::-1] (a permutation: on uint8, after the per-channel arithmetic)
+        x = _flip_channels(b, k, x, name + "__rgb")
+    if k and k[-1].output[0] == x:  # the last step writes the graph output itself
+        k[-1].output[0] = k[-1].name = name
+    else:
         b.node(k, "Identity", [x], name)
     v.CopyFrom(helper.make_tensor_value_info(name, TensorProto.UINT8, _nhwc_dims(v, io.layout)))
 
 
 def wrap_uint8_nhwc(model: onnx.ModelProto, inputs: Sequence[ImageIO] = (), outputs: Sequence[ImageIO] = (), *,
-                    multiple_of: int = 1, crop_to: str | None = None, fuse_exact_quant: bool = True) -> onnx.ModelProto:
+                    multiple_of: int = 1, crop_to: str | None = None, scale: int = 1,
+                    fuse_exact_quant: bool = True) -> onnx.ModelProto:
     """A copy of `model` with uint8 N×H×W×3 I/O for the image tensors `inputs` and `outputs` (module docstring),
     checked by onnx.checker (full check). `multiple_of`: pad every image input to it in the graph and crop the
-    outputs back to the size of input `crop_to` (default: the first of `inputs`). Generators: no `inputs`."""
+    outputs back to `scale` × the size of input `crop_to` (default: the first of `inputs`). Generators: no `inputs`."""
+    if int(scale) != scale or scale < 1:
+        raise StyleForgeError(f"uint8 NHWC I/O: scale {scale!r} must be a whole number of at least 1")
     m = copy.deepcopy(model)
     b = _Builder(m)
     names = [io.name for io in inputs]
@@ -216,6 +258,9 @@ def wrap_uint8_nhwc(model: onnx.ModelProto, inputs: Sequence[ImageIO] = (), outp
         hw = _wrap_input(b, m, io, multiple_of, fuse_exact_quant)
         if io.name == (crop_to or names[0]):
             crop_hw = hw
+    if crop_hw is not None and scale != 1:  # ImageIO.decode(y, (h · s, w · s))
+        crop_hw = b.node(b.front, "Mul", [crop_hw, b.const(crop_hw + "_scale", np.array([int(scale)] * 2, np.int64))],
+                         f"{crop_hw}_x{int(scale)}")
     for io in outputs:
         _wrap_output(b, io, crop_hw)
     nodes = b.front + list(m.graph.node) + b.back

@@ -83,14 +83,16 @@ class Slim(Pass):
 
 
 class Folds(Pass):
-    """The StyleForge folds (one-style instance-norm affine, input scale into the first conv), checked (cleanup.py)."""
+    """The StyleForge folds (one-style instance-norm affine, input scale into the first conv, nearest-upsample + conv
+    into a transposed conv), checked (cleanup.py)."""
 
     name = "folds"
 
     def run(self, model, job):
         from .cleanup import folds
 
-        return folds(model)
+        # int8 graphs keep nearest-upsample + conv: ONNX Runtime runs a QDQ ConvTranspose slower (subpixel.py)
+        return folds(model, upsample=not (job.options.precision == "int8" and job.quantised()))
 
 
 class Fp16(Pass):
@@ -150,7 +152,8 @@ class KeptFloat(Pass):
 
 
 class Uint8IO(Pass):
-    """uint8 N×H×W×3 image I/O inside the graph: scaling, layout, padding and clamping (io_uint8.py)."""
+    """uint8 N×H×W×3 image I/O inside the graph: padding, channel order, layout, scaling or mean/std, the output's
+    crop (× the graph's scale) and clamping, as the runtime does them (io_uint8.py)."""
 
     name = "uint8-io"
 
@@ -158,20 +161,19 @@ class Uint8IO(Pass):
         return job.options.io == "uint8-nhwc" and bool(job.ins or job.outs)
 
     def run(self, model, job):
-        from ...runtime.errors import StyleForgeError
         from .io_uint8 import wrap_uint8_nhwc
 
-        odd = [io.name for io in list(job.ins.values()) + list(job.outs.values()) if io.bgr or io.mean is not None]
-        if odd or job.parent.manifest.size_constraints.scale != 1:
-            raise StyleForgeError(f"--io uint8-nhwc: the in-graph wrapper does plain RGB [lo, hi] images of the input's "
-                                  f"size; {', '.join(odd) or 'the output'} is "
-                                  + ("BGR or normalised per channel" if odd else "larger than the input")
-                                  + ": keep float I/O (the runtime converts)")
         m = job.multiple if job.ins else 1
-        model = wrap_uint8_nhwc(model, list(job.ins.values()), list(job.outs.values()), multiple_of=m)
+        k = int(job.parent.manifest.size_constraints.scale) if job.ins else 1
+        model = wrap_uint8_nhwc(model, list(job.ins.values()), list(job.outs.values()), multiple_of=m, scale=k)
         job.facts["wrapped"] = set(job.ins) | set(job.outs)
+        ios = list(job.ins.values()) + list(job.outs.values())
+        extra = [what for what, on in (("BGR ↔ RGB", any(io.bgr for io in ios)),
+                                       ("mean/std", any(io.mean is not None for io in ios)),
+                                       (f"output ×{k}", k != 1)) if on]
         pad = (f", padded to ×{m} in graph (reflect, edge where a side is shorter than its pad)" if m > 1 else "")
-        return model, [f"uint8 NHWC I/O ({', '.join(list(job.ins) + list(job.outs))}){pad}"]
+        return model, [f"uint8 NHWC I/O ({', '.join(list(job.ins) + list(job.outs))}){pad}"
+                       + (f"; in graph: {', '.join(extra)}" if extra else "")]
 
 
 #: every conversion pass, in the order they run

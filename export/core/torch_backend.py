@@ -49,10 +49,8 @@ class TorchEagerRunner(Runner):
         return Verdict.yes(f"torch {torch.__version__}")
 
     @classmethod
-    def supports(cls, bundle, role: str) -> Verdict:
-        v = cls.probe()
-        if not v:
-            return v
+    def _supports(cls, bundle, role: str, options: dict) -> Verdict | None:
+        """No for graphs that do not take float NCHW pixels, and for families without an exporter."""
         lineage = bundle.manifest.lineage
         io = lineage.io if lineage is not None else "float-nchw"
         if io != "float-nchw":
@@ -63,7 +61,7 @@ class TorchEagerRunner(Runner):
         if bundle.manifest.model.family not in export_families():
             return Verdict.no(f"no exporter for family {bundle.manifest.model.family!r} (an imported graph has no "
                               "PyTorch source)")
-        return v
+        return None
 
     def __init__(self, bundle, role: str, *, threads: int | None = None, checkpoint=None, mode: str = "eager",
                  fp16: bool = False, channels_last: bool = False, **options):

@@ -120,15 +120,17 @@ def _without_plugin_engine(name: str, graph, engine):
     return None
 
 
-def write_onnx_model(mdir: Path, name: str, graph, spec, multiple: int, image_in, image_out, opts: RepoOptions) -> None:
+def write_onnx_model(mdir: Path, name: str, graph, spec, multiple: int, image_in, image_out, opts: RepoOptions,
+                     scale: int = 1) -> None:
     """One ONNX model with its uint8 NHWC I/O in the graph (export/convert/io_uint8.py: the runtime's own rules,
-    from the manifest's ``spec`` of that graph)."""
+    from the manifest's ``spec`` of that graph; `scale`: output size ÷ input size)."""
     import onnx
 
     from ..convert.io_uint8 import io_of, wrap_uint8_nhwc
 
     ins, outs = io_of(spec, image_in, image_out)
-    wrapped = wrap_uint8_nhwc(graph, ins, outs, multiple_of=multiple if image_in else 1)
+    wrapped = wrap_uint8_nhwc(graph, ins, outs, multiple_of=multiple if image_in else 1,
+                              scale=scale if image_in else 1)
     mbs = opts.max_batch_size if _batch_dynamic(graph, image_in or image_out) else 0
     (mdir / "1").mkdir(parents=True)
     onnx.save(wrapped, str(mdir / "1" / "model.onnx"))
@@ -221,16 +223,27 @@ def model_names(name: str, engine) -> list[str]:
 
 
 def _refuse_size_rules(path, sc) -> None:
-    """Refuse, in one line, a bundle whose size rule the Triton models cannot keep: a fixed-size graph (the runtime
-    runs it at any size in blended windows, runtime/fixed_size.py; Triton would take only that one size) and a
-    scale-changing one (the uint8 wrapper and the ensemble's post step crop the output to the input's H×W)."""
+    """Refuse, in one line, a fixed-size graph: the runtime runs it at any size in blended windows
+    (runtime/fixed_size.py), which a Triton model of that one graph cannot do. (A scale-changing graph is written:
+    the wrapper crops its output to scale × the input's size.)"""
     if sc.fixed_size:
         h, w = sc.fixed_size
         raise StyleForgeError(f"{path}: a fixed-size {h}x{w} graph: Triton would need the windowing the runtime does "
                               "(runtime/fixed_size.py); serve it with `styleforge serve`")
-    if int(sc.scale) != 1:
-        raise StyleForgeError(f"{path}: a graph whose output is {sc.scale}x its input: the Triton models crop the "
-                              "output to the input's size; serve it with `styleforge serve`")
+
+
+def _refuse_for_ensemble(name: str, spec, image_in: str, image_out: str, scale: int) -> None:
+    """The ensemble's Python pre/post steps do plain RGB NCHW float32 in [0, 255] of the input's size; refuse, in one
+    line, a graph whose image I/O or size rule they would get wrong (the ONNX model wraps any of them)."""
+    from ..convert.io_uint8 import io_of
+
+    plain = ("NCHW", "float32", 0.0, 255.0, False, None)
+    ins, outs = io_of(spec, image_in, image_out)
+    odd = [io.name for io in ins + outs if (io.layout, io.dtype, io.lo, io.hi, io.bgr, io.mean) != plain]
+    if odd or scale != 1:
+        why = (f"{', '.join(odd)} is not RGB NCHW float32 in [0, 255]" if odd else f"its output is {scale}x its input")
+        raise StyleForgeError(f"{name}: the TensorRT ensemble's pre/post steps do plain images of the input's size and "
+                              f"{why}; leave out --target-sm to get an ONNX model (the graph does its own I/O)")
 
 
 def _plan(bundles, repo: Path, opts: RepoOptions) -> list[tuple]:
@@ -259,6 +272,9 @@ def _plan(bundles, repo: Path, opts: RepoOptions) -> list[tuple]:
             name, engine = base + suffix, _engine_for(bundle, role, opts.target_sm)
             if engine is not None and engine.plugins:
                 engine = _without_plugin_engine(name, onnx.load(str(bundle.file(bundle.graph(role).file))), engine)
+            if engine is not None and image_in:
+                _refuse_for_ensemble(name, bundle.graph(role), image_in, image_out,
+                                     int(bundle.manifest.size_constraints.scale))
             if not base or name.startswith(".") or not name.isprintable() or "/" in name or "\\" in name:
                 raise StyleForgeError(f"{path}: {name!r} is not a usable Triton model name (rename the bundle folder)")
             for mname in model_names(name, engine):
@@ -287,14 +303,14 @@ def write_repository(bundles, out, options: RepoOptions | None = None) -> list[s
     repo = Path(out)
     written = []
     for path, bundle, role, image_in, image_out, name, engine in _plan(bundles, repo, opts):
-        multiple = int(bundle.manifest.size_constraints.multiple_of)
+        multiple, scale = int(bundle.manifest.size_constraints.multiple_of), int(bundle.manifest.size_constraints.scale)
         graph = onnx.load(str(bundle.file(bundle.graph(role).file)))
         if engine is not None:
             names = write_plan_ensemble(repo, name, graph, engine, bundle.file(engine.file), multiple, image_in,
                                         image_out, opts)
         else:
             with atomic_dir(repo / name, kind="triton-model") as tmp:
-                write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts)
+                write_onnx_model(tmp, name, graph, bundle.graph(role), multiple, image_in, image_out, opts, scale)
                 write_marker(tmp, "triton-model")
                 problems = check_model(tmp, name=name)
                 if problems:

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import StyleForgeError, unknown_name
-from .base import Runner, RunResult, Verdict
+from .base import Runner, RunResult, Verdict, plugin_refusal, plugin_roles
 
 log = logging.getLogger("styleforge.runtime.backends")
 
@@ -95,12 +95,9 @@ def register_lazy(name: str, target: str, *, requires: tuple[str, ...], need: st
             return Verdict.yes(f"{', '.join(requires)} importable (not loaded yet)")
 
         @classmethod
-        def supports(cls, bundle, role: str) -> Verdict:
-            v = cls.probe()
-            if not v:
-                return v
+        def _supports(cls, bundle, role: str, options: dict) -> Verdict:
             try:
-                return cls.real().supports(bundle, role)
+                return cls.real().supports_with(bundle, role, options)
             except ImportError as e:
                 return Verdict.no(f"needs {need} ({e})")
 
@@ -264,19 +261,6 @@ def open_session(bundle, role: str, backend: str = "auto", *, selection: Selecti
         log.info("%s", runner.selection.describe())
         return runner
     raise StyleForgeError(Selection(backend, None, role, skipped).why_not())
-
-
-def plugin_roles(manifest) -> list[str]:
-    """Graph roles holding TensorRT plugin nodes (only TensorRT runners load them)."""
-    return list(getattr(manifest.model.config, "plugin_graphs", None) or [])
-
-
-def plugin_refusal(bundle, role: str) -> Verdict | None:
-    """The no of a runner that cannot load TensorRT plugins, for a plugin graph (None for any other graph)."""
-    if role in plugin_roles(bundle.manifest):
-        return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
-                          "tensorrt runner loads")
-    return None
 
 
 __all__ = ["LAZY_RUNNERS", "RUNNERS", "RunResult", "Runner", "Selection", "Session", "Verdict", "auto_order", "available_backends",

@@ -12,7 +12,11 @@ loader=...)``). A **runner** takes a loader and runs, numpy in, numpy out. It de
   ``reference`` (True: it runs the source model, not the bundle's graphs; ``bench`` runs it once, on the
   first bundle);
 - ``probe()``: can it run on this machine at all (libraries, GPU, provider really loadable), and why not;
-- ``supports(bundle, role)``: can it run this graph of this bundle, and why not (one line).
+- ``supports(bundle, role, **options)``: can it run this graph of this bundle, and why not (one line). The base
+  class answers it the same way for every runner: ``probe()`` first, then (``refuses_plugin_graphs``) no for a
+  TensorRT plugin graph, then the runner's hook ``_supports(bundle, role, options)``, which returns a no, a yes
+  with its own note, or None (the probe's yes stands). A runner overrides ``probe`` and ``_supports``, never
+  ``supports``.
 
 Lifecycle (strict): ``activate()`` calls the loader and acquires the session/engine/contexts; ``run(feeds)``
 runs (any number of times, from any threads as ``thread_policy`` says); ``deactivate()`` releases. A second
@@ -61,6 +65,19 @@ class Verdict:
         return cls(False, why)
 
 
+def plugin_roles(manifest) -> list[str]:
+    """Graph roles holding TensorRT plugin nodes (only TensorRT runners load them)."""
+    return list(getattr(manifest.model.config, "plugin_graphs", None) or [])
+
+
+def plugin_refusal(bundle, role: str) -> Verdict | None:
+    """The no of a runner that cannot load TensorRT plugins, for a plugin graph (None for any other graph)."""
+    if role in plugin_roles(bundle.manifest):
+        return Verdict.no(f"graph {role!r} holds the TensorRT plugin node styleforge::WhitenColor, which only the "
+                          "tensorrt runner loads")
+    return None
+
+
 THREAD_POLICIES = {
     "shared": "one session shared by all threads; its run() is thread-safe (the library documents it)",
     "context-pool": "a pool of execution contexts, each with its own stream, buffers and optimisation profile; "
@@ -102,6 +119,9 @@ class Runner:
     reference: ClassVar[bool] = False
     #: the precision it computes in whatever the bundle's is (None: the bundle's)
     precision: ClassVar[str | None] = None
+    #: runs the graph's ONNX bytes with a library that cannot load TensorRT plugin nodes: ``supports`` says no for
+    #: a bundle's plugin graphs (``plugin_graphs`` of its config) before asking :meth:`_supports`
+    refuses_plugin_graphs: ClassVar[bool] = False
 
     @classmethod
     def thread_doc(cls) -> str:
@@ -113,15 +133,30 @@ class Runner:
         return Verdict.yes()
 
     @classmethod
-    def supports(cls, bundle, role: str) -> Verdict:
-        """Whether this runner can run graph `role` of `bundle` here (includes :meth:`probe`)."""
-        return cls.probe()
+    def supports(cls, bundle, role: str, **options) -> Verdict:
+        """Whether this runner can run graph `role` of `bundle` here, built with `options`. The same steps for every
+        runner (do not override): :meth:`probe` (its no is the answer), the TensorRT plugin graphs a runner with
+        ``refuses_plugin_graphs`` cannot load, then the runner's own :meth:`_supports`; the probe's yes otherwise."""
+        probed = cls.probe()
+        if not probed:
+            return probed
+        refusal = plugin_refusal(bundle, role) if cls.refuses_plugin_graphs else None
+        if refusal is not None:
+            return refusal
+        own = cls._supports(bundle, role, options)
+        return probed if own is None else own
+
+    @classmethod
+    def _supports(cls, bundle, role: str, options: dict) -> Verdict | None:
+        """The runner's own check of one graph, once :meth:`probe` said yes: a no with its reason, a yes with its
+        own note, or None (nothing against it: the probe's yes stands). `options`: those the runner would be built
+        with (some decide, e.g. the tensorrt runner's ``allow_engine_host_code``)."""
+        return None
 
     @classmethod
     def supports_with(cls, bundle, role: str, options: dict) -> Verdict:
-        """``supports`` given the options the runner would be built with (override when an option decides,
-        e.g. the tensorrt runner's ``allow_engine_host_code``)."""
-        return cls.supports(bundle, role)
+        """:meth:`supports` with the options as a dict (as ``select_runner`` and ``open_session`` hold them)."""
+        return cls.supports(bundle, role, **options)
 
     def __init__(self, bundle, role: str, *, loader: Loader | None = None, **options):
         self.bundle = bundle

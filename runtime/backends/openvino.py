@@ -29,7 +29,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import BundleError, StyleForgeError
-from . import plugin_refusal, register_runner
+from . import register_runner
 from .base import Runner, Verdict
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
@@ -141,6 +141,7 @@ class OpenVinoRunner(Runner):
     name = "openvino"
     needs = (f"openvino ({INSTALL})",)
     thread_policy = "context-pool"
+    refuses_plugin_graphs = True  # TensorRT plugin graphs: no, as on ONNX Runtime
     #: after ort-cpu (the base install and reference runner), though it measured 1.1-1.4x faster on fp32 graphs on the
     #: loaded 2-core EPYC (docs/deploy.md "Tuning"); a bundle's tuning record puts it first where `tune` measured it so
     auto_rank = 95
@@ -160,17 +161,13 @@ class OpenVinoRunner(Runner):
         return Verdict.yes(f"openvino {ov.__version__}")
 
     @classmethod
-    def supports(cls, bundle, role: str) -> Verdict:
-        v = cls.probe()
-        refusal = plugin_refusal(bundle, role) if v else None  # TensorRT plugin graphs: no, as on ONNX Runtime
-        v = v if refusal is None else refusal
-        if not v:
-            return v
+    def _supports(cls, bundle, role: str, options: dict) -> Verdict | None:
+        """No for a graph with an operator OpenVINO's CPU plugin cannot run."""
         graph = bundle.graph(role)
         ops = unsupported_ops(str(bundle.file(graph.file)), bundle.manifest.files.get(graph.file, ""))
         if ops:
             return Verdict.no(f"OpenVINO {_ov().__version__} cannot run operator(s) {', '.join(ops)} of graph {role!r}")
-        return v
+        return None
 
     def __init__(self, bundle, role: str, *, threads: int | None = None, hint: str = "latency",
                  precision: str | None = None, dynamic: bool = False, **options):

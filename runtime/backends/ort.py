@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BundleError, StyleForgeError
-from . import plugin_refusal, register_runner
+from . import register_runner
 from .base import Runner, Verdict
 
 #: onnxruntime-gpu and onnxruntime install the same `onnxruntime` module: only the GPU build may remain
@@ -232,6 +232,7 @@ class OrtRunner(Runner):
     plain_run = True   # run() through session.run; False: through an IOBinding (GPU runners)
     log_severity = 3   # errors only: nothing to hide on the CPU
     needs = ("onnxruntime",)
+    refuses_plugin_graphs = True  # otherwise every graph ONNX Runtime can load (no _supports of its own)
 
     @classmethod
     def probe(cls) -> Verdict:
@@ -240,16 +241,6 @@ class OrtRunner(Runner):
         except ImportError as e:
             return Verdict.no(f"onnxruntime is not importable ({e})")
         return Verdict.yes(f"onnxruntime {ort.__version__}")
-
-    @classmethod
-    def supports(cls, bundle, role: str) -> Verdict:
-        v = cls.probe()
-        if not v:
-            return v
-        refusal = plugin_refusal(bundle, role)
-        if refusal is not None:
-            return refusal
-        return v
 
     def __init__(self, bundle, role: str, *, threads: int | None = None, device_id: int = 0, log_level: int | None = None,
                  mem_arena: bool = True, spinning="auto", opt_level: str = "all", **options):

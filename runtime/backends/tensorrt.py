@@ -189,26 +189,20 @@ class TensorRTRunner(Runner):
         return Verdict.yes(f"TensorRT {trt.__version__} on {dev.why}")
 
     @classmethod
-    def supports(cls, bundle, role: str, *, allow_engine_host_code: bool = False) -> Verdict:
-        v = cls.probe()
-        if not v:
-            return v
+    def _supports(cls, bundle, role: str, options: dict) -> Verdict:
+        """An engine for this graph that loads here; its host code only with ``allow_engine_host_code``; its plugins."""
         trt, info = _trt(), device_info()
         try:
             record = select_engine(bundle.manifest, role, info.compute_capability, trt.__version__, info.name)
         except BundleError as e:
             return Verdict.no(str(e))
-        host = host_code_verdict(record, allow_engine_host_code)
+        host = host_code_verdict(record, bool(options.get("allow_engine_host_code")))
         if not host:
             return host
         plugins = plugin_support(engine_plugins(bundle.manifest, record))
         if not plugins:
             return plugins
         return Verdict.yes(f"engine {record.file}")
-
-    @classmethod
-    def supports_with(cls, bundle, role: str, options: dict) -> Verdict:
-        return cls.supports(bundle, role, allow_engine_host_code=bool(options.get("allow_engine_host_code")))
 
     def __init__(self, bundle, role: str, *, device_id: int | None = None, cuda_graph: bool = False,
                  contexts: int | None = None, threads=None, allow_engine_host_code: bool = False, **options):

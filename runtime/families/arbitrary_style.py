@@ -69,6 +69,21 @@ class ArbitraryStyleSpec(StyleUploadSpec):
         except ValueError:
             raise ApiError(400, f"alpha must be a number, got {text[:40]!r}") from None
 
+    def upload_work(self, manifest, part, height, width, geo, params):
+        """What the graphs really run: a style upload is resized to ``style_size``² for ``predict_style`` (one run
+        at that size, whatever was uploaded); the content runs the transformer at its size and, with ``alpha`` below
+        1, also the predictor at ``style_size``² (its own style vector). Cached vectors are still counted: a bound."""
+        from ..budget import plan_resized, plan_work
+
+        s = int(manifest.model.config.style_size)
+        if part == "style":
+            return plan_resized(height, width, (s, s), ArbitraryStyleModel.predictor)
+        work = plan_work(height, width, geo)
+        alpha = params.get("alpha")
+        if alpha is not None and alpha < 1:
+            return work.plus(s * s, f"its own style vector at {s}x{s} through {ArbitraryStyleModel.predictor!r}")
+        return work
+
     def bench_call(self, model, inputs):
         """The transformer with the style vector computed once (cached, as serving does)."""
         img = inputs["image"]

@@ -10,7 +10,7 @@ import asyncio
 from fastapi import Request
 from fastapi.responses import Response
 
-from ..budget import BudgetError, Geometry, plan_work
+from ..budget import BudgetError, Geometry
 from .config import ApiError, ClientGone, ServeConfig, ServerFault
 from .uploads import decode_image, encode_image, image_size, read_body
 
@@ -77,7 +77,7 @@ def check_work(sm, cfg: ServeConfig, parts: dict[str, bytes], params: dict) -> i
     pixels = 0
     for name, data in parts.items():
         w, h = image_size(data, name)
-        work = plan_work(h, w, geo)
+        work = sm.spec.upload_work(sm.model.manifest, name, h, w, geo, params)
         try:
             budget.check(work, name, where=f" of model {sm.name}")
         except BudgetError as e:
