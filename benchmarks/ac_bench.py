@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 
-def nncf_ac(fp32, images, extra, target: float, work: Path):
+def nncf_ac(parent, fp32, images, extra, target: float, work: Path):
     """(NNCF's accuracy-controlled graph of `stylize`, seconds, validations)."""
     import nncf
     import onnx
@@ -23,7 +23,7 @@ def nncf_ac(fp32, images, extra, target: float, work: Path):
     from styleforge.export.tune import accuracy_control as ac
     from styleforge.export.tune.nncf_variant import _on_stderr
 
-    g = ac._prepare(fp32, "stylize", images, extra, work)
+    g = ac._prepare(parent, fp32, "stylize", images, extra, work)
     calls = [0]
 
     def validate(model, data):
@@ -71,11 +71,11 @@ def main() -> None:
         images, _ = load_calibration(list(CALIBRATION), 512)
         extra, _ = load_calibration(list(CHECK_IMAGES), 512)
         t = time.monotonic()
-        ours = accuracy_controlled_int8(fp32, int8, d / "ac.sfbundle", images, a.min_psnr, time.monotonic() + 1800,
-                                        lambda m: print(m, file=sys.stderr))
+        ours = accuracy_controlled_int8(a.bundle, fp32, int8, d / "ac.sfbundle", images, a.min_psnr,
+                                        time.monotonic() + 1800, lambda m: print(m, file=sys.stderr))
         ours_s = time.monotonic() - t
         kept = open_bundle(ours).manifest.lineage.conversion.options["accuracy_control"]["kept_float"]["stylize"]
-        q, nncf_s, n = nncf_ac(open_bundle(fp32), images, extra, target, d)
+        q, nncf_s, n = nncf_ac(open_bundle(a.bundle), open_bundle(fp32), images, extra, target, d)
         theirs = d / "nncf-ac.sfbundle"
         shutil.copytree(int8, theirs)
         update_bundle(theirs, add_files={open_bundle(int8).graph("stylize").file: q.SerializeToString()})

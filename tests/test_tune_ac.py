@@ -42,8 +42,8 @@ def recipe_psnr(variants, tmp_path_factory):
     from styleforge.export.tune.accuracy_control import _prepare, _quantise
     from styleforge.runtime.bundle import open_bundle
 
-    _, fp32, _, images = variants
-    g = _prepare(open_bundle(fp32), "stylize", images, [], tmp_path_factory.mktemp("cache"))
+    tiny, fp32, _, images = variants
+    g = _prepare(open_bundle(tiny), open_bundle(fp32), "stylize", images, [], tmp_path_factory.mktemp("cache"))
     return _quantise(g, ())[1], _quantise(g, tuple(g.candidates()))[1], g.candidates()
 
 
@@ -65,13 +65,13 @@ def test_a_strict_floor_keeps_convs_float_and_is_met(variants, recipe_psnr, tmp_
     from styleforge.export.tune.accuracy_control import accuracy_controlled_int8, kept_float_note
     from styleforge.runtime.bundle import open_bundle
 
-    _, fp32, int8, images = variants
+    tiny, fp32, int8, images = variants
     recipe, all_float, convs = recipe_psnr
     assert all_float > recipe + 0.2, "the tiny net must leave room between the recipe and all-float"
     floor = (recipe + all_float) / 2  # stricter than the recipe reaches, reachable with convs float
     lines: list[str] = []
-    out = accuracy_controlled_int8(fp32, int8, tmp_path / "ac.sfbundle", images, floor, time.monotonic() + 600,
-                                   lines.append, margin_db=0.0, checks=())
+    out = accuracy_controlled_int8(tiny, fp32, int8, tmp_path / "ac.sfbundle", images, floor,
+                                   time.monotonic() + 600, lines.append, margin_db=0.0, checks=())
     b = open_bundle(out)  # hashes and manifest checked
     ac = b.manifest.lineage.conversion.options["accuracy_control"]
     kept = ac["kept_float"]["stylize"]
@@ -89,9 +89,9 @@ def test_a_strict_floor_keeps_convs_float_and_is_met(variants, recipe_psnr, tmp_
 def test_a_floor_the_recipe_meets_is_the_int8_variant_itself(variants, recipe_psnr, tmp_path):
     from styleforge.export.tune.accuracy_control import accuracy_controlled_int8
 
-    _, fp32, int8, images = variants
+    tiny, fp32, int8, images = variants
     with pytest.raises(StyleForgeError, match="the int8 rows are this variant"):
-        accuracy_controlled_int8(fp32, int8, tmp_path / "ac.sfbundle", images, recipe_psnr[0] - 1,
+        accuracy_controlled_int8(tiny, fp32, int8, tmp_path / "ac.sfbundle", images, recipe_psnr[0] - 1,
                                  time.monotonic() + 600, lambda m: None, margin_db=0.0, checks=())
     assert not (tmp_path / "ac.sfbundle").exists()
 
@@ -99,12 +99,12 @@ def test_a_floor_the_recipe_meets_is_the_int8_variant_itself(variants, recipe_ps
 def test_unreachable_floor_and_spent_budget_are_reasons(variants, recipe_psnr, tmp_path):
     from styleforge.export.tune.accuracy_control import accuracy_controlled_int8
 
-    _, fp32, int8, images = variants
+    tiny, fp32, int8, images = variants
     with pytest.raises(StyleForgeError, match="no layout reaches"):
-        accuracy_controlled_int8(fp32, int8, tmp_path / "a.sfbundle", images, recipe_psnr[1] + 5,
+        accuracy_controlled_int8(tiny, fp32, int8, tmp_path / "a.sfbundle", images, recipe_psnr[1] + 5,
                                  time.monotonic() + 600, lambda m: None, margin_db=0.0, checks=())
     with pytest.raises(StyleForgeError, match="budget"):
-        accuracy_controlled_int8(fp32, int8, tmp_path / "b.sfbundle", images, recipe_psnr[1] + 5,
+        accuracy_controlled_int8(tiny, fp32, int8, tmp_path / "b.sfbundle", images, recipe_psnr[1] + 5,
                                  time.monotonic() - 1, lambda m: None, margin_db=0.0, checks=())
     assert not (tmp_path / "a.sfbundle").exists() and not (tmp_path / "b.sfbundle").exists()
 

@@ -142,9 +142,20 @@ def _resized(images: list, size: tuple[int, int]) -> list:
     return [np.asarray(Image.fromarray(a).resize((size[1], size[0]), Image.Resampling.BILINEAR)) for a in images]
 
 
-def _prepare(fp32, role: str, images: list, extra: list, cache_dir: Path) -> _GraphSearch:
-    """The graph `role` of the fp32 clean-up bundle as convert's int8 pass prepares it, with the check feeds (the
-    calibration `images` and the `extra` check images at :func:`check_sizes`) and their fp32 outputs."""
+def _int8_input(parent, role: str):
+    """Graph `role` of the `parent` bundle after the passes convert runs before int8 (clean-up, and the folds an int8
+    graph gets: not the upsample fold of the fp32 clean-up, passes.py ``Folds``)."""
+    import onnx
+
+    from ..convert.passes import ConvertOptions, Folds, GraphJob, Slim, run_passes
+
+    job = GraphJob(parent, parent.graph(role), ConvertOptions(precision="int8"))
+    return run_passes(onnx.load(str(parent.file(parent.graph(role).file))), job, passes=(Slim(), Folds()))[0]
+
+
+def _prepare(parent, fp32, role: str, images: list, extra: list, cache_dir: Path) -> _GraphSearch:
+    """The graph `role` of `parent` as convert's int8 pass prepares it, with the check feeds (the calibration `images`
+    and the `extra` check images at :func:`check_sizes`) and the fp32 clean-up's outputs for them."""
     import onnx
 
     from ..convert.calibration import calibration_feeds
@@ -163,7 +174,8 @@ def _prepare(fp32, role: str, images: list, extra: list, cache_dir: Path) -> _Gr
                   if t.range and t.name in outs]
     if not image_outs:
         raise StyleForgeError(f"graph {role!r} has no image output to measure PSNR on")
-    prepared, recipe, notes = prepare_int8(ensure_node_names(model), fp32.manifest.model.interface, role, feeds,
+    base = ensure_node_names(_int8_input(parent, role))
+    prepared, recipe, notes = prepare_int8(base, fp32.manifest.model.interface, role, feeds,
                                            int(fp32.manifest.size_constraints.multiple_of))
     return _GraphSearch(role, prepared, recipe, feeds, checks, refs, image_outs, notes,
                         str(cache_dir / f"{role}.calib.json"))
@@ -236,9 +248,11 @@ def _search(g: _GraphSearch, target: float, clock: _Clock):
     return best[0], kept, best[1]
 
 
-def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, images: list, min_psnr: float,
-                             deadline: float, log=print, margin_db: float = MARGIN_DB, checks=CHECK_IMAGES) -> Path:
-    """Write the ``int8-ac`` bundle to `out` (see the module docstring); StyleForgeError when no layout meets
+def accuracy_controlled_int8(src: Path, fp32_variant: Path, int8_variant: Path, out: Path, images: list,
+                             min_psnr: float, deadline: float, log=print, margin_db: float = MARGIN_DB,
+                             checks=CHECK_IMAGES) -> Path:
+    """Write the ``int8-ac`` bundle of the fp32 bundle `src` to `out`, from its fp32 clean-up and int8 variants (see
+    the module docstring); StyleForgeError when no layout meets
     ``min_psnr + margin_db`` on the calibration `images` and the `checks` images (``sample:NAME`` or paths) before
     `deadline` (time.monotonic())."""
     from ..convert.calibration import load_calibration
@@ -247,7 +261,7 @@ def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, 
 
     if time.monotonic() > deadline:
         raise StyleForgeError("budget: spent before the search began (raise --budget-s)")
-    fp32, int8 = open_bundle(fp32_variant), open_bundle(int8_variant)
+    parent, fp32, int8 = open_bundle(src), open_bundle(fp32_variant), open_bundle(int8_variant)
     roles = _quantised_roles(int8)
     if not roles:
         raise StyleForgeError("the int8 recipe quantised no graph of this bundle")
@@ -257,7 +271,7 @@ def accuracy_controlled_int8(fp32_variant: Path, int8_variant: Path, out: Path, 
     graphs, kept, psnrs, notes = {}, {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="styleforge-ac-") as tmp:
         for role in roles:
-            g = _prepare(fp32, role, images, extra, Path(tmp))
+            g = _prepare(parent, fp32, role, images, extra, Path(tmp))
             model, kept[role], psnrs[role] = _search(g, target, clock)
             graphs[int8.graph(role).file] = model.SerializeToString()
             notes[role] = g.notes + [replace(g.recipe, exclude=g.exclude(kept[role])).describe(),

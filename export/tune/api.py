@@ -45,7 +45,7 @@ def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512,
             out[name] = _nncf_variant(out, work / f"{name}.sfbundle", calibration_size)
             continue
         if method == "ac":
-            out[name] = _ac_variant(out, work / f"{name}.sfbundle", calibration_size, min_psnr, deadline, log)
+            out[name] = _ac_variant(src, out, work / f"{name}.sfbundle", calibration_size, min_psnr, deadline, log)
             continue
         try:
             path, _ = convert_bundle(src, work / f"{name}.sfbundle", precision=precision, calibration=list(CALIBRATION),
@@ -82,7 +82,7 @@ def _nncf_variant(made: dict, out: Path, calibration_size: int) -> Path | str:
         return f"not made: {e}"
 
 
-def _ac_variant(made: dict, out: Path, calibration_size: int, min_psnr: float, deadline, log) -> Path | str:
+def _ac_variant(src: Path, made: dict, out: Path, calibration_size: int, min_psnr: float, deadline, log) -> Path | str:
     """The int8-ac bundle (.accuracy_control) from the fp32 and int8 variants already made, or why not."""
     from ..convert.calibration import load_calibration
     from .accuracy_control import accuracy_controlled_int8
@@ -92,7 +92,7 @@ def _ac_variant(made: dict, out: Path, calibration_size: int, min_psnr: float, d
         return "needs the fp32 and int8 variants first"
     try:
         images, _ = load_calibration(list(CALIBRATION), calibration_size)  # as convert calibrated the int8 variant
-        return accuracy_controlled_int8(fp32, int8, out, images, min_psnr,
+        return accuracy_controlled_int8(src, fp32, int8, out, images, min_psnr,
                                         deadline if deadline is not None else time.monotonic() + 600, log)
     except StyleForgeError as e:
         return f"not made: {e}"
