@@ -86,7 +86,8 @@ def main() -> None:
         rows, calls = {}, {}
         for name, path in (("fp32", fp32), (f"int8-ac ({len(kept)} convs float, {ours_s:.0f} s)", ours),
                            (f"NNCF accuracy control ({nncf_s:.0f} s, {n} validations)", theirs)):
-            for runner, opts in (("ort-cpu", {"spinning": False}), ("openvino", {"hint": "latency", "precision": "f32"})):
+            for runner, opts in (("ort-cpu", {"spinning": False}),
+                                 ("openvino", {"hint": "latency", "precision": "f32"})):
                 opts = {"threads": a.threads, **opts}
                 m = load(path, backend=runner, **opts)
                 rows[(name, runner)] = min(golden_psnr(path, runner, opts), photo_psnr(m, refs, args))
