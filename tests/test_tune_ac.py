@@ -86,6 +86,18 @@ def test_a_strict_floor_keeps_convs_float_and_is_met(variants, recipe_psnr, tmp_
     assert "QuantizeLinear" in {n.op_type for n in graph.graph.node}  # still an int8 graph
 
 
+def test_the_search_starts_from_the_int8_variants_graph(variants, tmp_path):
+    """With nothing more kept float the search quantises what convert's int8 wrote (same passes, same recipe)."""
+    from styleforge.export.tune.accuracy_control import _prepare, _quantise
+    from styleforge.runtime.bundle import open_bundle
+
+    tiny, fp32, int8, images = variants
+    g = _prepare(open_bundle(tiny), open_bundle(fp32), "stylize", images, [], tmp_path)
+    b = open_bundle(int8)
+    written = onnx.load(str(b.file(b.graph("stylize").file)))
+    assert [n.op_type for n in _quantise(g, ())[0].graph.node] == [n.op_type for n in written.graph.node]
+
+
 def test_a_floor_the_recipe_meets_is_the_int8_variant_itself(variants, recipe_psnr, tmp_path):
     from styleforge.export.tune.accuracy_control import accuracy_controlled_int8
 
