@@ -2,7 +2,9 @@
 
 1. Precision variants of the fp32 bundle through ``styleforge convert``'s public entry (``convert_bundle``): fp32
    clean-up, int8 with the recipe and with minmax calibration (calibrated on two sample photos, the other two held out), fp16;
-   and int8 by NNCF's default quantisation (.nncf_variant) where nncf is installed.
+   and int8 by NNCF's default quantisation (.nncf_variant) where nncf is installed; ``int8-ac``, the recipe with the
+   most sensitive convs kept float until ``min_psnr`` holds on the calibration and check images
+   (.accuracy_control, at most half of `budget_s`).
 2. Every candidate (:mod:`.candidates`): quality, the worst case over the golden cases, held-out photos and
    textures, and the timed inputs at each size (:func:`.measure.golden_psnr`, :func:`.measure.quality_cases`),
    recorded with where it was; a candidate that fails to load or run is a row with its reason.
@@ -21,6 +23,8 @@ from pathlib import Path
 from ...runtime.bundle import open_bundle, update_bundle
 from ...runtime.errors import StyleForgeError
 from ...runtime.manifest import TunedCandidate, TuningRecord
+from .accuracy_control import BUDGET_SHARE as AC_BUDGET_SHARE
+from .accuracy_control import kept_float_note
 from .candidates import VARIANTS, Candidate, candidates, host_runners
 from .measure import CALIBRATION, cases_psnr, golden_psnr, interleaved_medians, quality_cases, timed_call
 
@@ -29,8 +33,9 @@ def _size_key(size) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512) -> dict[str, Path | str]:
-    """{variant name: bundle path, or the reason it could not be made}."""
+def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512, min_psnr: float = 40.0,
+              deadline: float | None = None) -> dict[str, Path | str]:
+    """{variant name: bundle path, or the reason it could not be made}; `deadline` bounds the int8-ac search."""
     from ..convert.api import convert_bundle
 
     out: dict[str, Path | str] = {}
@@ -39,6 +44,9 @@ def _variants(src: Path, work: Path, variants, log, calibration_size: int = 512)
         log(f"converting: {name}")
         if method == "nncf":
             out[name] = _nncf_variant(out, work / f"{name}.sfbundle", calibration_size)
+            continue
+        if method == "ac":
+            out[name] = _ac_variant(src, out, work / f"{name}.sfbundle", calibration_size, min_psnr, deadline, log)
             continue
         try:
             path, _ = convert_bundle(src, work / f"{name}.sfbundle", precision=precision, calibration=list(CALIBRATION),
@@ -75,6 +83,22 @@ def _nncf_variant(made: dict, out: Path, calibration_size: int) -> Path | str:
         return f"not made: {e}"
 
 
+def _ac_variant(src: Path, made: dict, out: Path, calibration_size: int, min_psnr: float, deadline, log) -> Path | str:
+    """The int8-ac bundle (.accuracy_control) from the fp32 and int8 variants already made, or why not."""
+    from ..convert.calibration import load_calibration
+    from .accuracy_control import accuracy_controlled_int8
+
+    fp32, int8 = made.get("fp32"), made.get("int8")
+    if not isinstance(fp32, Path) or not isinstance(int8, Path):
+        return "needs the fp32 and int8 variants first"
+    try:
+        images, _ = load_calibration(list(CALIBRATION), calibration_size)  # as convert calibrated the int8 variant
+        return accuracy_controlled_int8(src, fp32, int8, out, images, min_psnr,
+                                        deadline if deadline is not None else time.monotonic() + 600, log)
+    except StyleForgeError as e:
+        return f"not made: {e}"
+
+
 class _Search:
     """The state of one tune run: the clock, the table, and the loaded models of the candidates still in."""
 
@@ -102,6 +126,7 @@ class _Search:
         if isinstance(path, str):
             row.note = "; ".join(filter(None, [row.note, path]))
             return
+        row.note = "; ".join(filter(None, [row.note, kept_float_note(path)]))
         try:
             worst, where = golden_psnr(path, cand.runner, cand.options)
             model = load(path, backend=cand.runner, **cand.options)
@@ -137,7 +162,8 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
     runners = runners or host_runners()
     search = _Search(src, budget_s, log)
     with tempfile.TemporaryDirectory(prefix="styleforge-tune-") as tmp:
-        paths = _variants(src, Path(tmp), variants, log, calibration_size)
+        paths = _variants(src, Path(tmp), variants, log, calibration_size, min_psnr,
+                          search.start + budget_s * AC_BUDGET_SHARE)
         cases = quality_cases(parent.manifest, sizes)
         ref_model = load(paths.get("fp32") if not isinstance(paths.get("fp32"), str) else src, backend="ort-cpu")
         refs = [c.run(ref_model) for c in cases]

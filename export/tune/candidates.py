@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: precision variants made with `styleforge convert`: ``int8`` with the interface recipe (percentile calibration)
-#: and with minmax calibration instead; ``int8-nncf``: NNCF's default quantisation of the same graphs (nncf_variant.py)
-VARIANTS = (("fp32", None), ("int8", None), ("int8", "minmax"), ("int8", "nncf"), ("fp16", None))
+#: and with minmax calibration instead; ``int8-nncf``: NNCF's default quantisation of the same graphs (nncf_variant.py);
+#: ``int8-ac``: the recipe with the most sensitive convs kept float until tune's floor holds (accuracy_control.py)
+VARIANTS = (("fp32", None), ("int8", None), ("int8", "minmax"), ("int8", "nncf"), ("int8", "ac"), ("fp16", None))
 
 
 @dataclass

@@ -49,6 +49,23 @@ def _feeds(bundle, role: str, images: list[np.ndarray]) -> list[dict]:
     return out
 
 
+@contextlib.contextmanager
+def _on_stderr():
+    """NNCF's progress bars and its logger (a handler bound to stdout at import, which redirect_stdout misses: its
+    "Dataset contains only 2 samples" warning landed in `tune --json`'s output) go to stderr meanwhile."""
+    import logging
+
+    handlers = [h for h in logging.getLogger("nncf").handlers
+                if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.__stdout__)]
+    old = [h.setStream(sys.stderr) for h in handlers]
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for h, stream in zip(handlers, old):
+            h.setStream(stream)
+
+
 def _quantised_roles(int8_bundle) -> list[str]:
     """Roles whose graphs the int8 recipe quantised (its lineage records a QDQ pass for them)."""
     lineage = int8_bundle.manifest.lineage
@@ -74,7 +91,7 @@ def nncf_int8(fp32_variant: Path, int8_variant: Path, out: Path, images: list[np
     for role in roles:
         model = onnx.load(str(fp32.file(fp32.graph(role).file)))
         try:
-            with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: never on stdout (tune --json)
+            with _on_stderr():  # never on stdout (tune --json)
                 quantised = nncf.quantize(model, nncf.Dataset(_feeds(fp32, role, images)))
         except Exception as e:  # NNCF raises its own and onnx's exception types
             raise StyleForgeError(f"nncf.quantize failed on graph {role!r}: {(str(e).splitlines() or [''])[0]}") from None
