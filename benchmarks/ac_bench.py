@@ -50,7 +50,7 @@ def main() -> None:
     from styleforge.export.convert.api import convert_bundle
     from styleforge.export.convert.calibration import load_calibration
     from styleforge.export.tune.accuracy_control import CHECK_IMAGES, MARGIN_DB, accuracy_controlled_int8
-    from styleforge.export.tune.measure import CALIBRATION, golden_psnr, interleaved_medians, photo_inputs, photo_psnr
+    from styleforge.export.tune.measure import CALIBRATION, cases_psnr, golden_psnr, interleaved_medians, quality_cases
     from styleforge.export.tune.measure import timed_call
     from styleforge.runtime.bundle import open_bundle, update_bundle
     from styleforge.runtime.model import load
@@ -79,10 +79,9 @@ def main() -> None:
         theirs = d / "nncf-ac.sfbundle"
         shutil.copytree(int8, theirs)
         update_bundle(theirs, add_files={open_bundle(int8).graph("stylize").file: q.SerializeToString()})
-        args = photo_inputs("stylizer")
-        args = [x[1] if isinstance(x[0], str) else x for x in args]  # (where, args) once measure.py names them
+        cases = quality_cases(open_bundle(a.bundle).manifest, [(512, 512)])  # tune's own quality set
         ref = load(fp32, backend="ort-cpu")
-        refs = [ref(*x) for x in args]
+        refs = [c.run(ref) for c in cases]
         rows, calls = {}, {}
         for name, path in (("fp32", fp32), (f"int8-ac ({len(kept)} convs float, {ours_s:.0f} s)", ours),
                            (f"NNCF accuracy control ({nncf_s:.0f} s, {n} validations)", theirs)):
@@ -90,7 +89,7 @@ def main() -> None:
                                  ("openvino", {"hint": "latency", "precision": "f32"})):
                 opts = {"threads": a.threads, **opts}
                 m = load(path, backend=runner, **opts)
-                rows[(name, runner)] = min(golden_psnr(path, runner, opts), photo_psnr(m, refs, args))
+                rows[(name, runner)] = min(golden_psnr(path, runner, opts)[0], cases_psnr(m, cases, refs)[0])
                 calls[(name, runner)] = timed_call(m, "stylizer", (512, 512))
         med = interleaved_medians(calls, a.runs, 1, time.monotonic() + 1800)
     print(f"{cpu_model()}, {a.threads} threads, medians of {a.runs} interleaved runs at 512², target {target:g} dB "
