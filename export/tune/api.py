@@ -108,14 +108,19 @@ class _Search:
         self.deadline = self.start + budget_s
         self.rows: dict[int, TunedCandidate] = {}
         self.models: dict[int, object] = {}
+        self.phase_start = self.start  # the ETA extrapolates the current phase only (conversion is not scoring)
+
+    def start_phase(self) -> None:
+        self.phase_start = time.monotonic()
 
     def over_budget(self) -> bool:
         return time.monotonic() > self.deadline
 
     def eta(self, done: int, total: int) -> str:
-        spent = time.monotonic() - self.start
-        left = spent / max(done, 1) * (total - done)
-        return f"{done}/{total}, {spent:.0f} s spent, ETA {left:.0f} s (budget {self.deadline - self.start:.0f} s)"
+        now = time.monotonic()
+        left = (now - self.phase_start) / max(done, 1) * (total - done)
+        return (f"{done}/{total}, {now - self.start:.0f} s spent, ETA of this phase {left:.0f} s "
+                f"(budget {self.deadline - self.start:.0f} s)")
 
     def score(self, i: int, cand: Candidate, path, cases, refs, min_psnr: float) -> None:
         """Load candidate `i` and measure its quality; keeps the model when it meets the floor."""
@@ -168,6 +173,7 @@ def tune_bundle(src, out, *, min_psnr: float = 40.0, sizes=((512, 512),), thread
         ref_model = load(paths.get("fp32") if not isinstance(paths.get("fp32"), str) else src, backend="ort-cpu")
         refs = [c.run(ref_model) for c in cases]
         cands = candidates(runners, threads, variants)
+        search.start_phase()
         for i, cand in enumerate(cands):
             if search.over_budget():
                 search.rows[i] = TunedCandidate(cand.runner, cand.variant, dict(cand.options), note="not measured: budget")
