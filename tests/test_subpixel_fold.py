@@ -4,13 +4,14 @@ are not exactly that pattern stay as they are."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
-from styleforge.export.convert.subpixel import fold_upsample_conv, transposed_kernel
-
+onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from styleforge.export.convert.subpixel import fold_upsample_conv, transposed_kernel  # noqa: E402
 
 
 def _graph(*, pad_mode="reflect", conv_pads=(0, 0, 0, 0), scales=(1.0, 1.0, 2.0, 2.0), coord="asymmetric",
