@@ -19,11 +19,12 @@ from pathlib import Path
 DEMO = dict(style="sample:mosaic", steps=300, size=128, batch=2, width_mult=0.5, content_weight=1e5,
             style_weight=2e9, tv_weight=1e2, checkpoint_every=100, stylize_max_side=256, bench_sizes="256,512",
             bench_runs=10, bench_warmup=2, tune_min_psnr=40.0, tune_sizes=((512, 512),), tune_budget_s=600.0, tune_runs=5,
-            tune_calibration_size=512, tune_variants=(("fp32", None), ("int8", None), ("int8", "nncf")))
+            tune_calibration_size=512, tune_variants=(("fp32", None), ("int8", None), ("int8", "nncf"), ("int8", "ac")))
 QUICK = dict(DEMO, steps=4, size=32, batch=1, width_mult=0.125, checkpoint_every=4, stylize_max_side=64,
              bench_sizes="32", bench_runs=2, bench_warmup=1, tune_min_psnr=20.0, tune_sizes=((32, 32),),
              tune_budget_s=120.0, tune_runs=1, tune_calibration_size=64, tune_variants=(("fp32", None), ("int8", None)))
-#: the demo's tune tries fp32, the int8 recipe and NNCF's int8 (the full `styleforge tune` adds minmax int8 and fp16)
+#: the demo's tune tries fp32, the int8 recipe, NNCF's int8 and int8-ac (the recipe with its most sensitive convs kept
+#: float until the floor holds); the full `styleforge tune` adds minmax int8 and fp16
 
 
 def _log(msg: str) -> None:
