@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,7 +37,7 @@ def main() -> int:
     from styleforge.runtime.backends import runner_class
     from styleforge.runtime.bundle import open_bundle
     from styleforge.runtime.interfaces import interface_spec
-    from styleforge.runtime.latency import bench_case_inputs, rotated
+    from styleforge.runtime.latency import _run_interleaved, bench_case_inputs
     from styleforge.runtime.model import load
 
     bundle = open_bundle(a.bundle)
@@ -58,15 +57,7 @@ def main() -> int:
         if runner == record.runner and record.options:
             models[f"{runner} {record.options}"] = load(a.bundle, backend=runner, **record.options)
     calls = {k: spec.bench_call(m, inputs) for k, m in models.items()}
-    for f in calls.values():  # warm-up
-        f(), f()
-    times = {k: [] for k in calls}
-    for r in range(a.runs):  # the order rotates every round: no row always follows the same one
-        for k in rotated(list(calls), r):
-            calls[k]()
-            t0 = time.perf_counter()
-            calls[k]()
-            times[k].append(time.perf_counter() - t0)
+    _, times = _run_interleaved(calls, a.runs, 2, {})  # the order rotates every round (runtime.latency.rotated)
     sel = getattr(next(iter(auto._sessions.values()), None), "selection", None)
     chosen = f"{sel.chosen} {sel.options}" if sel else "?"
     med = {k: statistics.median(v) * 1e3 for k, v in times.items() if v}

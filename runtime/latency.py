@@ -268,13 +268,28 @@ def _run_interleaved(fns: dict, runs: int, warmup: int, errors: dict) -> tuple[d
         except StyleForgeError as e:
             errors[k] = str(e)
             del fns[k], times[k]
+    return outputs, timed_rounds(fns, runs)
+
+
+def timed_rounds(fns: dict, runs: int, *, deadline: float | None = None, progress=None) -> dict:
+    """{key: [seconds]}: `runs` round-robin rounds over `fns`, each timed call right after an untimed one of the same
+    key (the previous contender's idle threads settle on someone else's time), the order rotating every round
+    (:func:`rotated`). Stops before a round that would start after `deadline` (time.monotonic()), keeping the rounds
+    done (at least one); `progress(text)` hears each round with an ETA."""
+    times: dict = {k: [] for k in fns}
+    t0 = time.monotonic()
     for r in range(runs):
+        if deadline is not None and r > 0 and time.monotonic() > deadline:
+            break
         for k in rotated(list(fns), r):
             fns[k]()
-            t0 = time.perf_counter()
+            s = time.perf_counter()
             fns[k]()
-            times[k].append(time.perf_counter() - t0)
-    return outputs, times
+            times[k].append(time.perf_counter() - s)
+        if progress is not None:
+            per = (time.monotonic() - t0) / (r + 1)
+            progress(f"timing round {r + 1}/{runs}, ETA {per * (runs - r - 1):.0f} s")
+    return times
 
 
 def benchmark_bundle(bundle, *, sizes="256,512", runs: int = 10, warmup: int = 2, backend: str = "ort-cpu",

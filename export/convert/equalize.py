@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .graph import Graph, prune_unused
+from .graph import Graph, cpu_session, prune_unused
 
 
 def conv_in_pairs(model: onnx.ModelProto) -> list[tuple[str, str]]:
@@ -35,14 +35,10 @@ def conv_in_pairs(model: onnx.ModelProto) -> list[tuple[str, str]]:
 
 def channel_ranges(model: onnx.ModelProto, tensors: list[str], feeds: list[dict]) -> dict[str, tuple]:
     """Per-channel (min, max) of the named N×C×H×W tensors over the feeds (one fp32 ONNX Runtime pass each)."""
-    import onnxruntime as ort
-
     m = copy.deepcopy(model)
     have = {o.name for o in m.graph.output}
     m.graph.output.extend(helper.make_empty_tensor_value_info(t) for t in tensors if t not in have)
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    s = cpu_session(m)
     names = {i.name for i in s.get_inputs()}
     lo: dict = {}
     hi: dict = {}

@@ -1,5 +1,6 @@
-"""Small helpers on ``onnx.ModelProto`` shared by the conversion passes (no onnxruntime, no torch): a
-producer/consumer index with constant lookup, pruning, and the I/O contract check every pass must keep."""
+"""Small helpers on ``onnx.ModelProto`` shared by the conversion passes (no torch; onnxruntime only inside
+:func:`cpu_session`, imported there): a producer/consumer index with constant lookup, pruning, the I/O contract
+check every pass must keep, and a quiet in-memory ONNX Runtime CPU session for the passes that measure a graph."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -144,3 +145,13 @@ def op_counts(model: onnx.ModelProto) -> dict[str, int]:
     for n in model.graph.node:
         out[n.op_type] = out.get(n.op_type, 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def cpu_session(model: onnx.ModelProto):
+    """An ONNX Runtime CPU session on `model` in memory, warnings off: the graph runs the passes and tools make to
+    measure a graph (calibration ranges, tiling statistics, int8-ac scores), never the runtime's own runners."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])

@@ -111,12 +111,9 @@ def import_arbitrary(transform, out, *, style_encoder, style_input: str, style_s
 
 
 def _run_named(model, feeds: dict, output: str) -> np.ndarray:
-    import onnxruntime as ort
+    from ..convert.graph import cpu_session
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
     try:
-        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(
-            [output], feeds)[0]
+        return cpu_session(model).run([output], feeds)[0]
     except Exception as e:
         raise StyleForgeError(f"the style encoder failed on ONNX Runtime ({(str(e).splitlines() or [''])[0]})") from None

@@ -104,19 +104,13 @@ def tiled_graph(model, *, expose: bool = False):
     return m
 
 
-def _session(model):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-
-
 def receptive_radius(model, extra_feeds: dict, image_input: str = "image", align: int = 4) -> int | None:
     """How far (px) one input pixel's influence reaches in the output, with the statistics held fixed (what tiling
     needs): a centre pixel is changed on a probe image and the extent of the output change measured. None when the
     change reaches the probe's border even at the largest probe (the graph sees the whole image)."""
-    stats_s, tiled_s = _session(stats_graph(model)), _session(tiled_graph(model))
+    from ..convert.graph import cpu_session
+
+    stats_s, tiled_s = cpu_session(stats_graph(model)), cpu_session(tiled_graph(model))
     names = [o.name for o in stats_s.get_outputs()]
     for side in PROBE_SIDES:
         side -= side % align

@@ -104,11 +104,9 @@ def float_group(model, conv: str, op_types) -> list[str]:
 
 
 def _run(model, feeds: list[dict]) -> list[list[np.ndarray]]:
-    import onnxruntime as ort
+    from ..convert.graph import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    sess = cpu_session(model)
     return [sess.run(None, f) for f in feeds]
 
 
@@ -257,12 +255,12 @@ def accuracy_controlled_int8(src: Path, fp32_variant: Path, int8_variant: Path, 
     `deadline` (time.monotonic())."""
     from ..convert.calibration import load_calibration
 
-    from .nncf_variant import _quantised_roles
+    from .nncf_variant import quantised_roles
 
     if time.monotonic() > deadline:
         raise StyleForgeError("budget: spent before the search began (raise --budget-s)")
     parent, fp32, int8 = open_bundle(src), open_bundle(fp32_variant), open_bundle(int8_variant)
-    roles = _quantised_roles(int8)
+    roles = quantised_roles(int8)
     if not roles:
         raise StyleForgeError("the int8 recipe quantised no graph of this bundle")
     target = float(min_psnr) + float(margin_db)

@@ -10,14 +10,13 @@ named, so the record says where the floor was closest (:class:`~styleforge.runti
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ...runtime.errors import StyleForgeError
-from ...runtime.latency import rotated
+from ...runtime.latency import psnr, timed_rounds
 
 #: held out from int8 calibration (calibration uses the other two sample photos)
 HELD_OUT = ("sample:chelsea", "sample:rocket")
@@ -31,12 +30,6 @@ HELD_OUT_STYLES = ("sample:mosaic", "sample:waves", "sample:brick")
 #: the bench inputs are scored at each tuned size, scaled down to fit this side: one call per candidate and size,
 #: like one timed run, but never more than a 1024² picture (larger sizes rarely differ in kind, and cost 4x+)
 QUALITY_MAX_SIDE = 1024
-
-
-def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
-    d = a.astype(np.float64) - b.astype(np.float64)
-    mse = float(np.mean(d * d))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
 @dataclass(frozen=True)
@@ -135,9 +128,17 @@ def _is_image(spec) -> bool:
     return spec is not None and bool(spec.range)
 
 
+def _psnr(a: np.ndarray, ref: np.ndarray, where: str) -> float:
+    """runtime.latency.psnr, with a clear error where the candidate's picture has another shape than the fp32 one."""
+    value = psnr(a, ref)
+    if value is None:
+        raise StyleForgeError(f"{where}: output {a.shape} differs from the fp32 bundle's {ref.shape}")
+    return value
+
+
 def cases_psnr(model, cases: list[QualityCase], refs: list[np.ndarray]) -> tuple[float, str]:
     """(worst PSNR, where) of `model` over `cases` against their fp32 outputs `refs`; (inf, "") when there are none."""
-    vals = [(psnr_u8(np.asarray(c.run(model)), r), c.where) for c, r in zip(cases, refs)]
+    vals = [(_psnr(np.asarray(c.run(model)), r, c.where), c.where) for c, r in zip(cases, refs)]
     return min(vals, key=lambda v: v[0]) if vals else (float("inf"), "")
 
 
@@ -151,24 +152,10 @@ def timed_call(model, interface: str, size: tuple[int, int]):
 
 
 def interleaved_medians(calls: dict, runs: int, warmup: int, deadline: float, progress=None) -> dict:
-    """{key: median seconds} of `calls` ({key: callable}), run round-robin `runs` times after `warmup` rounds (each
-    timed call right after an untimed one of the same key; the order rotates every round, runtime.latency.rotated);
-    stops early at `deadline` (time.monotonic()) keeping the rounds done (a key with no timed run is left out)."""
+    """{key: median seconds} of `calls` ({key: callable}) over `runs` interleaved rounds after `warmup` untimed ones
+    (runtime.latency.timed_rounds); stops early at `deadline` (time.monotonic()) keeping the rounds done."""
     for _ in range(warmup):
         for f in calls.values():
             f()
-    times: dict = {k: [] for k in calls}
-    t0 = time.monotonic()
-    for i in range(runs):
-        if time.monotonic() > deadline and i > 0:
-            break
-        for k in rotated(list(calls), i):
-            f = calls[k]
-            f()  # untimed: the previous candidate's idle threads (spinning pools) settle on someone else's time
-            s = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - s)
-        if progress is not None:
-            per = (time.monotonic() - t0) / (i + 1)
-            progress(f"timing round {i + 1}/{runs}, ETA {per * (runs - i - 1):.0f} s")
+    times = timed_rounds(calls, runs, deadline=deadline, progress=progress)
     return {k: statistics.median(v) for k, v in times.items() if v}

@@ -66,7 +66,7 @@ def _on_stderr():
             h.setStream(stream)
 
 
-def _quantised_roles(int8_bundle) -> list[str]:
+def quantised_roles(int8_bundle) -> list[str]:
     """Roles whose graphs the int8 recipe quantised (its lineage records a QDQ pass for them)."""
     lineage = int8_bundle.manifest.lineage
     passes = lineage.conversion.passes if lineage is not None else {}
@@ -84,7 +84,7 @@ def nncf_int8(fp32_variant: Path, int8_variant: Path, out: Path, images: list[np
     if not _calibrated_on_the_image_alone(interface_spec(fp32.interface)):
         tried = interfaces_with(_calibrated_on_the_image_alone)
         raise StyleForgeError(f"NNCF's int8 is tried on {', '.join(tried)} bundles only, not {fp32.interface}")
-    roles = _quantised_roles(int8)
+    roles = quantised_roles(int8)
     if not roles:
         raise StyleForgeError("the int8 recipe quantised no graph of this bundle")
     graphs = {}
